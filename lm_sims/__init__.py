@@ -1,0 +1,12 @@
+"""lm_sims: simulations and theory predictions for the Learning Mechanics book.
+
+One module per phenomenon, each exposing ``Config``, ``init``, ``loss``, ``train``
+and ``predict*`` where they apply; observables are pure functions beside them. The
+core never imports plotting or widget libraries (those live in ``lm_sims.viz``).
+"""
+
+from lm_sims import data, deep_linear, observables
+from lm_sims.sweep import sweep
+
+__all__ = ["data", "deep_linear", "observables", "sweep"]
+__version__ = "0.1.0"
