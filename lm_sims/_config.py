@@ -38,28 +38,28 @@ def config_dataclass(cls=None, *, static: Iterable[str] = ()):
     """
 
     def wrap(cls):
+        static_names = tuple(static)
+        original_post_init = cls.__dict__.get("__post_init__")
+
+        def __post_init__(self):
+            if original_post_init is not None:
+                original_post_init(self)
+            validate = getattr(self, "_validate", None)
+            leaves = [getattr(self, n) for n in type(self).dynamic_fields]
+            if validate is not None and all(
+                is_concrete(v) and np.ndim(v) == 0 for v in leaves
+            ):
+                validate()
+
+        cls.__post_init__ = __post_init__  # before @dataclass so __init__ calls it
         cls = dataclasses.dataclass(frozen=True)(cls)
         names = [f.name for f in dataclasses.fields(cls)]
-        static_names = tuple(static)
         unknown = set(static_names) - set(names)
         if unknown:
             raise TypeError(f"static fields {sorted(unknown)} are not fields of {cls}")
         data_names = tuple(n for n in names if n not in static_names)
         cls.static_fields = static_names
         cls.dynamic_fields = data_names
-
-        original_post_init = getattr(cls, "__post_init__", None)
-
-        def __post_init__(self):
-            if original_post_init is not None:
-                original_post_init(self)
-            validate = getattr(self, "_validate", None)
-            leaves = [getattr(self, n) for n in data_names]
-            if validate is not None and all(is_concrete(v) for v in leaves):
-                if all(np.ndim(v) == 0 for v in leaves):
-                    validate()
-
-        cls.__post_init__ = __post_init__
 
         def replace(self, **changes):
             return dataclasses.replace(self, **changes)

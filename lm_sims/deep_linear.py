@@ -1,0 +1,425 @@
+"""Deep linear networks: exact learning dynamics (Saxe, McClelland & Ganguli 2014).
+
+A depth-L linear network ``f(x) = W_L ... W_1 x`` trained by full-batch gradient
+descent on ``loss = 1/(2P) sum_mu ||y_mu - f(x_mu)||^2`` with whitened inputs
+(``x.T x / P = I``). The dynamics depend on the data only through the input-output
+correlation ``Sigma_yx = U diag(s) V^T``. Each singular mode of the end-to-end map,
+``u_i = U_i^T (W_L ... W_1) V_i``, is learned along a sigmoid whose time scale is
+``1/s_i``: strong modes first, weak modes after a plateau.
+
+Theory (continuous time ``t = lr * steps``), eq. (1.1) of the book: for L = 2 from
+balanced, task-aligned initial strength ``u0``,
+
+    u(t) = s / (1 + (s/u0 - 1) exp(-2 s t)),     t_half = ln(s/u0 - 1) / (2 s),
+
+and for depth L, eq. (1.2), ``dp/dt = L p^(2 - 2/L) (s - p)``, integrated numerically.
+
+References:
+    Saxe, McClelland & Ganguli, "Exact solutions to the nonlinear dynamics of learning
+    in deep linear neural networks", 2014, arXiv:1312.6120.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from lm_sims import data as _data
+from lm_sims._config import (
+    check_choice,
+    check_int,
+    check_key,
+    check_real,
+    config_dataclass,
+)
+from lm_sims._gd import gradient_descent
+from lm_sims.observables import balancedness, mode_strengths
+
+__all__ = [
+    "INITS",
+    "Config",
+    "Params",
+    "Trajectory",
+    "effective_u0",
+    "half_time",
+    "init",
+    "loss",
+    "predict",
+    "predict_half_time",
+    "train",
+]
+
+INITS = ("aligned", "random")
+# number of singular modes tracked for each dataset of lm_sims.data.make_task
+NUM_MODES = {"synthetic": 4, "tree": 8, "digits": 9}
+
+
+@config_dataclass(static=("width", "depth", "steps", "record_every", "dataset", "init"))
+class Config:
+    """A deep linear network run.
+
+    Attributes:
+        width: hidden width n of every hidden layer (static; >= the number of modes
+            of the dataset: 4 synthetic, 8 tree, 9 digits).
+        depth: number of weight matrices L (static; 2..6).
+        steps: gradient-descent steps (static; >= 1).
+        record_every: record every this many steps (static; divides ``steps``).
+        dataset: ``"synthetic"``, ``"tree"`` or ``"digits"`` (static), see
+            :func:`lm_sims.data.make_task`.
+        init: ``"aligned"`` (balanced, task-aligned: every mode starts at strength
+            ``init_scale``) or ``"random"`` (i.i.d. Gaussian entries with variance
+            ``init_scale**(2/L) / sqrt(fan_in * fan_out)``) (static).
+        lr: learning rate (> 0; dynamic).
+        init_scale: initial mode strength u0 (aligned) or overall scale (random)
+            (> 0; dynamic).
+    """
+
+    width: int = 16
+    depth: int = 2
+    steps: int = 2000
+    record_every: int = 10
+    dataset: str = "synthetic"
+    init: str = "aligned"
+    lr: float = 0.01
+    init_scale: float = 1e-3
+
+    def _validate(self):
+        check_int("width", self.width, minimum=1)
+        check_int("depth", self.depth, minimum=2, maximum=6)
+        check_int("steps", self.steps, minimum=1)
+        check_int("record_every", self.record_every, minimum=1, maximum=self.steps)
+        if self.steps % self.record_every:
+            raise ValueError(
+                f"record_every must divide steps, got record_every="
+                f"{self.record_every}, steps={self.steps}"
+            )
+        check_choice("dataset", self.dataset, _data.DATASETS)
+        check_choice("init", self.init, INITS)
+        if self.width < self.num_modes:
+            raise ValueError(
+                f"width must be >= {self.num_modes} (the number of modes of dataset="
+                f"{self.dataset!r}), got width={self.width}"
+            )
+        check_real("lr", self.lr, positive=True)
+        check_real("init_scale", self.init_scale, positive=True, high=10.0)
+
+    @property
+    def num_modes(self) -> int:
+        return NUM_MODES.get(self.dataset, 0)
+
+
+class Params(NamedTuple):
+    """Weights ``(W_1, ..., W_L)``: W_1 (width, d_in), hidden (width, width),
+    W_L (d_out, width)."""
+
+    weights: tuple[Float[Array, "out in"], ...]
+
+
+class Trajectory(NamedTuple):
+    """A recorded run (``records = steps // record_every + 1``).
+
+    Attributes:
+        step: (records,) int32, the step of each record.
+        time: (records,) float32, ``t = lr * step``.
+        mode_strengths: (records, modes) ``u_i = U_i^T W V_i``, modes by descending s.
+        loss: (records,) training loss (1/2 MSE).
+        balancedness: (records, depth - 1) Frobenius norms of
+            ``Q_l = W_l W_l^T - W_{l+1}^T W_{l+1}``.
+        singular_values: (modes,) the ``s_i`` of ``Sigma_yx``, descending.
+        u0: (modes,) effective initial strengths for the theory: ``init_scale`` for
+            aligned init; ``|W_1 V_i + W_2^T U_i|^2 / 4`` for random init at depth 2
+            (the component that grows, see :func:`effective_u0`); NaN otherwise.
+        diverged_step: () int32, the first step whose loss blew up, or -1. Records
+            after it are NaN.
+    """
+
+    step: Int[Array, " records"]
+    time: Float[Array, " records"]
+    mode_strengths: Float[Array, "records modes"]
+    loss: Float[Array, " records"]
+    balancedness: Float[Array, "records layers"]
+    singular_values: Float[Array, " modes"]
+    u0: Float[Array, " modes"]
+    diverged_step: Int[Array, ""]
+
+    @property
+    def diverged(self) -> bool:
+        return bool(self.diverged_step >= 0)
+
+
+def _dims(task: _data.Task, cfg: Config):
+    d_in, d_out = task.x.shape[1], task.y.shape[1]
+    return [d_in] + [cfg.width] * (cfg.depth - 1) + [d_out]
+
+
+def init(key: jax.Array, cfg: Config, task: _data.Task | None = None) -> Params:
+    """Initial weights for ``cfg`` on ``task`` (default: ``make_task(key, dataset)``).
+
+    Aligned init (``cfg.init == "aligned"``): with ``Sigma_yx = U S V^T`` and random
+    orthonormal ``R_l`` (width, r), ``W_1 = R_1 a V_r^T``, ``W_l = R_l a R_{l-1}^T``,
+    ``W_L = U_r a R_{L-1}^T`` with ``a = init_scale**(1/L)``: balanced and decoupled,
+    every mode at strength ``init_scale``.
+
+    Raises:
+        TypeError: ``key`` is not a PRNG key.
+    """
+    check_key(key)
+    k_data, k_init = jax.random.split(key)
+    if task is None:
+        task = _data.make_task(k_data, cfg.dataset)
+    return _init(k_init, cfg, task)
+
+
+def _init(key, cfg: Config, task: _data.Task) -> Params:
+    dims = _dims(task, cfg)
+    depth = cfg.depth
+    keys = jax.random.split(key, depth)
+    if cfg.init == "random":
+        scale = cfg.init_scale ** (1.0 / depth)
+        ws = tuple(
+            jax.random.normal(k, (dims[i + 1], dims[i]))
+            * scale
+            / (dims[i] * dims[i + 1]) ** 0.25
+            for i, k in enumerate(keys)
+        )
+        return Params(ws)
+    r = cfg.num_modes
+    u, _, vt = _data.correlation_svd(task)
+    a = cfg.init_scale ** (1.0 / depth)
+    rs = [_data._orthonormal(k, cfg.width, r) for k in keys[: depth - 1]]
+    ws = [a * rs[0] @ vt[:r]]
+    for i in range(1, depth - 1):
+        ws.append(a * rs[i] @ rs[i - 1].T)
+    ws.append(a * u[:, :r] @ rs[-1].T)
+    return Params(tuple(ws))
+
+
+def _product(params: Params):
+    w = params.weights[0]
+    for m in params.weights[1:]:
+        w = m @ w
+    return w
+
+
+def loss(params: Params, task: _data.Task) -> Float[Array, ""]:
+    """Training loss ``1/(2P) sum_mu ||y_mu - W_L ... W_1 x_mu||^2`` (a scalar)."""
+    pred = task.x @ _product(params).T
+    return 0.5 * jnp.mean(jnp.sum((task.y - pred) ** 2, axis=-1))
+
+
+def _loss_from_stats(params: Params, sigma_yx, floor):
+    # Exactly loss(params, task) for whitened inputs (x.T x / P = I), at a cost that
+    # does not grow with P: 1/2 ||W - Syx||_F^2 + floor, where
+    # floor = 1/2 (tr Syy - ||Syx||_F^2) >= 0 is the part no linear map can fit.
+    w = _product(params)
+    return 0.5 * jnp.sum((w - sigma_yx) ** 2) + floor
+
+
+def effective_u0(params: Params, task: _data.Task, num_modes: int) -> Float[Array, " m"]:
+    """Effective initial mode strengths of a two-layer net from small random init.
+
+    Linearising around small weights, mode i's hidden vectors ``a = W_1 V_i`` and
+    ``b = W_2^T U_i`` obey ``da/dt = s b``, ``db/dt = s a``: the sum ``a + b`` grows
+    as ``exp(s t)`` and the difference decays, so the mode then follows the aligned
+    solution with ``u0 = |a + b|^2 / 4``.
+
+    Args:
+        params: depth-2 parameters.
+        task: the task (its ``Sigma_yx`` SVD defines the modes).
+        num_modes: number of leading modes.
+
+    Returns:
+        (num_modes,) effective initial strengths.
+
+    Raises:
+        ValueError: ``params`` is not depth 2.
+    """
+    if len(params.weights) != 2:
+        raise ValueError(
+            f"effective_u0 needs a depth-2 network, got depth={len(params.weights)}"
+        )
+    u, _, vt = _data.correlation_svd(task)
+    w1, w2 = params.weights
+    a = w1 @ vt[:num_modes].T  # (width, modes)
+    b = w2.T @ u[:, :num_modes]
+    return jnp.sum((a + b) ** 2, axis=0) / 4.0
+
+
+@jax.jit
+def train(key: jax.Array, cfg: Config) -> Trajectory:
+    """Train a deep linear network by full-batch gradient descent.
+
+    The task comes from ``lm_sims.data.make_task(k_data, cfg.dataset)``; the loss is
+    evaluated through ``Sigma_yx`` (exactly equal to the sample loss, because inputs
+    are whitened), so a step costs the same for 64 or 1,797 samples.
+
+    Args:
+        key: PRNG key (data for ``"synthetic"``, and the initial weights).
+        cfg: the run's :class:`Config`.
+
+    Returns:
+        A :class:`Trajectory`; ``time`` is in units of ``lr * steps``.
+
+    Raises:
+        ValueError / TypeError: an invalid config (raised when ``cfg`` is built).
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import deep_linear
+        >>> traj = deep_linear.train(jax.random.key(0), deep_linear.Config())
+        >>> traj.mode_strengths.shape
+        (201, 4)
+    """
+    k_data, k_init = jax.random.split(key)
+    task = _data.make_task(k_data, cfg.dataset)
+    params = _init(k_init, cfg, task)
+    r = cfg.num_modes
+    u, s, vt = _data.correlation_svd(task)
+    u, s, vt = u[:, :r], s[:r], vt[:r]
+    p = task.x.shape[0]
+    sigma_yx = task.y.T @ task.x / p
+    floor = jnp.maximum(0.5 * (jnp.sum(task.y**2) / p - jnp.sum(sigma_yx**2)), 0.0)
+
+    def observe(prm):
+        w = _product(prm)
+        qs = balancedness(prm.weights)
+        return (
+            mode_strengths(w, u, vt),
+            _loss_from_stats(prm, sigma_yx, floor),
+            jnp.stack([jnp.linalg.norm(q) for q in qs]),
+        )
+
+    result = gradient_descent(
+        lambda prm: _loss_from_stats(prm, sigma_yx, floor),
+        params,
+        cfg.lr,
+        cfg.steps,
+        cfg.record_every,
+        observe,
+    )
+    strengths, losses, bal = result.records
+    step = jnp.arange(strengths.shape[0], dtype=jnp.int32) * cfg.record_every
+    if cfg.init == "aligned":
+        u0 = jnp.full((r,), cfg.init_scale, jnp.float32)
+    elif cfg.depth == 2:
+        u0 = effective_u0(params, task, r)
+    else:
+        u0 = jnp.full((r,), jnp.nan, jnp.float32)
+    return Trajectory(
+        step=step,
+        time=cfg.lr * step,
+        mode_strengths=strengths,
+        loss=losses,
+        balancedness=bal,
+        singular_values=s,
+        u0=u0,
+        diverged_step=result.diverged_step,
+    )
+
+
+def predict(
+    s: Float[Array, " modes"],
+    u0: Float[Array, " modes"],
+    t: Float[Array, " times"],
+    depth: int = 2,
+    substeps: int = 64,
+) -> Float[Array, "times modes"]:
+    """Theory: mode strengths under gradient flow from balanced, aligned init.
+
+    Depth 2, eq. (1.1): ``u(t) = s / (1 + (s/u0 - 1) exp(-2 s t))`` in closed form.
+    Depth L > 2, eq. (1.2): ``dp/dt = L p^(2-2/L) (s - p)``, integrated with RK4 in
+    ``log p`` with ``substeps`` steps between consecutive times of ``t``.
+
+    Args:
+        s: (modes,) singular values of ``Sigma_yx`` (> 0).
+        u0: (modes,) or scalar initial strengths (0 < u0 < s).
+        t: (times,) non-decreasing times in units of ``lr * steps``, starting >= 0.
+        depth: number of weight matrices L (2..6).
+        substeps: RK4 steps per interval of ``t`` for depth > 2.
+
+    Returns:
+        (times, modes) predicted mode strengths.
+
+    Raises:
+        ValueError: depth outside 2..6.
+
+    References:
+        Saxe, McClelland & Ganguli, 2014, arXiv:1312.6120, eqs. (6)-(8) and sec. 3.
+    """
+    check_int("depth", depth, minimum=2, maximum=6)
+    s = jnp.asarray(s)
+    u0 = jnp.broadcast_to(jnp.asarray(u0, s.dtype), s.shape)
+    t = jnp.asarray(t, s.dtype)
+    if depth == 2:
+        return s / (1 + (s / u0 - 1) * jnp.exp(-2 * s * t[:, None]))
+    return _predict_deep(s, u0, t, depth, substeps)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _predict_deep(s, u0, t, depth, substeps):
+    def rhs(x):  # x = log p:  dx/dt = L p^(1 - 2/L) (s - p)
+        p = jnp.exp(x)
+        return depth * p ** (1 - 2 / depth) * (s - p)
+
+    def interval(x, dt):
+        h = dt / substeps
+
+        def rk4(x, _):
+            k1 = rhs(x)
+            k2 = rhs(x + h / 2 * k1)
+            k3 = rhs(x + h / 2 * k2)
+            k4 = rhs(x + h * k3)
+            return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+
+        x, _ = jax.lax.scan(rk4, x, None, length=substeps)
+        return x, jnp.exp(x)
+
+    x0, first = interval(jnp.log(u0), t[0])  # from t = 0 to the first time
+    _, rest = jax.lax.scan(interval, x0, jnp.diff(t))
+    return jnp.concatenate([first[None], rest])
+
+
+def predict_half_time(s, u0, depth: int = 2):
+    """Theory: time (``lr * steps``) at which a mode reaches half its final strength.
+
+    Depth 2: ``t_half = ln(s/u0 - 1) / (2 s)``. Depth L > 2:
+    ``t_half = int_{u0}^{s/2} dp / (L p^(2-2/L) (s - p))`` by the trapezoid rule in
+    ``log p`` (2,048 points).
+    """
+    check_int("depth", depth, minimum=2, maximum=6)
+    s = jnp.asarray(s)
+    u0 = jnp.broadcast_to(jnp.asarray(u0, s.dtype), s.shape)
+    if depth == 2:
+        return jnp.log(s / u0 - 1) / (2 * s)
+    x = jnp.linspace(jnp.log(u0), jnp.log(s / 2), 2048)  # (points, modes)
+    p = jnp.exp(x)
+    integrand = 1.0 / (depth * p ** (1 - 2 / depth) * (s - p))
+    return jnp.trapezoid(integrand, x, axis=0)
+
+
+def half_time(time: Float[Array, " records"], u: Float[Array, "records modes"], s):
+    """Observed half-times: the first time each mode reaches ``s/2`` (linear
+    interpolation between records); NaN for a mode that never does.
+
+    Args:
+        time: (records,) times (``lr * steps``).
+        u: (records, modes) mode strengths.
+        s: (modes,) target singular values.
+
+    Returns:
+        (modes,) half-times in the units of ``time``.
+    """
+    s = jnp.asarray(s)
+    above = u >= s / 2
+    idx = jnp.argmax(above, axis=0)
+    reached = jnp.any(above, axis=0)
+    i0 = jnp.maximum(idx - 1, 0)
+    cols = jnp.arange(u.shape[1])
+    u_lo, u_hi = u[i0, cols], u[idx, cols]
+    t_lo, t_hi = time[i0], time[idx]
+    frac = jnp.where(u_hi > u_lo, (s / 2 - u_lo) / (u_hi - u_lo), 0.0)
+    return jnp.where(reached, t_lo + frac * (t_hi - t_lo), jnp.nan)

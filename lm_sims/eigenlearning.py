@@ -1,0 +1,541 @@
+"""Kernel ridge regression and its eigenlearning theory.
+
+Theory (NumPy, float64): the *eigenlearning* equations of Simon et al. predict the test
+and train error of kernel ridge regression (KRR) from the kernel's eigenvalues
+``lambda_i`` and the target's eigencoefficients ``v_i`` alone. One scalar, the
+effective regularisation ``kappa``, solves
+
+.. math::
+    \\sum_i \\frac{\\lambda_i}{\\lambda_i + \\kappa} + \\frac{\\delta}{\\kappa} = n
+    \\qquad (\\delta = \\text{ridge}, \\; n = \\text{number of training samples}),
+
+and sets every mode's *learnability* ``L_i = lambda_i / (lambda_i + kappa)``, the
+overfitting coefficient ``E0 = n / (n - sum_i L_i^2)`` and
+
+.. math::
+    E_\\text{test} = E_0 \\Big(\\sum_i (1 - L_i)^2 v_i^2 + \\sigma^2\\Big),\\qquad
+    E_\\text{train} = \\frac{\\delta^2}{n^2 \\kappa^2} E_\\text{test}.
+
+At ridge 0 the learnabilities obey the conservation law ``sum_i L_i = n``.
+
+Simulation (JAX, float64): KRR on Gaussian-design features. A sample ``x`` has
+coordinates ``phi_k(x) ~ N(0, 1)`` i.i.d. for ``k = 1..num_modes``; the kernel is
+``K(x, x') = sum_k lambda_k phi_k(x) phi_k(x')`` with ``lambda_k = k^-alpha``; the target
+is ``f*(x) = sum_k v_k phi_k(x)`` with ``v_k^2 ∝ k^-r`` normalised to ``sum_k v_k^2 = 1``;
+labels are ``y = f*(x) + noise * N(0, 1)``. Because the ``phi_k`` are orthonormal under
+the data distribution, the population test error of a fit with coefficients
+``beta_hat`` is exact, with no test-set sampling noise:
+``||beta_hat - v||^2 + noise^2`` against noisy test labels.
+
+Errors here are plain mean squared errors (no factor 1/2), as in the eigenlearning
+papers.
+
+References:
+    Simon et al., "The Eigenlearning Framework: A Conservation Law Perspective on
+    Kernel Regression and Wide Neural Networks", 2021, arXiv:2110.03922.
+    Bordelon et al., "Spectrum Dependent Learning Curves in Kernel Regression and
+    Wide Neural Networks", 2020, arXiv:2002.02561.
+    Canatar et al., "Spectral Bias and Task-Model Alignment Explain Generalization
+    in Kernel Regression and Infinitely Wide Neural Networks", 2021,
+    arXiv:2006.13198.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from lm_sims._config import check_int, check_key, check_real, config_dataclass
+from lm_sims.sweep import sweep
+
+__all__ = [
+    "Config",
+    "Fit",
+    "LearningCurve",
+    "Prediction",
+    "effective_regularization",
+    "learnabilities",
+    "measured_learnabilities",
+    "predict",
+    "predict_test_mse",
+    "predict_train_mse",
+    "simulate_learning_curve",
+    "spectrum",
+    "train",
+]
+
+# Upper limit on alpha. The ridgeless Gram matrix K = Phi Lambda Phi^T has condition
+# number ~ n^alpha (top eigenvalue ~ n, bottom ~ the unlearned tail ~ n^(1 - alpha));
+# alpha <= 4 keeps it below ~1e12 for n <= 1024, where a float64 solve is still
+# accurate to ~1e-4 relative.
+MAX_ALPHA = 4.0
+
+
+@config_dataclass(static=("n", "num_modes"))
+class Config:
+    """Kernel ridge regression with a power-law spectrum and a power-law target.
+
+    Attributes:
+        n: number of training samples (static: it sets shapes). int >= 1.
+        num_modes: number of kernel eigenmodes ``M`` (static). int > n, so that at
+            ridge 0 the kernel can interpolate the data.
+        alpha: spectrum exponent, ``lambda_k = k^-alpha``. 1 < alpha <= 4: alpha > 1
+            makes the kernel's trace ``sum_k lambda_k`` (= E K(x, x)) finite as
+            ``num_modes -> inf``, so the model has a limit; alpha <= 4 keeps the
+            ridgeless Gram matrix (condition number ~ n^alpha) solvable in float64.
+        r: target power exponent, ``v_k^2 ∝ k^-r`` with ``sum_k v_k^2 = 1``. r > 1
+            makes the target's norm finite as ``num_modes -> inf``.
+        ridge: ridge parameter ``delta >= 0`` in ``(K + delta I)^-1 y`` (the kernel
+            is not divided by n).
+        noise: label-noise standard deviation ``sigma >= 0``.
+    """
+
+    n: int = 64
+    num_modes: int = 1024
+    alpha: float = 1.5
+    r: float = 2.0
+    ridge: float = 0.0
+    noise: float = 0.0
+
+    def _validate(self):
+        check_int("n", self.n, minimum=1)
+        check_int("num_modes", self.num_modes, minimum=2)
+        if self.num_modes <= self.n:
+            raise ValueError(
+                f"num_modes must be > n, got num_modes={self.num_modes}, n={self.n}"
+            )
+        check_real("alpha", self.alpha)
+        if not 1.0 < float(self.alpha) <= MAX_ALPHA:
+            raise ValueError(
+                f"alpha must be > 1 and <= {MAX_ALPHA:g}, got alpha={self.alpha:g}"
+            )
+        check_real("r", self.r)
+        if not float(self.r) > 1.0:
+            raise ValueError(f"r must be > 1, got r={self.r:g}")
+        check_real("ridge", self.ridge, nonnegative=True)
+        check_real("noise", self.noise, nonnegative=True)
+
+
+# --------------------------------------------------------------------------------------
+# Theory (NumPy float64)
+# --------------------------------------------------------------------------------------
+
+
+class Prediction(NamedTuple):
+    """Eigenlearning prediction for one ``Config``.
+
+    Attributes:
+        kappa: effective regularisation, float > 0.
+        learnabilities: ``L_i``, float64 ``(num_modes,)``, each in (0, 1).
+        e0: overfitting coefficient ``E0 = n / (n - sum L_i^2) >= 1``.
+        test_mse: expected test MSE against noisy test labels.
+        train_mse: expected train MSE.
+    """
+
+    kappa: float
+    learnabilities: Float[np.ndarray, " num_modes"]
+    e0: float
+    test_mse: float
+    train_mse: float
+
+
+def spectrum(
+    cfg: Config,
+) -> tuple[Float[np.ndarray, " num_modes"], Float[np.ndarray, " num_modes"]]:
+    """Kernel eigenvalues and target coefficients of ``cfg`` (NumPy float64).
+
+    Returns:
+        ``(eigenvalues, target_coeffs)``: ``lambda_k = k^-alpha`` and
+        ``v_k = k^(-r/2) / sqrt(sum_j j^-r)``, both ``(num_modes,)``.
+
+    Example:
+        >>> lam, v = spectrum(Config(n=8, num_modes=16))
+        >>> round(float((v**2).sum()), 12)
+        1.0
+    """
+    k = np.arange(1, cfg.num_modes + 1, dtype=np.float64)
+    eigenvalues = k ** -float(cfg.alpha)
+    v = k ** (-float(cfg.r) / 2)
+    return eigenvalues, v / np.sqrt(np.sum(v**2))
+
+
+def _check_eigenvalues(eigenvalues) -> np.ndarray:
+    lam = np.asarray(eigenvalues, dtype=np.float64)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(
+            f"eigenvalues must be a non-empty 1-D array, got shape {lam.shape}"
+        )
+    if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError("eigenvalues must be finite and >= 0")
+    if not np.any(lam > 0):
+        raise ValueError("eigenvalues must contain at least one value > 0")
+    return lam
+
+
+def effective_regularization(
+    eigenvalues: Float[np.ndarray, " modes"], n: float, ridge: float = 0.0
+) -> float:
+    """Effective regularisation ``kappa`` of kernel ridge regression.
+
+    Solves (the book's eq. ``eq-eig-kappa``)
+
+    .. math:: \\sum_i \\frac{\\lambda_i}{\\lambda_i+\\kappa} + \\frac{\\delta}{\\kappa}
+        = n
+
+    for ``kappa > 0`` by safeguarded Newton iteration on ``log kappa`` inside a
+    bracket (the left side decreases strictly in ``kappa``), in float64.
+
+    Args:
+        eigenvalues: kernel eigenvalues ``lambda_i >= 0``, ``(modes,)``.
+        n: number of training samples, real > 0.
+        ridge: ridge ``delta >= 0``.
+
+    Returns:
+        ``kappa`` as a Python float.
+
+    Raises:
+        ValueError: ``n <= 0``, ``ridge < 0``, bad eigenvalues, or ``ridge == 0`` with
+            ``n >=`` the number of nonzero eigenvalues (the kernel then cannot
+            interpolate and no ``kappa > 0`` exists).
+
+    References:
+        Simon et al., "The Eigenlearning Framework", 2021, arXiv:2110.03922.
+
+    Example:
+        >>> lam = np.arange(1, 101) ** -2.0
+        >>> kappa = effective_regularization(lam, n=10)
+        >>> round(float(np.sum(lam / (lam + kappa))), 10)
+        10.0
+    """
+    lam = _check_eigenvalues(eigenvalues)
+    check_real("n", n, positive=True)
+    check_real("ridge", ridge, nonnegative=True)
+    n, ridge = float(n), float(ridge)
+    lam = lam[lam > 0]
+    modes = lam.size
+    if ridge == 0 and n >= modes:
+        raise ValueError(
+            f"at ridge=0, n must be < the number of nonzero eigenvalues ({modes}), "
+            f"got n={n:g}; use ridge > 0 or more modes"
+        )
+    # Bracket in u = log(kappa): f(u) = sum lam/(lam + e^u) + ridge e^-u - n is
+    # strictly decreasing. f < 0 at kappa = 2 (sum lam + ridge) / n because
+    # lam/(lam+k) < lam/k; f > 0 at kappa = ridge/n (ridge > 0) and at
+    # kappa = lam_min (M - n) / (2 n) (every term >= 1/(1 + (M - n)/(2n))).
+    hi = math.log(2.0 * (lam.sum() + ridge) / n)
+    lows = []
+    if ridge > 0:
+        lows.append(math.log(ridge / n))
+    if modes > n:
+        lows.append(math.log(lam.min() * (modes - n) / (2.0 * n)))
+    lo = max(lows)
+
+    def f_df(u):
+        kappa = math.exp(u)
+        t = lam / (lam + kappa)
+        f = t.sum() + ridge / kappa - n
+        df = -np.sum(t * (1.0 - t)) - ridge / kappa
+        return float(f), float(df)
+
+    u = 0.5 * (lo + hi)
+    step_old = hi - lo
+    for _ in range(500):
+        f, df = f_df(u)
+        if f == 0.0:
+            break
+        if f > 0:
+            lo = u
+        else:
+            hi = u
+        newton = u - f / df
+        if not (lo < newton < hi) or abs(f / df) > 0.5 * abs(step_old):
+            new = 0.5 * (lo + hi)  # bisect: Newton left the bracket or is slow
+        else:
+            new = newton
+        step_old = new - u
+        if abs(step_old) <= 4e-16 * max(1.0, abs(u)) or hi - lo <= 4e-16 * max(
+            1.0, abs(u)
+        ):
+            u = new
+            break
+        u = new
+    return math.exp(u)
+
+
+def learnabilities(
+    eigenvalues: Float[np.ndarray, " modes"], kappa: float
+) -> Float[np.ndarray, " modes"]:
+    """Mode learnabilities ``L_i = lambda_i / (lambda_i + kappa)``.
+
+    ``L_i`` is the fraction of target mode ``i`` that KRR learns on average:
+    ``E[beta_hat_i] = L_i v_i``. At ridge 0, ``sum_i L_i = n`` (conservation law).
+
+    Args:
+        eigenvalues: ``(modes,)`` kernel eigenvalues.
+        kappa: effective regularisation from :func:`effective_regularization`.
+
+    Returns:
+        ``(modes,)`` float64 array in [0, 1).
+    """
+    lam = _check_eigenvalues(eigenvalues)
+    check_real("kappa", kappa, positive=True)
+    return lam / (lam + float(kappa))
+
+
+def _theory(lam, v, n, ridge, noise):
+    kappa = effective_regularization(lam, n, ridge)
+    ell = lam / (lam + kappa)
+    e0 = n / (n - np.sum(ell**2))
+    test = e0 * (np.sum((1.0 - ell) ** 2 * v**2) + noise**2)
+    train = (ridge / (n * kappa)) ** 2 * test
+    return kappa, ell, float(e0), float(test), float(train)
+
+
+def _check_target(lam, target_coeffs, noise):
+    v = np.asarray(target_coeffs, dtype=np.float64)
+    if v.shape != lam.shape:
+        raise ValueError(
+            f"target_coeffs must have the shape of eigenvalues {lam.shape}, "
+            f"got {v.shape}"
+        )
+    if not np.all(np.isfinite(v)):
+        raise ValueError("target_coeffs must be finite")
+    check_real("noise", noise, nonnegative=True)
+    return v
+
+
+def predict_test_mse(
+    eigenvalues: Float[np.ndarray, " modes"],
+    target_coeffs: Float[np.ndarray, " modes"],
+    n: float,
+    ridge: float = 0.0,
+    noise: float = 0.0,
+) -> float:
+    """Eigenlearning test MSE of KRR (the book's eq. ``eq-eig-test``).
+
+    .. math:: E_\\text{test} = \\frac{n}{n - \\sum_i L_i^2}
+        \\Big(\\sum_i (1 - L_i)^2 v_i^2 + \\sigma^2\\Big)
+
+    measured against noisy test labels (subtract ``noise**2`` for the error against
+    the clean target).
+
+    Args:
+        eigenvalues: ``(modes,)`` kernel eigenvalues ``lambda_i >= 0``.
+        target_coeffs: ``(modes,)`` target eigencoefficients ``v_i``.
+        n: number of training samples, > 0.
+        ridge: ridge ``delta >= 0``.
+        noise: label-noise standard deviation ``sigma >= 0``.
+
+    Returns:
+        Predicted test MSE (float).
+
+    Raises:
+        ValueError: as :func:`effective_regularization`; shape mismatch; noise < 0.
+
+    References:
+        Simon et al., "The Eigenlearning Framework", 2021, arXiv:2110.03922.
+
+    Example:
+        >>> lam = np.arange(1, 201) ** -1.5
+        >>> v = np.arange(1, 201) ** -1.0
+        >>> round(predict_test_mse(lam, v / np.linalg.norm(v), n=50), 4)
+        0.0304
+    """
+    lam = _check_eigenvalues(eigenvalues)
+    v = _check_target(lam, target_coeffs, noise)
+    return _theory(lam, v, float(n), float(ridge), float(noise))[3]
+
+
+def predict_train_mse(
+    eigenvalues: Float[np.ndarray, " modes"],
+    target_coeffs: Float[np.ndarray, " modes"],
+    n: float,
+    ridge: float = 0.0,
+    noise: float = 0.0,
+) -> float:
+    """Eigenlearning train MSE: ``(ridge / (n kappa))^2 * E_test``.
+
+    Zero at ridge 0 (KRR interpolates). Arguments as :func:`predict_test_mse`.
+    """
+    lam = _check_eigenvalues(eigenvalues)
+    v = _check_target(lam, target_coeffs, noise)
+    return _theory(lam, v, float(n), float(ridge), float(noise))[4]
+
+
+def predict(cfg: Config) -> Prediction:
+    """Eigenlearning prediction for ``cfg``: kappa, learnabilities, E0, test/train MSE.
+
+    Example:
+        >>> p = predict(Config(n=64, num_modes=1024))
+        >>> round(float(p.learnabilities.sum()), 8)   # conservation law at ridge 0
+        64.0
+    """
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be an eigenlearning.Config, got {type(cfg)}")
+    lam, v = spectrum(cfg)
+    kappa, ell, e0, test, train_ = _theory(
+        lam, v, cfg.n, float(cfg.ridge), float(cfg.noise)
+    )
+    return Prediction(kappa, ell, e0, test, train_)
+
+
+# --------------------------------------------------------------------------------------
+# Simulation (JAX float64)
+# --------------------------------------------------------------------------------------
+
+
+class Fit(NamedTuple):
+    """One kernel-ridge-regression fit on fresh Gaussian-design data (float64).
+
+    Attributes:
+        test_mse: population test MSE against noisy labels,
+            ``||coeffs - v||^2 + noise^2`` (exact: no test sampling), ``()``.
+        train_mse: mean over the n training points of (prediction - label)^2, ``()``.
+        coeffs: learned eigencoefficients ``beta_hat_k``, ``(num_modes,)``; the
+            learned function is ``sum_k beta_hat_k phi_k(x)``.
+    """
+
+    test_mse: Float[Array, ""]
+    train_mse: Float[Array, ""]
+    coeffs: Float[Array, " num_modes"]
+
+
+def _spectrum_jax(cfg):
+    k = jnp.arange(1, cfg.num_modes + 1, dtype=jnp.float64)
+    lam = k ** -jnp.asarray(cfg.alpha, jnp.float64)
+    v = k ** (-jnp.asarray(cfg.r, jnp.float64) / 2)
+    return lam, v / jnp.sqrt(jnp.sum(v**2))
+
+
+@jax.jit
+def _train(key, cfg):
+    # Gaussian draws in float32, then cast: JAX's float64 sampler builds uint64 bits,
+    # which fail to lower when a caller (sweep, vmap) compiles outside x64 mode.
+    k_x, k_noise = jax.random.split(key)
+    phi32 = jax.random.normal(k_x, (cfg.n, cfg.num_modes), jnp.float32)
+    xi32 = jax.random.normal(k_noise, (cfg.n,), jnp.float32)
+    with jax.enable_x64(True):
+        lam, v = _spectrum_jax(cfg)
+        ridge = jnp.asarray(cfg.ridge, jnp.float64)
+        noise = jnp.asarray(cfg.noise, jnp.float64)
+        phi = phi32.astype(jnp.float64)
+        y = phi @ v + noise * xi32.astype(jnp.float64)
+        gram = (phi * lam) @ phi.T + ridge * jnp.eye(cfg.n, dtype=jnp.float64)
+        a = jax.scipy.linalg.solve(gram, y, assume_a="pos")
+        coeffs = lam * (phi.T @ a)
+        test_mse = jnp.sum((coeffs - v) ** 2) + noise**2
+        # residual y - K a = ridge * a exactly, since (K + ridge I) a = y
+        train_mse = ridge**2 * jnp.mean(a**2)
+        return Fit(test_mse, train_mse, coeffs)
+
+
+def train(key: jax.Array, cfg: Config) -> Fit:
+    """Fit kernel ridge regression once on ``cfg.n`` fresh Gaussian-design samples.
+
+    Draws ``Phi`` (n x num_modes, i.i.d. N(0, 1)), labels
+    ``y = Phi v + noise * xi``, solves ``(Phi Lambda Phi^T + ridge I) a = y`` and
+    returns the learned coefficients ``beta_hat = Lambda Phi^T a`` with the exact
+    population test MSE. Jitted (one compilation per ``(n, num_modes)``), float64
+    inside. Run many trials with :func:`lm_sims.sweep.sweep` (``num_seeds``).
+
+    Args:
+        key: PRNG key, e.g. ``jax.random.key(0)``.
+        cfg: the :class:`Config`.
+
+    Returns:
+        A :class:`Fit` of float64 arrays.
+
+    Raises:
+        TypeError: ``key`` is not a PRNG key or ``cfg`` is not a ``Config``.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims.sweep import sweep
+        >>> out = sweep(train, jax.random.key(0), Config(n=32, num_modes=256),
+        ...             num_seeds=100)
+        >>> out.test_mse.shape
+        (100,)
+    """
+    check_key(key)
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be an eigenlearning.Config, got {type(cfg)}")
+    # x64 around the call, not only inside the jitted body: a caller's vmap
+    # (e.g. sweep) batches the inner jaxpr at call time, and must do so in x64 mode.
+    with jax.enable_x64(True):
+        return _train(key, cfg)
+
+
+def measured_learnabilities(
+    coeffs: Float[Array, "*trials num_modes"], cfg: Config
+) -> tuple[Float[np.ndarray, " num_modes"], Float[np.ndarray, " num_modes"]]:
+    """Per-mode learnability estimated from trials: ``mean(beta_hat_k) / v_k``.
+
+    Args:
+        coeffs: ``Fit.coeffs`` from many independent trials; all leading axes are
+            trials.
+        cfg: the config the trials used (for ``v``).
+
+    Returns:
+        ``(mean, sem)``, each ``(num_modes,)`` float64: the estimate and its standard
+        error of the mean across trials (needs >= 2 trials).
+    """
+    c = np.asarray(coeffs, dtype=np.float64).reshape(-1, cfg.num_modes)
+    if c.shape[0] < 2:
+        raise ValueError(f"need >= 2 trials to estimate a mean, got {c.shape[0]}")
+    _, v = spectrum(cfg)
+    ratio = c / v
+    return ratio.mean(0), ratio.std(0, ddof=1) / np.sqrt(c.shape[0])
+
+
+class LearningCurve(NamedTuple):
+    """Test MSE against sample size, simulated and predicted.
+
+    Attributes:
+        n: ``(points,)`` sample sizes (int).
+        test_mse: ``(points,)`` mean simulated test MSE over seeds.
+        sem: ``(points,)`` its standard error of the mean.
+        theory: ``(points,)`` eigenlearning prediction.
+    """
+
+    n: np.ndarray
+    test_mse: np.ndarray
+    sem: np.ndarray
+    theory: np.ndarray
+
+
+def simulate_learning_curve(
+    key: jax.Array, cfg: Config, ns: Sequence[int], num_seeds: int = 32
+) -> LearningCurve:
+    """Simulated and predicted test MSE at each sample size in ``ns``.
+
+    ``n`` sets shapes, so each value compiles once (cached afterwards); the seeds
+    at each ``n`` run as one vmapped batch through :func:`lm_sims.sweep.sweep`.
+
+    Args:
+        key: PRNG key (the same key is used at every ``n``).
+        cfg: base config; its ``n`` is replaced by each value in ``ns``.
+        ns: sample sizes, ints with ``1 <= n < cfg.num_modes``.
+        num_seeds: independent trials per point (>= 2).
+
+    Returns:
+        A :class:`LearningCurve`.
+    """
+    check_int("num_seeds", num_seeds, minimum=2)
+    ns = [int(n) for n in ns]
+    means, sems, theory = [], [], []
+    for n in ns:
+        c = cfg.replace(n=n)
+        e = np.asarray(sweep(train, key, c, num_seeds=num_seeds).test_mse)
+        means.append(e.mean())
+        sems.append(e.std(ddof=1) / np.sqrt(e.size))
+        theory.append(predict(c).test_mse)
+    return LearningCurve(
+        np.array(ns), np.array(means), np.array(sems), np.array(theory)
+    )
+

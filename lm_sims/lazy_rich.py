@@ -1,0 +1,491 @@
+# ruff: noqa: F722  (jaxtyping shape strings are not Python expressions)
+r"""Lazy versus rich training of a two-layer ReLU network, set by the output scale.
+
+The student is a mean-field two-layer ReLU network with an output multiplier alpha,
+
+.. math::
+
+    f(x) = \frac{\alpha}{n} \sum_{i=1}^{n} a_i\, \mathrm{relu}(w_i \cdot x),
+    \qquad x \in \mathbb{R}^2,                                  (lazy-rich-model)
+
+trained by full-batch gradient descent on ``num_train`` Gaussian inputs labelled by a
+teacher with ``teacher_width`` (= 3) ReLU units,
+:math:`f^*(x) = \sum_j \mathrm{relu}(w^*_j \cdot x)` with unit vectors :math:`w^*_j`.
+Large alpha gives *lazy* training (the weights barely move while the loss falls: a
+kernel method with the tangent kernel at initialisation); small alpha gives *rich*
+training (neurons travel and gather on the teacher's directions). This is the
+two-dimensional experiment of Chizat, Oyallon & Bach (2019), the book's Fig. 2.
+
+Two choices make alpha the only thing that changes between the two regimes.
+
+**Centred output.** The initialisation is symmetrised: neurons come in pairs with the
+same input weights :math:`w` and opposite output weights :math:`\pm a`, so
+:math:`f_0 \equiv 0` exactly for every alpha (otherwise :math:`f_0 \sim
+\alpha/\sqrt{n}` would swamp the target when alpha is large). The two members of a
+pair receive different gradients and separate as soon as training starts.
+
+**Learning rate scaled with alpha** (:func:`effective_lr`). The gradient of the loss
+with respect to each weight carries a factor alpha/n, and the tangent kernel at
+initialisation is :math:`K_0 = (\alpha^2/n)\,\bar k` with :math:`\bar k = O(1)`, so
+gradient descent with step :math:`\eta` moves the function at rate
+:math:`\eta\,\alpha^2/n`. The step used is
+
+.. math::
+
+    \eta = \frac{\mathrm{lr}\; n}{\alpha \max(\alpha, 1)}.            (lazy-rich-lr)
+
+For alpha >= 1 this is ``lr * n / alpha**2``, Chizat's lazy scaling (the loss divided
+by alpha^2): the function-space dynamics at initialisation,
+:math:`\dot f = -\mathrm{lr}\,\bar k\,(f - y)` in time ``t = lr * steps``, are the
+same for every alpha, and the parameters move by :math:`O(1/\alpha)`.
+For alpha < 1 the same rule fails: rich training must grow the neurons from mass
+:math:`|a_i||w_i| \sim 1` to :math:`\sim 1/\alpha`, and under ``lr * n / alpha**2``
+both the early growth rate of the weights and the tangent kernel of the trained
+network are :math:`1/\alpha` times larger (measured: at alpha = 0.1 the run
+diverges within 5 steps for lr = 0.3, while lr = 1 trains alpha = 1 and 30).
+Rescaling :math:`\theta = \sqrt{\alpha}\,\theta'` shows that alpha < 1 is a plain
+mean-field network (multiplier 1/n) started at the small scale
+:math:`\sqrt{\alpha}`, whose natural step is ``lr * n`` in :math:`\theta'`, i.e.
+``lr * n / alpha`` in :math:`\theta`. With it the function-space speed near
+convergence is the same for every alpha, and the small initial speed
+(:math:`\alpha\,\mathrm{lr}\,\bar k`) only adds the familiar escape plateau of length
+:math:`\sim \log(1/\alpha)`. One ``lr`` then trains both ends stably.
+
+References:
+    Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming", 2019,
+    arXiv:1812.07956.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from lm_sims._config import check_int, check_key, check_real, config_dataclass
+from lm_sims._gd import gradient_descent
+
+__all__ = [
+    "Batch",
+    "Config",
+    "Params",
+    "Trajectory",
+    "dataset",
+    "effective_lr",
+    "forward",
+    "init",
+    "loss",
+    "neuron_positions",
+    "relative_change",
+    "target",
+    "teacher",
+    "teacher_alignment_fraction",
+    "train",
+    "uniform_alignment_baseline",
+]
+
+
+@config_dataclass(
+    static=("width", "num_train", "teacher_width", "steps", "record_every")
+)
+class Config:
+    """Hyperparameters of the lazy-versus-rich experiment.
+
+    Attributes:
+        alpha: output multiplier alpha > 0 (dynamic: sweepable). 0.1 is rich, 30 lazy.
+        lr: base learning rate > 0 (dynamic); the step is :func:`effective_lr`.
+            Time on the book's axes is ``t = lr * steps``.
+        width: student width n, even (symmetrised pairs), static. Default 200.
+        num_train: number of training inputs x ~ N(0, I_2), static. Default 64.
+        teacher_width: number of teacher ReLU units, static. Default 3.
+        steps: gradient-descent steps, static.
+        record_every: record every this many steps; must divide ``steps``, static.
+    """
+
+    alpha: float = 1.0
+    lr: float = 1.0
+    width: int = 200
+    num_train: int = 64
+    teacher_width: int = 3
+    steps: int = 4000
+    record_every: int = 40
+
+    def _validate(self):
+        check_real("alpha", self.alpha, positive=True)
+        check_real("lr", self.lr, positive=True)
+        check_int("width", self.width, minimum=2)
+        if self.width % 2:
+            raise ValueError(
+                "width must be even (the symmetrised init pairs neurons +a, -a), "
+                f"got width={self.width}"
+            )
+        check_int("num_train", self.num_train, minimum=1)
+        check_int("teacher_width", self.teacher_width, minimum=1)
+        check_int("steps", self.steps, minimum=1)
+        check_int("record_every", self.record_every, minimum=1)
+        if self.steps % self.record_every:
+            raise ValueError(
+                "record_every must divide steps, got "
+                f"steps={self.steps}, record_every={self.record_every}"
+            )
+
+
+class Params(NamedTuple):
+    """Student parameters (leading axes allowed, e.g. records or seeds).
+
+    Attributes:
+        a: output weights, ``Float[Array, "width"]``.
+        w: input weights, ``Float[Array, "width 2"]``.
+    """
+
+    a: Float[Array, "*batch width"]
+    w: Float[Array, "*batch width 2"]
+
+
+class Batch(NamedTuple):
+    """Training data: inputs ``x`` (num_train, 2) and teacher labels ``y``."""
+
+    x: Float[Array, "num_train 2"]
+    y: Float[Array, " num_train"]
+
+
+class Trajectory(NamedTuple):
+    """A training run, recorded every ``record_every`` steps (``records`` rows).
+
+    Attributes:
+        t: time ``lr * step`` of each record.
+        loss: training loss 1/2 mean (f - y)^2.
+        relative_change: ``||theta_t - theta_0|| / ||theta_0||`` over all parameters.
+        positions: neuron positions ``|a_i| w_i`` in the input plane (Chizat's plot);
+            their length is the neuron's mass ``|a_i| |w_i|``.
+        sign: sign of each output weight ``a_i`` (+1 or -1; 0 if exactly zero).
+        alignment: :func:`teacher_alignment_fraction` (radius 0.2 rad).
+        teacher_directions: the teacher's unit vectors ``w*_j``.
+        diverged_step: first step whose loss blew up, or -1. Records after it are
+            NaN (do not plot them).
+    """
+
+    t: Float[Array, " records"]
+    loss: Float[Array, " records"]
+    relative_change: Float[Array, " records"]
+    positions: Float[Array, "records width 2"]
+    sign: Float[Array, "records width"]
+    alignment: Float[Array, " records"]
+    teacher_directions: Float[Array, "teacher_width 2"]
+    diverged_step: Int[Array, ""]
+
+
+def effective_lr(cfg: Config) -> Float[Array, ""]:
+    """Gradient-descent step size ``lr * n / (alpha * max(alpha, 1))``.
+
+    Equation (lazy-rich-lr): ``lr * n / alpha**2`` (Chizat's lazy scaling, same
+    function-space speed at initialisation for every alpha) for alpha >= 1, and
+    ``lr * n / alpha`` (mean-field step for a network started at scale sqrt(alpha),
+    same speed near convergence) for alpha < 1. See the module docstring.
+
+    Args:
+        cfg: the configuration; uses ``lr``, ``alpha`` and ``width``.
+
+    Returns:
+        The step size applied to every parameter (float scalar).
+
+    Example:
+        >>> float(effective_lr(Config(alpha=10.0, lr=1.0)))  # 200 / 100
+        2.0
+    """
+    alpha = jnp.asarray(cfg.alpha)
+    return cfg.lr * cfg.width / (alpha * jnp.maximum(alpha, 1.0))
+
+
+def teacher(key: jax.Array, cfg: Config) -> Float[Array, "teacher_width 2"]:
+    """Draw the teacher's unit input directions ``w*_j``, all in one half-plane.
+
+    The k = ``teacher_width`` angles are ``phi0 + (j - (k - 1) / 2) pi / k + u_j``
+    with a random rotation ``phi0 ~ U[0, 2 pi)`` and jitter
+    ``u_j ~ U[-pi / (4k), pi / (4k)]``: neighbours are at least ``pi / (2k)`` apart
+    (0.52 rad for k = 3, so arcs of radius 0.2 rad never overlap) and all k lie
+    within an arc shorter than pi.
+
+    Why one half-plane: without biases, ``relu(u.x) = relu(-u.x) + u.x``, so a
+    teacher whose directions surround the origin (``sum_j d_j w*_j = 0`` for some
+    ``d_j > 0``) has a continuum of equally sparse representations that swap units
+    for their antipodes, and rich training lands on a mixture of both. When the
+    directions lie in an open half-plane, the teacher's own units are the unique
+    representation of least path norm ``sum_i |a_i||w_i|``, so rich training has a
+    single place to go.
+
+    Args:
+        key: PRNG key.
+        cfg: uses ``teacher_width``.
+
+    Returns:
+        Unit vectors, shape (teacher_width, 2), float32.
+    """
+    k = cfg.teacher_width
+    k_rot, k_jit = jax.random.split(key)
+    phi0 = jax.random.uniform(k_rot, (), maxval=2 * jnp.pi)
+    half = jnp.pi / (4 * k)
+    jitter = jax.random.uniform(k_jit, (k,), minval=-half, maxval=half)
+    angles = phi0 + (jnp.arange(k) - (k - 1) / 2) * jnp.pi / k + jitter
+    return jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=-1)
+
+
+def target(
+    teacher_directions: Float[Array, "teacher_width 2"], x: Float[Array, "*batch 2"]
+) -> Float[Array, "*batch"]:
+    """Teacher output ``f*(x) = sum_j relu(w*_j . x)``.
+
+    Args:
+        teacher_directions: unit vectors ``w*_j``, shape (teacher_width, 2).
+        x: inputs, shape (..., 2).
+
+    Returns:
+        Teacher outputs, shape (...).
+    """
+    return jnp.sum(jax.nn.relu(x @ teacher_directions.T), axis=-1)
+
+
+def dataset(
+    key: jax.Array, cfg: Config, teacher_directions: Float[Array, "teacher_width 2"]
+) -> Batch:
+    """Draw ``num_train`` inputs x ~ N(0, I_2) and label them with the teacher.
+
+    Args:
+        key: PRNG key.
+        cfg: uses ``num_train``.
+        teacher_directions: from :func:`teacher`, shape (teacher_width, 2).
+
+    Returns:
+        ``Batch(x, y)`` with x of shape (num_train, 2) and y of shape (num_train,).
+    """
+    x = jax.random.normal(key, (cfg.num_train, 2))
+    return Batch(x, target(teacher_directions, x))
+
+
+def init(key: jax.Array, cfg: Config) -> Params:
+    """Symmetrised N(0, 1) initialisation, so that the student output is exactly 0.
+
+    Draws ``a_i ~ N(0, 1)`` and ``w_i ~ N(0, I_2)`` for ``i < n/2`` and sets
+    ``a_{i + n/2} = -a_i``, ``w_{i + n/2} = w_i``; every term of (lazy-rich-model)
+    cancels with its partner, so ``f_0(x) = 0`` for all x and every alpha.
+
+    Args:
+        key: PRNG key.
+        cfg: uses ``width`` (even).
+
+    Returns:
+        ``Params(a, w)`` with shapes (width,) and (width, 2), float32.
+
+    Example:
+        >>> import jax
+        >>> p = init(jax.random.key(0), Config())
+        >>> float(abs(forward(p, jax.numpy.ones((1, 2)), 30.0)[0]))
+        0.0
+    """
+    half = cfg.width // 2
+    k_a, k_w = jax.random.split(key)
+    a = jax.random.normal(k_a, (half,))
+    w = jax.random.normal(k_w, (half, 2))
+    return Params(jnp.concatenate([a, -a]), jnp.concatenate([w, w]))
+
+
+def forward(
+    params: Params, x: Float[Array, "*batch 2"], alpha: float
+) -> Float[Array, "*batch"]:
+    """Student output (lazy-rich-model), ``(alpha / n) sum_i a_i relu(w_i . x)``.
+
+    Args:
+        params: ``Params(a, w)`` with shapes (width,), (width, 2).
+        x: inputs, shape (..., 2).
+        alpha: output multiplier (> 0).
+
+    Returns:
+        Outputs, shape (...).
+    """
+    n = params.a.shape[-1]
+    return (alpha / n) * (jax.nn.relu(x @ params.w.T) @ params.a)
+
+
+def loss(params: Params, batch: Batch, alpha: float) -> Float[Array, ""]:
+    """Training loss ``1/2 mean_mu (f(x_mu) - y_mu)^2``.
+
+    Args:
+        params: student parameters.
+        batch: ``Batch(x, y)``.
+        alpha: output multiplier.
+
+    Returns:
+        Scalar loss.
+    """
+    return 0.5 * jnp.mean((forward(params, batch.x, alpha) - batch.y) ** 2)
+
+
+def neuron_positions(params: Params) -> Float[Array, "*batch width 2"]:
+    """Neuron positions ``|a_i| w_i`` in the input plane, as Chizat et al. plot them.
+
+    ReLU is positively homogeneous, so neuron i acts as
+    ``sign(a_i) relu((|a_i| w_i) . x)``: its position fixes its direction and its
+    mass ``|a_i| |w_i|``.
+
+    Args:
+        params: ``Params`` with any leading axes.
+
+    Returns:
+        Positions with the shape of ``params.w``.
+    """
+    return jnp.abs(params.a)[..., None] * params.w
+
+
+def relative_change(params: Params, params0: Params) -> Float[Array, ""]:
+    """Relative parameter change ``||theta - theta_0|| / ||theta_0||``.
+
+    The norm is the Euclidean norm over all of ``a`` and ``w`` together. In the lazy
+    regime it falls as ``1/alpha`` (Chizat et al. 2019, Thm. 2.3).
+
+    Args:
+        params: current parameters (no leading axes).
+        params0: initial parameters.
+
+    Returns:
+        Scalar ratio.
+    """
+    num = jnp.sum((params.a - params0.a) ** 2) + jnp.sum((params.w - params0.w) ** 2)
+    den = jnp.sum(params0.a**2) + jnp.sum(params0.w**2)
+    return jnp.sqrt(num / den)
+
+
+def _angles_to_teacher(w, teacher_directions):
+    norm = jnp.linalg.norm(w, axis=-1, keepdims=True)
+    unit = w / jnp.where(norm > 0, norm, 1.0)
+    cos = jnp.clip(unit @ teacher_directions.T, -1.0, 1.0)
+    return jnp.min(jnp.arccos(cos), axis=-1)
+
+
+def teacher_alignment_fraction(
+    params: Params,
+    teacher_directions: Float[Array, "teacher_width 2"],
+    radius: float = 0.2,
+) -> Float[Array, "*batch"]:
+    """Mass-weighted fraction of neurons within ``radius`` of a teacher direction.
+
+    .. math::
+
+        A = \\frac{\\sum_i m_i \\, 1[\\min_j \\angle(w_i, w^*_j) < r]}{\\sum_i m_i},
+        \\qquad m_i = |a_i|\\,|w_i|.
+
+    All neurons count, whatever the sign of ``a_i``. A neuron with ``w_i = 0`` has no
+    mass. Compare with :func:`uniform_alignment_baseline`, the value for directions
+    spread uniformly on the circle: rich training concentrates mass on the teacher
+    (A well above the baseline), lazy training leaves it at its initial value.
+
+    Args:
+        params: ``Params`` with any leading axes.
+        teacher_directions: unit vectors, shape (teacher_width, 2).
+        radius: angular radius r in radians (default 0.2).
+
+    Returns:
+        The fraction in [0, 1], with the leading axes of ``params``.
+    """
+    mass = jnp.abs(params.a) * jnp.linalg.norm(params.w, axis=-1)
+    near = _angles_to_teacher(params.w, teacher_directions) < radius
+    return jnp.sum(mass * near, axis=-1) / jnp.sum(mass, axis=-1)
+
+
+def uniform_alignment_baseline(
+    teacher_directions: Float[Array, "teacher_width 2"], radius: float = 0.2
+) -> Float[Array, ""]:
+    """Fraction of the circle within ``radius`` of some teacher direction.
+
+    The exact measure of the union of the arcs ``[theta_j - r, theta_j + r]``
+    divided by ``2 pi``: with the angles sorted round the circle and circular gaps
+    ``g_j`` to the next one, the union has length ``sum_j min(g_j, 2 r)``. Equals
+    ``k r / pi`` (``3 * 0.4 / (2 pi) = 0.191`` for three units, r = 0.2) when no
+    arcs overlap.
+
+    Args:
+        teacher_directions: unit vectors, shape (teacher_width, 2).
+        radius: angular radius r in radians (default 0.2).
+
+    Returns:
+        Scalar in [0, 1].
+    """
+    theta = jnp.sort(jnp.arctan2(teacher_directions[:, 1], teacher_directions[:, 0]))
+    gaps = jnp.diff(jnp.concatenate([theta, theta[:1] + 2 * jnp.pi]))
+    return jnp.sum(jnp.minimum(gaps, 2 * radius)) / (2 * jnp.pi)
+
+
+@jax.jit
+def _train(key, cfg):
+    k_teacher, k_data, k_init = jax.random.split(key, 3)
+    directions = teacher(k_teacher, cfg)
+    batch = dataset(k_data, cfg, directions)
+    params0 = init(k_init, cfg)
+
+    def observe(p):
+        return (
+            loss(p, batch, cfg.alpha),
+            relative_change(p, params0),
+            neuron_positions(p),
+            jnp.sign(p.a),
+            teacher_alignment_fraction(p, directions),
+        )
+
+    result = gradient_descent(
+        functools.partial(loss, batch=batch, alpha=cfg.alpha),
+        params0,
+        effective_lr(cfg),
+        cfg.steps,
+        cfg.record_every,
+        observe,
+    )
+    losses, change, positions, sign, alignment = result.records
+    t = cfg.lr * cfg.record_every * jnp.arange(cfg.steps // cfg.record_every + 1)
+    return Trajectory(
+        t=t,
+        loss=losses,
+        relative_change=change,
+        positions=positions,
+        sign=sign,
+        alignment=alignment,
+        teacher_directions=directions,
+        diverged_step=result.diverged_step,
+    )
+
+
+def train(key: jax.Array, cfg: Config) -> Trajectory:
+    """Train the student on its teacher by full-batch gradient descent.
+
+    One key makes the teacher, the data and the initialisation (split in that
+    order). The step size is :func:`effective_lr`; a diverging run is not an error:
+    ``diverged_step >= 0`` and the records after it are NaN. Jitted: static fields
+    of ``cfg`` select the compiled program, ``alpha`` and ``lr`` are traced (so
+    ``lm_sims.sweep`` sweeps them without recompiling).
+
+    Args:
+        key: PRNG key, e.g. ``jax.random.key(0)``.
+        cfg: a :class:`Config`.
+
+    Returns:
+        :class:`Trajectory` with ``steps // record_every + 1`` records.
+
+    Raises:
+        TypeError: ``key`` is not a PRNG key.
+
+    References:
+        Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming",
+        2019, arXiv:1812.07956 (Fig. 1 there, Fig. 2 in the book).
+
+    Example:
+        >>> import jax
+        >>> rich = train(jax.random.key(0), Config(alpha=0.1))
+        >>> lazy = train(jax.random.key(0), Config(alpha=30.0))
+        >>> bool(rich.relative_change[-1] > 10 * lazy.relative_change[-1])
+        True
+    """
+    check_key(key)
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
+    return _train(key, cfg)
