@@ -106,12 +106,12 @@ class Config:
     """
 
     alpha: float = 1.0
-    lr: float = 1.0
+    lr: float = 0.5
     width: int = 200
     num_train: int = 64
     teacher_width: int = 3
-    steps: int = 4000
-    record_every: int = 40
+    steps: int = 6000
+    record_every: int = 60
 
     def _validate(self):
         check_real("alpha", self.alpha, positive=True)
@@ -303,10 +303,15 @@ def forward(
         alpha: output multiplier (> 0).
 
     Returns:
-        Outputs, shape (...).
+        Outputs, shape (...). Exactly 0.0 at the output of :func:`init`.
     """
     n = params.a.shape[-1]
-    return (alpha / n) * (jax.nn.relu(x @ params.w.T) @ params.a)
+    terms = jax.nn.relu(x @ params.w.T) * params.a
+    if n % 2 == 0:
+        # Add neuron i to its init partner i + n/2 first: at the symmetrised init
+        # each pair sums to exactly 0.0 in floating point, so f_0 = 0 exactly.
+        terms = terms[..., : n // 2] + terms[..., n // 2 :]
+    return (alpha / n) * jnp.sum(terms, axis=-1)
 
 
 def loss(params: Params, batch: Batch, alpha: float) -> Float[Array, ""]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Curve", "Explorer", "Knob", "Panel", "is_static_build"]
+__all__ = ["Curve", "Explorer", "Knob", "Panel", "is_static_build", "paired_curves"]
 
 # Okabe-Ito colours (colour-blind safe), all readable on light and dark backgrounds.
 PALETTE = (
@@ -196,6 +196,49 @@ class Panel:
     extras: dict = field(default_factory=dict)
 
 
+def paired_curves(
+    x: Any,
+    simulation: Any,
+    theory: Any,
+    labels: Sequence[str],
+    *,
+    theory_x: Any = None,
+    col: int = 1,
+) -> list[Curve]:
+    """Curves for several quantities, each as simulation (solid) and theory (dashed).
+
+    One legend entry per quantity (its colour); the theory curve shares the entry
+    (clicking it toggles both). Every explorer figure says "solid: simulation ·
+    dashed: theory" above the axes.
+
+    Args:
+        x: (points,) shared x values of the simulation.
+        simulation: (points, k) simulated values, one column per quantity.
+        theory: (points_th, k) predicted values.
+        labels: k legend labels.
+        theory_x: (points_th,) x values of the theory (default: ``x``).
+        col: subplot column.
+    """
+    simulation = np.asarray(simulation, dtype=float).reshape(len(np.asarray(x)), -1)
+    theory_x = x if theory_x is None else theory_x
+    theory = np.asarray(theory, dtype=float).reshape(len(np.asarray(theory_x)), -1)
+    curves = []
+    for i, label in enumerate(labels):
+        curves.append(Curve(x, simulation[:, i], label, "simulation", group=i, col=col))
+        curves.append(
+            Curve(
+                theory_x,
+                theory[:, i],
+                f"{label} (theory)",
+                "theory",
+                group=i,
+                col=col,
+                showlegend=False,
+            )
+        )
+    return curves
+
+
 def _round(a: np.ndarray) -> list:
     """Floats rounded to a few significant digits, as plain JSON numbers."""
     if a.size == 0:
@@ -296,15 +339,21 @@ class Explorer:
 
     def _layout(self, note: str) -> dict:
         layout: dict[str, Any] = {
-            "title": {"text": self.title, "x": 0.02, "xanchor": "left"},
+            "title": {
+                "text": f"{self.title}<br><sup>solid: simulation · dashed: theory</sup>",
+                "x": 0.02,
+                "xanchor": "left",
+            },
             "height": self.height,
-            "margin": {"l": 70, "r": 20, "t": 60 if self.title else 30, "b": 60},
+            "margin": {"l": 70, "r": 20, "t": 80, "b": 60},
             "paper_bgcolor": "rgba(0,0,0,0)",
             "plot_bgcolor": "rgba(0,0,0,0)",
             "font": {"color": "#333333"},
             "legend": {"orientation": "v", "bgcolor": "rgba(0,0,0,0)"},
             "hovermode": "closest",
-            "annotations": [self._note_annotation(note)],
+            "annotations": [
+                self._note_annotation(note),
+            ],
         }
         gap = 0.08
         width = (1 - gap * (self.cols - 1)) / self.cols
@@ -363,7 +412,7 @@ class Explorer:
             "y": _round(curve.y),
             "name": curve.name,
             "mode": curve.mode,
-            "legendgroup": f"{curve.role}-{curve.group}",
+            "legendgroup": f"{curve.col}-{curve.group}",
             "showlegend": curve.showlegend,
             "xaxis": f"x{sfx}",
             "yaxis": f"y{sfx}",
@@ -397,8 +446,8 @@ class Explorer:
         Args:
             progress: show a progress bar (default: only outside a book build).
 
-        Raises:
-            ValueError: the panel returns different curve names at two grid points.
+        Curves are matched by name across grid points; a curve missing at a grid
+        point is hidden there.
         """
         points = self.grid()
         if progress is None:
@@ -408,36 +457,42 @@ class Explorer:
             from tqdm.auto import tqdm
 
             iterator = tqdm(points, desc="precomputing explorer grid", leave=False)
+        panels = [self.evaluate(**values) for values in iterator]
+        # The union of curve names over the grid, in order of first appearance: a
+        # curve absent at a grid point (e.g. a dataset with fewer modes) is hidden.
+        styles: dict[str, Curve] = {}
+        for panel in panels:
+            for c in panel.curves:
+                styles.setdefault(c.name, c)
+        names = list(styles)
         frames = []
-        names = None
-        first = None
-        for values in iterator:
-            panel = self.evaluate(**values)
-            these = [c.name for c in panel.curves]
-            if names is None:
-                names, first = these, panel
-            elif these != names:
-                raise ValueError(
-                    f"the panel returned curves {these} at {values}, but {names} at "
-                    f"the first grid point; every grid point needs the same curves"
-                )
+        for panel in panels:
+            by_name = {c.name: c for c in panel.curves}
+            cs = [by_name.get(n) for n in names]
             frames.append(
                 {
-                    "x": [_round(c.x) for c in panel.curves],
-                    "y": [_round(c.y) for c in panel.curves],
+                    "x": [[] if c is None else _round(c.x) for c in cs],
+                    "y": [[] if c is None else _round(c.y) for c in cs],
                     "e": [
-                        None if c.error_y is None else _round(c.error_y)
-                        for c in panel.curves
+                        None if c is None or c.error_y is None else _round(c.error_y)
+                        for c in cs
                     ],
+                    "v": [c is not None for c in cs],
                     "note": panel.note,
                 }
             )
         default_idx = points.index({k.name: k.default for k in self.knobs})
-        base_panel = first if default_idx == 0 else self.evaluate(**points[default_idx])
-        fig = self._figure_dict(base_panel)
+        default = {c.name: c for c in panels[default_idx].curves}
+        fig = {
+            "data": [self._trace(default.get(n, styles[n])) for n in names],
+            "layout": self._layout(panels[default_idx].note),
+        }
+        for trace, n in zip(fig["data"], names):
+            trace["visible"] = n in default
         sliders = []
         movable = [k for k in self.knobs if len(k.values) > 1]
         fixed = [k for k in self.knobs if len(k.values) == 1]
+        plot_px = self.height - 60 - 80
         for i, k in enumerate(movable):
             sliders.append(
                 {
@@ -446,7 +501,7 @@ class Explorer:
                     "pad": {"t": 10, "b": 0},
                     "len": 0.9,
                     "x": 0.05,
-                    "y": -0.12 - i * 0.75 * 100 / self.height,
+                    "y": -(70 + 95 * i) / plot_px,
                     "yanchor": "top",
                     "steps": [
                         {"label": _label(v), "method": "skip", "args": [None]}
@@ -551,7 +606,6 @@ class Explorer:
 
         panel = self.evaluate()
         self._fig = go.FigureWidget(self._figure_dict(panel))
-        self._names = [c.name for c in panel.curves]
         self._controls = {k.name: self._control(k) for k in self.knobs}
         self._status = w.HTML()
         for c in self._controls.values():
@@ -570,14 +624,22 @@ class Explorer:
         self.last_update_s = time.perf_counter() - start
 
     def update(self, panel: Panel) -> None:
-        """Put ``panel``'s curves into the live figure in place."""
+        """Put ``panel``'s curves into the live figure in place (matched by name;
+        traces the panel does not return are hidden, new names are added)."""
         fig = self._fig
+        by_name = {c.name: c for c in panel.curves}
         with fig.batch_update():
-            for trace, curve in zip(fig.data, panel.curves):
+            for trace in fig.data:
+                curve = by_name.pop(trace.name, None)
+                trace.visible = curve is not None
+                if curve is None:
+                    continue
                 trace.x = curve.x
                 trace.y = curve.y
                 if curve.error_y is not None:
                     trace.error_y.array = curve.error_y
+            for curve in by_name.values():
+                fig.add_trace(self._trace(curve))
             fig.layout.annotations[0].text = panel.note
         self._status.value = (
             f"<span style='color:#D55E00'>{html.escape(panel.note)}</span>"
@@ -636,7 +698,7 @@ _JS = r"""
         var f = spec.frames[idx];
         var n = f.x.length, ids = [];
         for (var i = 0; i < n; i++) { ids.push(i); }
-        var upd = {x: f.x, y: f.y};
+        var upd = {x: f.x, y: f.y, visible: f.v};
         if (f.e.some(function (e) { return e !== null; })) {
           upd["error_y.array"] = f.e.map(function (e) { return e || []; });
         }

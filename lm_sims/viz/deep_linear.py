@@ -1,0 +1,129 @@
+"""Explorers for Chapter 1: deep linear networks and conservation laws."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from lm_sims import deep_linear
+from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, paired_curves
+
+__all__ = ["balancedness_explorer", "mode_explorer", "random_init_explorer"]
+
+_WIDTHS = (16, 32, 64, 128)
+
+
+def _note(traj) -> str:
+    if traj.diverged:
+        return (
+            f"Diverged at step {int(traj.diverged_step)}: the simulation is cut "
+            "there (lr is above the stability limit 1/s_1 for L = 2)."
+        )
+    return ""
+
+
+def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
+    traj = deep_linear.train(key, cfg)
+    u0 = np.asarray(traj.u0)
+    labels = [f"mode {i + 1}, s = {s:.2f}" for i, s in enumerate(traj.singular_values)]
+    if np.all(np.isfinite(u0)):
+        theory = deep_linear.predict(traj.singular_values, u0, traj.time, cfg.depth)
+    else:  # random init at depth > 2: no closed-form effective u0
+        theory = np.full(traj.mode_strengths.shape, np.nan)
+    return Panel(
+        paired_curves(traj.time, traj.mode_strengths, theory, labels), _note(traj)
+    )
+
+
+def mode_explorer(key: jax.Array) -> Explorer:
+    """Mode strengths u_i(t) from balanced, task-aligned init: Saxe et al. (2014)
+    Fig. 3 in miniature. Static grid: dataset x depth x learning rate."""
+
+    def panel(dataset, depth, lr, init_scale, width):
+        cfg = deep_linear.Config(
+            dataset=dataset, depth=depth, lr=lr, init_scale=init_scale, width=width
+        )
+        return _modes_panel(key, cfg)
+
+    return Explorer(
+        panel,
+        [
+            Knob("dataset", ("synthetic", "tree", "digits"), label="dataset"),
+            Knob("depth", (2, 3, 4), label="depth L"),
+            Knob("lr", (0.005, 0.02, 0.4), low=1e-3, high=0.5, log=True,
+                 default=0.02, label="learning rate"),
+            Knob("init_scale", (1e-3,), low=1e-6, high=0.1, log=True,
+                 label="initial strength u0"),
+            Knob("width", (16,), label="hidden width"),
+        ],
+        title="Stage-like learning: mode strengths over time",
+        x_title="t = lr × steps",
+        y_title="mode strength u_i(t)",
+    )
+
+
+def random_init_explorer(key: jax.Array) -> Explorer:
+    """Two-layer network from small *random* init: each mode follows the aligned
+    solution with an effective u0 (see :func:`lm_sims.deep_linear.effective_u0`)."""
+
+    def panel(dataset, init_scale, width, lr):
+        cfg = deep_linear.Config(
+            dataset=dataset, init="random", init_scale=init_scale, width=width, lr=lr,
+            steps=3000,
+        )
+        return _modes_panel(key, cfg)
+
+    return Explorer(
+        panel,
+        [
+            Knob("dataset", ("synthetic", "tree"), label="dataset"),
+            Knob("init_scale", (1e-6, 1e-3, 0.1), low=1e-8, high=1.0, log=True,
+                 label="init scale"),
+            Knob("width", _WIDTHS[:3], label="hidden width"),
+            Knob("lr", (0.01,), low=1e-3, high=0.3, log=True, label="learning rate"),
+        ],
+        title="Small random init: modes learned in order of s",
+        x_title="t = lr × steps",
+        y_title="mode strength u_i(t)",
+    )
+
+
+def balancedness_explorer(key: jax.Array) -> Explorer:
+    """Balancedness ``||Q(t)||_F`` under gradient descent, against its conserved
+    gradient-flow value ``||Q(0)||_F``, and the relative imbalance
+    ``||Q||_F / ||W_1 W_1^T||_F`` that small init drives to zero."""
+
+    def panel(lr, init_scale, depth):
+        cfg = deep_linear.Config(
+            init="random", init_scale=init_scale, lr=lr, depth=depth, width=16
+        )
+        traj = deep_linear.train(key, cfg)
+        q = np.asarray(traj.balancedness)
+        t = np.asarray(traj.time)
+        strength = np.asarray(traj.mode_strengths).sum(axis=1)
+        curves = paired_curves(
+            t, q, np.broadcast_to(q[:1], q.shape),
+            [f"||Q_{l + 1}||" for l in range(q.shape[1])],
+        )
+        rel = q[:, 0] / np.maximum(np.abs(strength), 1e-30)
+        curves.append(
+            Curve(t, rel, "||Q_1|| / sum_i u_i", "simulation", group=5, col=2)
+        )
+        return Panel(curves, _note(traj))
+
+    return Explorer(
+        panel,
+        [
+            Knob("lr", (0.01, 0.05, 0.2), low=1e-3, high=0.4, log=True,
+                 label="learning rate"),
+            Knob("init_scale", (1e-3, 0.1, 1.0), low=1e-6, high=3.0, log=True,
+                 label="init scale"),
+            Knob("depth", (2,), label="depth L"),
+        ],
+        title="Balancedness: conserved by gradient flow, drifting under GD",
+        x_title="t = lr × steps",
+        y_title=["||Q_l(t)||_F", "imbalance relative to the learned map"],
+        log_y=[False, True],
+        cols=2,
+        subplot_titles=["Q(t) vs its conserved value", "relative imbalance"],
+    )
