@@ -129,6 +129,8 @@ class Trajectory(NamedTuple):
         loss: (records,) training loss (1/2 MSE).
         balancedness: (records, depth - 1) Frobenius norms of
             ``Q_l = W_l W_l^T - W_{l+1}^T W_{l+1}``.
+        balancedness_drift: (records, depth - 1) ``||Q_l(t) - Q_l(0)||_F``; zero
+            under gradient flow, ``O(lr)`` at fixed ``t`` under gradient descent.
         singular_values: (modes,) the ``s_i`` of ``Sigma_yx``, descending.
         u0: (modes,) effective initial strengths for the theory: ``init_scale`` for
             aligned init; ``|W_1 V_i + W_2^T U_i|^2 / 4`` for random init at depth 2
@@ -142,6 +144,7 @@ class Trajectory(NamedTuple):
     mode_strengths: Float[Array, "records modes"]
     loss: Float[Array, " records"]
     balancedness: Float[Array, "records layers"]
+    balancedness_drift: Float[Array, "records layers"]
     singular_values: Float[Array, " modes"]
     u0: Float[Array, " modes"]
     diverged_step: Int[Array, ""]
@@ -284,6 +287,8 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
     sigma_yx = task.y.T @ task.x / p
     floor = jnp.maximum(0.5 * (jnp.sum(task.y**2) / p - jnp.sum(sigma_yx**2)), 0.0)
 
+    q_init = balancedness(params.weights)
+
     def observe(prm):
         w = _product(prm)
         qs = balancedness(prm.weights)
@@ -291,6 +296,7 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
             mode_strengths(w, u, vt),
             _loss_from_stats(prm, sigma_yx, floor),
             jnp.stack([jnp.linalg.norm(q) for q in qs]),
+            jnp.stack([jnp.linalg.norm(q - q0) for q, q0 in zip(qs, q_init)]),
         )
 
     result = gradient_descent(
@@ -301,7 +307,7 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         cfg.record_every,
         observe,
     )
-    strengths, losses, bal = result.records
+    strengths, losses, bal, drift = result.records
     step = jnp.arange(strengths.shape[0], dtype=jnp.int32) * cfg.record_every
     if cfg.init == "aligned":
         u0 = jnp.full((r,), cfg.init_scale, jnp.float32)
@@ -315,6 +321,7 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         mode_strengths=strengths,
         loss=losses,
         balancedness=bal,
+        balancedness_drift=drift,
         singular_values=s,
         u0=u0,
         diverged_step=result.diverged_step,

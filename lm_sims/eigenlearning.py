@@ -390,26 +390,40 @@ def _spectrum_jax(cfg):
     return lam, v / jnp.sqrt(jnp.sum(v**2))
 
 
-@jax.jit
-def _train(key, cfg):
-    # Gaussian draws in float32, then cast: JAX's float64 sampler builds uint64 bits,
-    # which fail to lower when a caller (sweep, vmap) compiles outside x64 mode.
+def _draw(key, cfg):
+    """Training features ``(n, num_modes)`` and labels ``(n,)``, float64.
+
+    Gaussian draws in float32, then cast: JAX's float64 sampler builds uint64 bits,
+    which fail to lower when a caller (sweep, vmap) compiles outside x64 mode.
+    """
     k_x, k_noise = jax.random.split(key)
     phi32 = jax.random.normal(k_x, (cfg.n, cfg.num_modes), jnp.float32)
     xi32 = jax.random.normal(k_noise, (cfg.n,), jnp.float32)
     with jax.enable_x64(True):
+        _, v = _spectrum_jax(cfg)
+        phi = phi32.astype(jnp.float64)
+        noise = jnp.asarray(cfg.noise, jnp.float64)
+        return phi, phi @ v + noise * xi32.astype(jnp.float64)
+
+
+def _fit(phi, y, cfg):
+    """Kernel ridge regression on features ``phi`` and labels ``y`` (float64)."""
+    with jax.enable_x64(True):
         lam, v = _spectrum_jax(cfg)
         ridge = jnp.asarray(cfg.ridge, jnp.float64)
         noise = jnp.asarray(cfg.noise, jnp.float64)
-        phi = phi32.astype(jnp.float64)
-        y = phi @ v + noise * xi32.astype(jnp.float64)
-        gram = (phi * lam) @ phi.T + ridge * jnp.eye(cfg.n, dtype=jnp.float64)
+        gram = (phi * lam) @ phi.T + ridge * jnp.eye(phi.shape[0], dtype=jnp.float64)
         a = jax.scipy.linalg.solve(gram, y, assume_a="pos")
         coeffs = lam * (phi.T @ a)
         test_mse = jnp.sum((coeffs - v) ** 2) + noise**2
         # residual y - K a = ridge * a exactly, since (K + ridge I) a = y
         train_mse = ridge**2 * jnp.mean(a**2)
         return Fit(test_mse, train_mse, coeffs)
+
+
+@jax.jit
+def _train(key, cfg):
+    return _fit(*_draw(key, cfg), cfg)
 
 
 def train(key: jax.Array, cfg: Config) -> Fit:
@@ -435,9 +449,9 @@ def train(key: jax.Array, cfg: Config) -> Fit:
         >>> import jax
         >>> from lm_sims.sweep import sweep
         >>> out = sweep(train, jax.random.key(0), Config(n=32, num_modes=256),
-        ...             num_seeds=100)
-        >>> out.test_mse.shape
-        (100,)
+        ...             num_seeds=100, ridge=[0.0, 0.1])
+        >>> out.test_mse.shape   # (grid, seeds)
+        (2, 100)
     """
     check_key(key)
     if not isinstance(cfg, Config):

@@ -41,8 +41,9 @@ same for every alpha, and the parameters move by :math:`O(1/\alpha)`.
 For alpha < 1 the same rule fails: rich training must grow the neurons from mass
 :math:`|a_i||w_i| \sim 1` to :math:`\sim 1/\alpha`, and under ``lr * n / alpha**2``
 both the early growth rate of the weights and the tangent kernel of the trained
-network are :math:`1/\alpha` times larger (measured: at alpha = 0.1 the run
-diverges within 5 steps for lr = 0.3, while lr = 1 trains alpha = 1 and 30).
+network are :math:`1/\alpha` times larger (measured: lr = 0.5 trains alpha = 1 and
+alpha = 30, but under ``lr * n / alpha**2`` it diverges within 5 steps at alpha = 0.1,
+which needs lr <= ~0.05 = 0.5 alpha).
 Rescaling :math:`\theta = \sqrt{\alpha}\,\theta'` shows that alpha < 1 is a plain
 mean-field network (multiplier 1/n) started at the small scale
 :math:`\sqrt{\alpha}`, whose natural step is ``lr * n`` in :math:`\theta'`, i.e.
@@ -374,12 +375,12 @@ def teacher_alignment_fraction(
     teacher_directions: Float[Array, "teacher_width 2"],
     radius: float = 0.2,
 ) -> Float[Array, "*batch"]:
-    """Mass-weighted fraction of neurons within ``radius`` of a teacher direction.
+    r"""Mass-weighted fraction of neurons within ``radius`` of a teacher direction.
 
     .. math::
 
-        A = \\frac{\\sum_i m_i \\, 1[\\min_j \\angle(w_i, w^*_j) < r]}{\\sum_i m_i},
-        \\qquad m_i = |a_i|\\,|w_i|.
+        A = \frac{\sum_i m_i \, 1[\min_j \angle(w_i, w^*_j) < r]}{\sum_i m_i},
+        \qquad m_i = |a_i|\,|w_i|.
 
     All neurons count, whatever the sign of ``a_i``. A neuron with ``w_i = 0`` has no
     mass. Compare with :func:`uniform_alignment_baseline`, the value for directions
