@@ -235,22 +235,24 @@ def _dual(activation: str, q1, q2, k, need_dot: bool):
 _BLOCK_ELEMENTS = 2**18
 
 
-def _gram_block(k, q1, q2, sigma_w2, sigma_b2, depth, activation, want_ntk):
+def _gram_block(k, q1, q2, sigma_w2, sigma_b2, depth, activation, want):
     """Run the recursion on a block: k (b, n2) layer-1 covariances, q1 (b, 1), q2."""
+    need_ntk = want != "nngp"
     theta = k
     for _ in range(depth):
-        e, e_dot = _dual(activation, q1, q2, k, want_ntk)
+        e, e_dot = _dual(activation, q1, q2, k, need_ntk)
         k_next = sigma_w2 * e + sigma_b2
-        if want_ntk:
+        if need_ntk:
             theta = k_next + sigma_w2 * e_dot * theta
         k = k_next
         q1 = sigma_w2 * _dual_diag(activation, q1) + sigma_b2
         q2 = sigma_w2 * _dual_diag(activation, q2) + sigma_b2
-    return (k, theta) if want_ntk else k
+    return {"nngp": k, "ntk": theta, "both": (k, theta)}[want]
 
 
-@functools.partial(jax.jit, static_argnames=("depth", "activation", "want_ntk"))
-def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want_ntk):
+@functools.partial(jax.jit, static_argnames=("depth", "activation", "want"))
+def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want):
+    """NNGP and/or NTK Gram matrices (want = "nngp", "ntk" or "both")."""
     (n1, d), n2 = x1.shape, x2.shape[0]
     q1 = sigma_w2 * jnp.sum(x1 * x1, axis=-1) / d + sigma_b2
     q2 = (sigma_w2 * jnp.sum(x2 * x2, axis=-1) / d + sigma_b2)[None, :]
@@ -263,12 +265,12 @@ def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want_ntk):
     def body(args):
         xb, qb = args
         k = sigma_w2 * (xb @ x2.T) / d + sigma_b2
-        return _gram_block(k, qb, q2, sigma_w2, sigma_b2, depth, activation, want_ntk)
+        return _gram_block(k, qb, q2, sigma_w2, sigma_b2, depth, activation, want)
 
     out = jax.lax.map(body, (x1, q1))
-    k, theta = out if want_ntk else (out, None)
-    k = k.reshape(-1, n2)[:n1]
-    return k, (theta.reshape(-1, n2)[:n1] if want_ntk else None)
+    if pad:
+        return jax.tree_util.tree_map(lambda a: a.reshape(-1, n2)[:n1], out)
+    return jax.tree_util.tree_map(lambda a: a.reshape(n1, n2), out)
 
 
 def _check_inputs(x1, x2):
@@ -293,7 +295,7 @@ def _check_inputs(x1, x2):
     return x1, x2
 
 
-def _kernels(x1, x2, cfg, want_ntk):
+def _kernels(x1, x2, cfg, want):
     cfg = _as_config(cfg)
     x1, x2 = _check_inputs(x1, x2)
     with jax.enable_x64(True):
@@ -305,7 +307,7 @@ def _kernels(x1, x2, cfg, want_ntk):
             jnp.asarray(cfg.sigma_b2, f64),
             depth=cfg.depth,
             activation=cfg.activation,
-            want_ntk=want_ntk,
+            want=want,
         )
 
 
@@ -343,7 +345,7 @@ def nngp(
         >>> kernels.nngp(x, x, kernels.Config(depth=2)).shape
         (5, 5)
     """
-    return _kernels(x1, x2, cfg, want_ntk=False)[0]
+    return _kernels(x1, x2, cfg, "nngp")
 
 
 def ntk(
@@ -382,7 +384,7 @@ def ntk(
         >>> bool(np.isclose(kernels.ntk(x, x, cfg)[0, 1], 1 / (2 * np.pi)))
         True
     """
-    return _kernels(x1, x2, cfg, want_ntk=True)[1]
+    return _kernels(x1, x2, cfg, "ntk")
 
 
 def nngp_and_ntk(
@@ -392,7 +394,7 @@ def nngp_and_ntk(
 
     Args and Raises as :func:`ntk`. Returns ``(nngp, ntk)``, each float64 (n1, n2).
     """
-    return _kernels(x1, x2, cfg, want_ntk=True)
+    return _kernels(x1, x2, cfg, "both")
 
 
 def nngp_diag(x: Float[ArrayLike, "n d"], cfg: Any) -> Float[Array, " n"]:
