@@ -1,0 +1,103 @@
+"""Live-explorer latency and recompilations (not a test: numbers for RESULTS.md).
+
+For every explorer in the book, in live mode (ipywidgets + FigureWidget, no frontend):
+1. warm-up: visit every discrete value of every knob once (each new shape compiles);
+2. measure: move knobs to random values in their live range, ``--moves`` times, and time
+   each move from the control's new value to the figure holding the new traces;
+3. count XLA compilations during the measured moves on *dynamic* knobs (target 0).
+
+Usage: python benchmarks/bench_explorers.py [--moves 40] [--only NAME]
+Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import math
+import platform
+import time
+
+import jax
+import numpy as np
+
+from lm_sims.diagnostics import count_compilations
+
+# (label, module, factory). Each factory takes a PRNG key and returns an Explorer.
+EXPLORERS = [
+    ("1.1 mode strengths", "lm_sims.viz.deep_linear", "mode_explorer"),
+    ("1.1 random init", "lm_sims.viz.deep_linear", "random_init_explorer"),
+    ("1.2 eigenlearning", "lm_sims.viz.eigenlearning", "eigenlearning_explorer"),
+    ("1.3 balancedness", "lm_sims.viz.deep_linear", "balancedness_explorer"),
+    ("2.1 NNGP", "lm_sims.viz.limits", "nngp_explorer"),
+    ("2.2 NTK regime", "lm_sims.viz.limits", "ntk_explorer"),
+    ("2.3 lazy vs rich", "lm_sims.viz.limits", "lazy_rich_explorer"),
+    ("2.4 muP vs NTK", "lm_sims.viz.limits", "feature_learning_explorer"),
+]
+
+
+def _random_value(knob, rng):
+    if knob.continuous:
+        if knob.log:
+            lo, hi = math.log10(knob.low), math.log10(knob.high)
+            return float(10 ** rng.uniform(lo, hi))
+        return float(rng.uniform(knob.low, knob.high))
+    return knob.values[rng.integers(len(knob.values))]
+
+
+def bench(explorer, moves: int, rng) -> dict:
+    explorer.widget()
+    controls = explorer._controls
+    for k in explorer.knobs:  # warm-up: every discrete value once, one continuous move
+        for v in k.values:
+            controls[k.name].value = v
+        controls[k.name].value = k.default
+    dynamic = [k for k in explorer.knobs if k.continuous]
+    latencies = []
+    with count_compilations() as compiles:
+        for _ in range(moves):
+            k = dynamic[rng.integers(len(dynamic))] if dynamic else explorer.knobs[0]
+            value = _random_value(k, rng)
+            if controls[k.name].value == value:
+                continue
+            start = time.perf_counter()
+            controls[k.name].value = value  # observe callback runs synchronously
+            latencies.append(time.perf_counter() - start)
+    lat = np.array(latencies) * 1e3
+    return {
+        "p50": float(np.percentile(lat, 50)),
+        "p95": float(np.percentile(lat, 95)),
+        "moves": len(lat),
+        "compiles": compiles.count,
+        "dynamic": ", ".join(k.name for k in dynamic) or "(none)",
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--moves", type=int, default=40)
+    ap.add_argument("--only", default=None)
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    key = jax.random.key(0)
+    print(f"Machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
+          f"jax {jax.__version__} on {jax.devices()[0].platform}")
+    print()
+    print("| explorer | dynamic knobs moved | moves | p50 (ms) | p95 (ms) "
+          "| compilations during moves |")
+    print("|---|---|---|---|---|---|")
+    for label, module, name in EXPLORERS:
+        if args.only and args.only not in label:
+            continue
+        try:
+            factory = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as err:
+            print(f"| {label} | not available ({err}) | | | | |")
+            continue
+        r = bench(factory(key), args.moves, rng)
+        print(f"| {label} | {r['dynamic']} | {r['moves']} | {r['p50']:.1f} "
+              f"| {r['p95']:.1f} | {r['compiles']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
