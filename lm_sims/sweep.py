@@ -24,7 +24,8 @@ __all__ = ["sweep"]
 
 @functools.lru_cache(maxsize=None)
 def _batched(run: Callable, names: tuple[str, ...]):
-    def one(key, cfg, values):
+    def one(key, cfg, point):
+        _index, values = point  # the index keeps vmap's axis when the grid is empty
         cfg = cfg.replace(**dict(zip(names, values)))
         return run(key, cfg)
 
@@ -91,12 +92,12 @@ def sweep(run: Callable, key: jax.Array, cfg: Any, *, num_seeds: int = 1, **grid
             cfg.replace(**{name: float(v)})
         arrays.append(values)
     shape = tuple(len(a) for a in arrays)
-    points = np.array(list(itertools.product(*arrays)), dtype=float).reshape(
-        -1, len(names)
-    )
+    combos = list(itertools.product(*arrays))  # no grid: one point, no values
+    points = np.array(combos, dtype=float).reshape(len(combos), len(names))
     keys = jax.random.split(key, num_seeds)
     values = tuple(jnp.asarray(points[:, i], dtype=jnp.float32) for i in range(len(names)))
-    out = _batched(run, names)(keys, cfg, values)
+    index = jnp.arange(points.shape[0])
+    out = _batched(run, names)(keys, cfg, (index, values))
     return jax.tree_util.tree_map(
         lambda x: x.reshape(shape + (num_seeds,) + x.shape[2:]), out
     )

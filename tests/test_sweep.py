@@ -35,6 +35,13 @@ def test_sweep_matches_individual_runs_with_shared_seeds():
             )
 
 
+def test_sweep_over_seeds_only():
+    cfg = CFG.replace(init="random")  # aligned init is seed-independent by design
+    out = sweep(deep_linear.train, KEY, cfg, num_seeds=3)
+    assert out.loss.shape == (3, 11)
+    assert not np.allclose(out.loss[0], out.loss[1])
+
+
 def test_sweep_rejects_static_fields_unknown_fields_and_bad_values():
     with pytest.raises(ValueError, match="cannot sweep 'width': it is a static field"):
         sweep(deep_linear.train, KEY, CFG, width=[8, 16])
