@@ -349,7 +349,7 @@ def relative_change(params: Params, params0: Params) -> Float[Array, ""]:
     """Relative parameter change ``||theta - theta_0|| / ||theta_0||``.
 
     The norm is the Euclidean norm over all of ``a`` and ``w`` together. In the lazy
-    regime it falls as ``1/alpha`` (Chizat et al. 2019, Thm. 2.3).
+    regime it falls as ``1/alpha`` (Chizat et al. 2019).
 
     Args:
         params: current parameters (no leading axes).
