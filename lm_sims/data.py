@@ -128,7 +128,7 @@ def hierarchical_task(levels: int = 3) -> Task:
         A :class:`Task` with x of shape (P, P) and y of shape (P, 2P - 1).
 
     Raises:
-        ValueError / TypeError: ``levels`` is not an int in 1..6.
+        ValueError, TypeError: ``levels`` is not an int in 1..6.
 
     References:
         Saxe, McClelland & Ganguli, "Exact solutions to the nonlinear dynamics of
@@ -171,7 +171,7 @@ def digits_task(num_samples: int | None = None) -> Task:
         A :class:`Task` with x of shape (P, d_in) and y of shape (P, 10).
 
     Raises:
-        ValueError / TypeError: ``num_samples`` is not an int in 100..1797.
+        ValueError, TypeError: ``num_samples`` is not an int in 100..1797.
 
     References:
         Alpaydin & Kaynak, "Optical recognition of handwritten digits", UCI ML

@@ -268,7 +268,7 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         A :class:`Trajectory`; ``time`` is in units of ``lr * steps``.
 
     Raises:
-        ValueError / TypeError: an invalid config (raised when ``cfg`` is built).
+        ValueError, TypeError: an invalid config (raised when ``cfg`` is built).
 
     Example:
         >>> import jax

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Build the book into _build/html (from a fresh clone: creates .venv first).
+#
+#   bash scripts/build_book.sh          # re-executes only chapters whose code changed
+#   bash scripts/build_book.sh --all    # rebuild every page (execution cache still used;
+#                                       # rm -rf _build to re-execute everything)
+set -euo pipefail
+source "$(dirname "$0")/setup_env.sh"   # also cds to the repository root
+
+all=()
+for arg in "$@"; do
+  case "$arg" in
+    --all) all=(--all) ;;
+    *) echo "usage: bash scripts/build_book.sh [--all]" >&2; exit 2 ;;
+  esac
+done
+
+# The Colab/Binder buttons open X.ipynb next to each X.md: regenerate them first.
+.venv/bin/python scripts/sync_notebooks.py
+start=$SECONDS
+.venv/bin/jupyter-book build . -W -n --keep-going "${all[@]}"
+echo "Built _build/html in $((SECONDS - start)) s: open _build/html/index.html"

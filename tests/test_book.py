@@ -1,0 +1,327 @@
+"""The book platform: notebooks in sync, the build, the built pages in a browser.
+
+The build (minutes with real chapters) runs once per test session into a temporary
+folder, so every cell is executed by every test run; the browser tests read it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+FORBIDDEN_IN_CORE = ("plotly", "ipywidgets", "matplotlib", "IPython")
+
+
+def _load_sync_module():
+    spec = importlib.util.spec_from_file_location(
+        "sync_notebooks", ROOT / "scripts" / "sync_notebooks.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+sync = _load_sync_module()
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+REPO_URL = sync.repository_url()
+BRANCH = CONFIG["repository"]["branch"]
+
+
+def _toc_files() -> list[str]:
+    """Every document in _toc.yml (no suffix), in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    return files
+
+
+TOC_FILES = _toc_files()
+SECTION_PAGES = [
+    f for f in TOC_FILES if f.startswith("chapters/") and not f.endswith("/index")
+]
+
+
+# -- (a) notebooks for Colab / Binder ---------------------------------------------
+
+
+def test_every_chapter_section_is_a_paired_notebook_page():
+    paired = {p.relative_to(ROOT).with_suffix("").as_posix() for p in sync.pages()}
+    assert SECTION_PAGES, "no chapter sections in _toc.yml"
+    missing = [f for f in SECTION_PAGES if f not in paired]
+    assert not missing, f"sections without jupytext front matter: {missing}"
+
+
+def test_notebooks_in_sync():
+    proc = subprocess.run(
+        [sys.executable, "scripts/sync_notebooks.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("page", SECTION_PAGES)
+def test_first_cell_installs_lm_sims_on_colab_only(page):
+    ipynb = ROOT / f"{page}.ipynb"
+    assert ipynb.exists(), f"{ipynb.name} missing: run scripts/sync_notebooks.py"
+    nb = json.loads(ipynb.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    first = "".join(code[0]["source"])
+    assert "remove-cell" in code[0]["metadata"].get("tags", [])
+    pip_lines = [ln for ln in first.splitlines() if "%pip install" in ln]
+    assert len(pip_lines) == 1, first
+    pip = pip_lines[0]
+    assert f"git+{REPO_URL}" in pip, f"{pip!r} does not install from {REPO_URL}"
+    assert not re.search(r"\bjax(lib)?\b", pip), f"the Colab cell touches JAX: {pip}"
+    assert "--upgrade" not in pip and " -U" not in pip, pip
+    # The install is guarded: indented under the Colab check.
+    guard = 'if "google.colab" in sys.modules:'
+    assert guard in first and pip.startswith("    "), first
+    for cell in code[1:]:
+        assert "%pip" not in "".join(cell["source"]), "a second install cell"
+
+
+PAGE_WITHOUT_SETUP = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+
+# Title
+
+```{code-cell} ipython3
+x = 1
+```
+"""
+
+
+def test_sync_inserts_and_updates_the_setup_cell():
+    url = "https://github.com/example/book"
+    text = sync.with_setup_cell(PAGE_WITHOUT_SETUP, url)
+    assert text.index("google.colab") < text.index("x = 1")
+    assert text.index("# Title") < text.index("google.colab")
+    assert sync.with_setup_cell(text, url) == text  # idempotent
+    moved = sync.with_setup_cell(text, "https://github.com/example/other")
+    assert "git+https://github.com/example/other" in moved
+    assert "example/book" not in moved and moved.count("google.colab") == 1
+    nb = json.loads(sync.notebook_json(text, "x.md"))
+    assert nb == json.loads(sync.notebook_json(text, "x.md"))  # deterministic
+    assert [c["cell_type"] for c in nb["cells"]] == ["markdown", "code", "code"]
+    assert all(c["outputs"] == [] for c in nb["cells"][1:])
+
+
+# -- (b) the build -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def built_book():
+    """Build the whole book once (every cell executed) into a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="lm-book-") as out:
+        log = Path(out) / "build.log"
+        jb = Path(sys.executable).with_name("jupyter-book")
+        cmd = [str(jb), "build", str(ROOT), "--path-output", out]
+        cmd += ["-W", "-n", "--keep-going"]
+        with open(log, "w") as fh:
+            proc = subprocess.run(
+                cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=3600
+            )
+        text = log.read_text(errors="replace")
+        assert proc.returncode == 0, f"book build failed:\n{text[-6000:]}"
+        yield Path(out) / "_build"
+
+
+@pytest.mark.slow
+def test_every_cell_executed_without_error(built_book):
+    """Read each page's executed notebook from the build's execution cache.
+
+    jupyter-cache stores a notebook only after it ran to the end without error
+    (``raise_on_error`` also fails the build). ``_build/jupyter_execute`` is no proof:
+    on a cache hit myst-nb writes the unexecuted notebook there.
+    """
+    import jupytext
+    from jupyter_cache import get_cache
+
+    cache = get_cache(built_book / ".jupyter_cache")
+    for page in SECTION_PAGES:
+        nb = jupytext.read(ROOT / f"{page}.md")
+        record = cache.match_cache_notebook(nb)  # KeyError: never ran successfully
+        executed = cache.get_cache_bundle(record.pk).nb
+        code = [c for c in executed.cells if c.cell_type == "code"]
+        assert code, f"{page} has no code cells"
+        for i, cell in enumerate(code):
+            assert isinstance(cell.get("execution_count"), int), f"{page} cell {i}"
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            assert not errors, f"{page} code cell {i} raised: {errors[0].ename}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", SECTION_PAGES)
+def test_launch_buttons_open_the_paired_notebook(built_book, page):
+    html = (built_book / "html" / f"{page}.html").read_text(encoding="utf-8")
+    repo = REPO_URL.removeprefix("https://github.com/")
+    colab = re.findall(
+        rf'href="https://colab\.research\.google\.com/github/{repo}/blob/'
+        rf'{BRANCH}/([^"]+)"',
+        html,
+    )
+    assert colab == [f"{page}.ipynb"], colab
+    assert (ROOT / colab[0]).is_file()
+    binder = re.findall(
+        rf'href="https://mybinder\.org/v2/gh/{repo}/{BRANCH}\?urlpath=lab/tree/'
+        rf'([^"]+)"',
+        html,
+    )
+    assert binder == [f"{page}.ipynb"], binder
+
+
+@pytest.mark.slow
+def test_plotly_js_is_local_and_loaded_once(built_book):
+    static = built_book / "html" / "_static" / "plotly.min.js"
+    assert static.stat().st_size > 1_000_000
+    for page in TOC_FILES:
+        html = (built_book / "html" / f"{page}.html").read_text(encoding="utf-8")
+        scripts = re.findall(r'<script[^>]*src="([^"]*)"', html)
+        assert sum("plotly" in s for s in scripts) == 1, (page, scripts)
+        remote = [s for s in scripts if "://" in s]
+        assert not remote, f"{page} loads scripts from the network: {remote}"
+
+
+@pytest.mark.slow
+def test_chapters_show_explorers(built_book):
+    """The browser checks below are not vacuous: the chapters do embed explorers."""
+    count = sum(
+        (built_book / "html" / f"{page}.html")
+        .read_text(encoding="utf-8")
+        .count('<div class="lm-explorer"')
+        for page in SECTION_PAGES
+    )
+    assert count > 0
+
+
+# -- (c) the built pages in headless Chromium ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser_context():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
+    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        yield context
+        context.close()
+
+
+_DATA_JSON = "gd => JSON.stringify(gd.data)"
+
+
+def _move_slider(page, gd, index: int) -> None:
+    """Click near one end of slider ``index``'s rail (the end it is not at)."""
+    active, steps = gd.evaluate(
+        "(gd, i) => [gd._fullLayout.sliders[i].active,"
+        " gd._fullLayout.sliders[i].steps.length]",
+        index,
+    )
+    rail = gd.locator(".slider-group .slider-rail-rect").nth(index)
+    rail.scroll_into_view_if_needed()
+    box = rail.bounding_box()
+    x = box["x"] + (2 if active == steps - 1 else box["width"] - 2)
+    page.mouse.click(x, box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        "([el, i, a]) => el._fullLayout.sliders[i].active !== a",
+        arg=[gd.element_handle(), index, active],
+        timeout=10_000,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", TOC_FILES)
+def test_page_in_browser(built_book, browser_context, doc):
+    """Offline, error-free; every explorer draws and every slider changes its data."""
+    left_file, console = [], []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            left_file.append(r.request.url)
+            r.abort()
+
+    page = browser_context.new_page()
+    page.route("**/*", route)
+    page.on(
+        "console",
+        lambda m: console.append(m.text) if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
+    try:
+        page.goto((built_book / "html" / f"{doc}.html").as_uri())
+        page.wait_for_load_state("load")
+        boxes = page.locator("div.lm-explorer")
+        source = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+        if "Explorer(" in source:
+            assert boxes.count() > 0, "the page builds an Explorer but shows none"
+        for b in range(boxes.count()):
+            gd = boxes.nth(b).locator(".js-plotly-plot")
+            assert gd.count() == 1, f"explorer {b} did not render a plotly figure"
+            gd.locator(".scatterlayer .trace").first.wait_for(timeout=20_000)
+            n_sliders = gd.evaluate("gd => (gd._fullLayout.sliders || []).length")
+            for s in range(n_sliders):
+                before = gd.evaluate(_DATA_JSON)
+                _move_slider(page, gd, s)
+                after = gd.evaluate(_DATA_JSON)
+                assert after != before, f"explorer {b}: slider {s} left data unchanged"
+        page.wait_for_timeout(300)  # late console messages (MathJax, theme)
+    finally:
+        page.close()
+    assert not left_file, f"requests left file://: {left_file}"
+    assert not console, f"console errors: {console}"
+
+
+# -- (d) the core stays free of plotting libraries ------------------------------------
+
+
+def test_import_lm_sims_loads_no_plotting_or_widget_library():
+    code = (
+        "import sys, json, lm_sims\n"
+        f"bad = {FORBIDDEN_IN_CORE!r}\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in bad)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
