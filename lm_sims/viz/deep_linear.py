@@ -49,7 +49,7 @@ def mode_explorer(key: jax.Array) -> Explorer:
         panel,
         [
             Knob("dataset", ("synthetic", "tree", "digits"), label="dataset"),
-            Knob("depth", (2, 3, 4), label="depth L"),
+            Knob("depth", (2, 3, 4), default=2, label="depth L"),
             Knob("lr", (0.005, 0.02, 0.5), low=1e-3, high=1.0, log=True,
                  default=0.02, label="learning rate"),
             Knob("init_scale", (1e-3,), low=1e-6, high=0.1, log=True,
