@@ -1,0 +1,285 @@
+"""Eigenlearning theory against kernel ridge regression on Gaussian-design features."""
+
+import functools
+
+import jax
+import numpy as np
+import pytest
+import scipy.optimize
+
+from lm_sims import eigenlearning as el
+from lm_sims.sweep import sweep
+
+
+@functools.cache
+def _fits(n, num_modes, ridge, noise, num_seeds, seed=0):
+    """Cached trials (several tests share them); returns (cfg, Fit as NumPy)."""
+    cfg = el.Config(n=n, num_modes=num_modes, ridge=ridge, noise=noise)
+    fits = el.trials(jax.random.key(seed), cfg, num_seeds)
+    return cfg, jax.tree_util.tree_map(np.asarray, fits)
+
+
+# n, num_modes, ridge, noise, num_seeds. ridge 0.5 is comparable to n * kappa(ridge=0)
+# (0.37 at n = 64), so it changes the answer; noise 0.2 gives noise^2 comparable to
+# the bias term. Seeds make the SEM ~0.5-1.1% (trial-to-trial spread: 17% at n = 64,
+# 8% at n = 256).
+CASES = [
+    (64, 512, 0.0, 0.0, 400),
+    (256, 1024, 0.0, 0.0, 64),
+    (64, 512, 0.5, 0.0, 400),
+    (64, 512, 0.0, 0.2, 400),
+    (256, 1024, 0.5, 0.2, 64),
+]
+
+
+@pytest.mark.parametrize("n,num_modes,ridge,noise,num_seeds", CASES)
+def test_mean_test_and_train_mse_match_eigenlearning(
+    n, num_modes, ridge, noise, num_seeds
+):
+    cfg, fits = _fits(n, num_modes, ridge, noise, num_seeds)
+    pred = el.predict(cfg)
+    test = fits.test_mse
+    sem = test.std(ddof=1) / np.sqrt(test.size) / test.mean()
+    assert sem < 0.015
+    # tolerance 5%: sampling (SEM < 1.5%, checked above) plus the theory's finite-n
+    # error, measured at ~0.5/n relative (0.8% at n = 64, 0.0% +- 0.3% at n = 256)
+    assert 0.95 <= test.mean() / pred.test_mse <= 1.05
+    if ridge > 0:
+        train = fits.train_mse
+        sem = train.std(ddof=1) / np.sqrt(train.size) / train.mean()
+        assert sem < 0.015
+        # tolerance 5%: sampling (SEM < 1.5%) and the same finite-n error
+        assert 0.95 <= train.mean() / pred.train_mse <= 1.05
+    else:
+        assert pred.train_mse == 0.0 and np.all(fits.train_mse == 0.0)
+
+
+@pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[3]])
+def test_per_mode_learnabilities_match(case):
+    cfg, fits = _fits(*case)
+    measured, sem = el.measured_learnabilities(fits.coeffs, cfg)
+    theory = el.predict(cfg).learnabilities
+    # at n = 64 the 30 top modes span L from ~1 down to ~0.5 (kappa ~ lambda_31 at
+    # ridge 0) or lower (ridge 0.5)
+    top = slice(0, 30)
+    assert np.all(sem[top] < 0.05)  # the check has power: L varies by 0.5 over them
+    # tolerance 4.5 SEM per mode: sampling only (the theory's finite-n bias on L is
+    # not detectable at 400 trials: max |z| = 3.0 over these cases, mean z^2 <= 1.3);
+    # 30 modes at 4.5 sigma fail by chance with probability ~2e-4
+    z = (measured[top] - theory[top]) / sem[top]
+    assert np.all(np.abs(z) < 4.5), z
+    # and on average: mean z^2 over 30 modes is chi^2_30 / 30, < 2 with p > 0.999
+    assert np.mean(z**2) < 2.0
+
+
+@pytest.mark.parametrize(
+    "alpha,num_modes,n",
+    [
+        (1.5, 1024, 1),
+        (1.5, 1024, 64),
+        (1.5, 1024, 1023),
+        (2.0, 10**5, 5000),
+        (3.7, 300, 7.5),
+        (1.01, 50, 49.9),
+    ],
+)
+def test_conservation_law_at_zero_ridge(alpha, num_modes, n):
+    lam = np.arange(1, num_modes + 1.0) ** -alpha
+    kappa = el.effective_regularization(lam, n, 0.0)
+    # tolerance 1e-8: float64 rounding of a sum of <= 1e5 terms in [0, 1] is ~1e-11
+    assert abs(el.learnabilities(lam, kappa).sum() - n) < 1e-8
+
+
+@pytest.mark.parametrize("ridge", [1e-9, 1e-3, 1.0, 1e4])
+@pytest.mark.parametrize("n", [1, 64, 3000])
+def test_kappa_solves_its_equation_and_matches_brentq(ridge, n):
+    lam = np.arange(1, 2001.0) ** -1.5
+    kappa = el.effective_regularization(lam, n, ridge)
+    ell = el.learnabilities(lam, kappa)
+    # tolerance 1e-8 on the equation (float64 rounding)
+    assert abs(ell.sum() + ridge / kappa - n) < 1e-8
+    # independent root finder on log kappa; tolerance 1e-9 relative (both converge
+    # to float64 precision; the equation's condition number in log kappa is ~1)
+    ref = np.exp(
+        scipy.optimize.brentq(
+            lambda u: np.sum(lam / (lam + np.exp(u))) + ridge * np.exp(-u) - n,
+            np.log(ridge / n) - 1.0,  # kappa >= ridge / n
+            50.0,
+            xtol=1e-14,
+            rtol=1e-14,
+        )
+    )
+    assert kappa == pytest.approx(ref, rel=1e-9)
+    if ridge > 0:  # ridge lifts kappa above its ridgeless value, and kappa >= ridge/n
+        assert kappa > el.effective_regularization(lam, n, 0.0) if n < 2000 else True
+        assert kappa >= ridge / n
+
+
+def test_theory_formulas_and_limits():
+    cfg = el.Config(n=100, num_modes=2000, ridge=0.3, noise=0.4)
+    p = el.predict(cfg)
+    lam, v = el.spectrum(cfg)
+    assert np.sum(v**2) == pytest.approx(1.0, rel=1e-12)
+    assert p.e0 == pytest.approx(100 / (100 - np.sum(p.learnabilities**2)))
+    bias = np.sum((1 - p.learnabilities) ** 2 * v**2)
+    assert p.test_mse == pytest.approx(p.e0 * (bias + 0.16))
+    assert p.train_mse == pytest.approx((0.3 / (100 * p.kappa)) ** 2 * p.test_mse)
+    assert p.test_mse == el.predict_test_mse(lam, v, 100, 0.3, 0.4)
+    assert p.train_mse == el.predict_train_mse(lam, v, 100, 0.3, 0.4)
+    # huge ridge learns nothing: test MSE -> ||v||^2 + noise^2, E0 -> 1
+    big = el.predict(cfg.replace(ridge=1e12))
+    assert big.test_mse == pytest.approx(1.16, rel=1e-6)
+    assert big.train_mse == pytest.approx(1.16, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "alpha,r,slope",
+    [
+        (1.5, 2.0, -1.0),  # r < 2 alpha + 1: E ~ n^-(r - 1)
+        (2.0, 3.0, -2.0),
+        (1.5, 3.5, -2.5),
+        (1.5, 6.0, -3.0),  # r > 2 alpha + 1: saturates at n^-2 alpha
+        (2.0, 8.0, -4.0),
+    ],
+)
+def test_learning_curve_exponent_theory(alpha, r, slope):
+    modes = 10**5
+    k = np.arange(1, modes + 1.0)
+    lam, v = k**-alpha, k ** (-r / 2)
+    v /= np.linalg.norm(v)
+    ns = np.geomspace(100, 1000, 6)
+    mse = [el.predict_test_mse(lam, v, n) for n in ns]
+    fit = np.polyfit(np.log(ns), np.log(mse), 1)[0]
+    # band 0.05: corrections to the power law (relative size ~ n^-1 and
+    # ~ n^-(2 alpha + 1 - r)) and truncation at 1e5 modes (tail ~ (n / modes)^(r-1))
+    assert abs(fit - slope) < 0.05, fit
+
+
+def test_learning_curve_exponent_simulation():
+    cfg = el.Config(num_modes=1024, alpha=1.5, r=2.0)
+    curve = el.simulate_learning_curve(
+        jax.random.key(3), cfg, [16, 32, 64, 128], num_seeds=200
+    )
+    assert np.all(curve.sem / curve.test_mse < 0.03)
+    sim = np.polyfit(np.log(curve.n), np.log(curve.test_mse), 1)[0]
+    theory = np.polyfit(np.log(curve.n), np.log(curve.theory), 1)[0]
+    # band 0.06 against the same model's theory: SEM <= 3% per point gives a slope
+    # error ~0.015; the theory's ~0.5/n finite-n error tilts it by ~0.01
+    assert abs(sim - theory) < 0.06, (sim, theory)
+    # band 0.1 against the asymptotic law n^-(r-1): the truncation at 1024 modes
+    # steepens the theory's own slope here to -1.04, plus the sampling error above
+    assert abs(sim + (cfg.r - 1)) < 0.1, sim
+
+
+def test_train_runs_float64_without_leaking_x64():
+    cfg = el.Config(n=16, num_modes=64)
+    fit = el.train(jax.random.key(0), cfg)
+    assert fit.coeffs.shape == (64,) and fit.coeffs.dtype == np.float64
+    assert fit.test_mse.shape == () and fit.test_mse.dtype == np.float64
+    assert not jax.config.jax_enable_x64
+    # trials reuses the keys sweep would use
+    many = el.trials(jax.random.key(0), cfg, 3)
+    one = el.train(jax.random.split(jax.random.key(0), 3)[2], cfg)
+    np.testing.assert_allclose(many.coeffs[2], one.coeffs, rtol=1e-10, atol=1e-14)
+
+
+def test_population_test_mse_matches_a_held_out_test_set():
+    # the exact formula ||beta_hat - v||^2 + noise^2 against a fresh noisy test set
+    cfg = el.Config(n=16, num_modes=48, ridge=0.1, noise=0.3)
+    key = jax.random.key(5)
+    fit = jax.tree_util.tree_map(np.asarray, el.train(key, cfg))
+    with jax.enable_x64(True):
+        phi, y = el._draw(key, cfg)
+    phi, y = np.asarray(phi), np.asarray(y)
+    lam, v = el.spectrum(cfg)
+    a = np.linalg.solve((phi * lam) @ phi.T + 0.1 * np.eye(16), y)
+    np.testing.assert_allclose(fit.coeffs, lam * (phi.T @ a), rtol=1e-8, atol=1e-12)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100_000, 48))
+    y_test = x @ v + 0.3 * rng.standard_normal(100_000)
+    errors = (x @ (lam * (phi.T @ a)) - y_test) ** 2
+    # tolerance 4 standard errors of the test-set mean (Monte Carlo sampling only)
+    assert abs(errors.mean() - fit.test_mse) < 4 * errors.std() / np.sqrt(errors.size)
+    train = np.mean(((phi * lam) @ phi.T @ a - y) ** 2)
+    assert fit.train_mse == pytest.approx(train, rel=1e-8)
+
+
+def test_sweep_compiles_once_across_dynamic_values():
+    traces = []
+
+    def run(key, cfg):
+        traces.append(1)  # runs only while JAX traces (compiles) the function
+        return el.train(key, cfg)
+
+    cfg = el.Config(n=8, num_modes=24)
+    key = jax.random.key(1)
+    a = sweep(run, key, cfg, num_seeds=3, ridge=[0.0, 0.1], noise=[0.0, 0.5])
+    c = sweep(run, key, cfg, num_seeds=3, ridge=[0.0, 1.0], noise=[0.1, 0.2])
+    assert len(traces) == 1  # new values of the same fields never retrace
+    assert a.test_mse.shape == (2, 2, 3) and a.coeffs.shape == (2, 2, 3, 24)
+    assert a.test_mse.dtype == np.float64
+    assert not np.allclose(a.test_mse, c.test_mse)
+    # a grid point equals the single run with the same seed
+    single = el.train(jax.random.split(key, 3)[1], cfg.replace(ridge=0.1, noise=0.5))
+    np.testing.assert_allclose(a.coeffs[1, 1, 1], single.coeffs, rtol=1e-6)
+    # Python floats, NumPy float64 and float32 scalars share one signature
+    before = el._trials._cache_size()
+    for alpha, ridge in [(1.2, 0.0), (np.float64(2.0), 0.5), (3.0, np.float32(1e-3))]:
+        el.trials(key, el.Config(n=8, num_modes=24, alpha=alpha, ridge=ridge), 4)
+    assert el._trials._cache_size() - before == 1
+    before = el._train._cache_size()
+    for noise in [0.0, np.float64(0.1), np.float32(0.2)]:
+        el.train(key, el.Config(n=8, num_modes=24, noise=noise))
+    assert el._train._cache_size() - before <= 1
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        (dict(n=0), ValueError, "n must be >= 1, got n=0"),
+        (dict(n=2.5), TypeError, "n must be an integer"),
+        (dict(n=64, num_modes=64), ValueError, "num_modes must be > n"),
+        (dict(alpha=1.0), ValueError, "alpha must be > 1 and <= 4, got alpha=1"),
+        (dict(alpha=4.5), ValueError, "alpha must be > 1 and <= 4"),
+        (dict(r=0.5), ValueError, "r must be > 1, got r=0.5"),
+        (dict(ridge=-0.1), ValueError, "ridge must be >= 0, got ridge=-0.1"),
+        (dict(noise=-1.0), ValueError, "noise must be >= 0, got noise=-1"),
+        (dict(noise=float("nan")), ValueError, "noise must be finite"),
+        (dict(ridge="big"), TypeError, "ridge must be a real number"),
+    ],
+)
+def test_invalid_configs_raise(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        el.Config(**kwargs)
+
+
+def test_invalid_theory_and_simulation_inputs_raise():
+    lam = np.arange(1, 11.0) ** -2
+    with pytest.raises(ValueError, match="at ridge=0, n must be < the number of "):
+        el.effective_regularization(lam, 10, 0.0)
+    with pytest.raises(ValueError, match="number of nonzero eigenvalues \\(3\\)"):
+        el.effective_regularization([1.0, 0.5, 0.0, 0.2], 3)
+    el.effective_regularization(lam, 10, 1e-6)  # ridge > 0: any n is fine
+    with pytest.raises(ValueError, match="n must be > 0"):
+        el.effective_regularization(lam, 0)
+    with pytest.raises(ValueError, match="ridge must be >= 0"):
+        el.effective_regularization(lam, 5, -1.0)
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        el.effective_regularization([1.0, -0.1], 1)
+    with pytest.raises(ValueError, match="at least one value > 0"):
+        el.effective_regularization([0.0, 0.0], 1, 1.0)
+    with pytest.raises(ValueError, match="1-D"):
+        el.effective_regularization(np.ones((2, 2)), 1)
+    with pytest.raises(ValueError, match="target_coeffs must have the shape"):
+        el.predict_test_mse(lam, np.ones(3), 5)
+    with pytest.raises(ValueError, match="noise must be >= 0"):
+        el.predict_test_mse(lam, lam, 5, noise=-1.0)
+    cfg = el.Config(n=8, num_modes=24)
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        el.train(0, cfg)
+    with pytest.raises(TypeError, match="cfg must be an eigenlearning.Config"):
+        el.train(jax.random.key(0), dict(n=8))
+    with pytest.raises(ValueError, match="num_seeds must be >= 1"):
+        el.trials(jax.random.key(0), cfg, 0)
+    with pytest.raises(ValueError, match="cannot sweep 'n': it is a static field"):
+        sweep(el.train, jax.random.key(0), cfg, n=[8, 16])
