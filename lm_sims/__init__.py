@@ -5,14 +5,26 @@ and ``predict*`` where they apply; observables are pure functions beside them. T
 core never imports plotting or widget libraries (those live in ``lm_sims.viz``).
 """
 
-from lm_sims import data, deep_linear, feature_learning, lazy_rich, observables
+from lm_sims import (
+    data,
+    deep_linear,
+    eigenlearning,
+    feature_learning,
+    kernels,
+    lazy_rich,
+    mlp,
+    observables,
+)
 from lm_sims.sweep import sweep
 
 __all__ = [
     "data",
     "deep_linear",
+    "eigenlearning",
     "feature_learning",
+    "kernels",
     "lazy_rich",
+    "mlp",
     "observables",
     "sweep",
 ]

@@ -143,10 +143,10 @@ def _as_config(cfg: Any) -> Config:
 
 _TWO_PI = 2.0 * math.pi
 
-# Rational approximation of asin on [0, 1/4] from fdlibm's e_acos.c (Sun Microsystems,
-# 1993): R(z) = P(z) / Q(z) with asin(x) = x + x R(x^2). XLA's own float64 arccos is
-# not vectorised on CPU and made up most of the Gram matrix time; this one is
-# accurate to 4.5e-16 on [-1, 1] (checked against numpy in the tests).
+# Rational approximation of asin on [0, 1/4] from fdlibm's e_asin.c / e_acos.c (Sun
+# Microsystems, 1993): R(z) = P(z) / Q(z) with asin(x) = x + x R(x^2). XLA's own
+# float64 arccos is not vectorised on CPU and made up most of the Gram matrix time;
+# these are accurate to ~2 ulp on [-1, 1] (checked against numpy in the tests).
 _ACOS_P = (
     1.66666666666666657415e-01,
     -3.25565818622400915405e-01,
@@ -163,21 +163,32 @@ _ACOS_Q = (
 )
 
 
-def _acos(x):
-    """arccos(x) for x in [-1, 1], float64, as plain arithmetic XLA vectorises."""
+def _asin_parts(x):
+    """(|x| < 1/2, R(z), sqrt(z)) with z = x^2 if |x| < 1/2 else (1 - |x|) / 2."""
     ax = jnp.abs(x)
     small = ax < 0.5
-    z = jnp.where(small, x * x, 0.5 * (1.0 - ax))
+    z = jnp.where(small, x * x, 0.5 * (1.0 - ax))  # |x| >= 1/2: z = (1 - |x|)/2
     p0, p1, p2, p3, p4, p5 = _ACOS_P
     q1, q2, q3, q4 = _ACOS_Q
     num = z * (p0 + z * (p1 + z * (p2 + z * (p3 + z * (p4 + z * p5)))))
     den = 1.0 + z * (q1 + z * (q2 + z * (q3 + z * q4)))
-    r = num / den
-    s = jnp.sqrt(z)
+    return small, num / den, jnp.sqrt(z)
+
+
+def _acos(x):
+    """arccos(x) for x in [-1, 1], float64, as plain arithmetic XLA vectorises."""
+    small, r, s = _asin_parts(x)
     big = 2.0 * (s + s * r)  # arccos(|x|) = 2 asin(sqrt((1 - |x|) / 2))
     return jnp.where(
         small, 0.5 * math.pi - (x + x * r), jnp.where(x > 0, big, math.pi - big)
     )
+
+
+def _asin(x):
+    """arcsin(x) for x in [-1, 1], float64, relative accuracy kept near 0."""
+    small, r, s = _asin_parts(x)
+    big = 0.5 * math.pi - 2.0 * (s + s * r)  # arcsin(|x|)
+    return jnp.where(small, x + x * r, jnp.where(x > 0, big, -big))
 
 
 def _dual_diag(activation: str, q):
@@ -185,17 +196,8 @@ def _dual_diag(activation: str, q):
     if activation == "relu":
         return 0.5 * q
     if activation == "erf":
-        return 1.0 - (2.0 / math.pi) * _acos(2.0 * q / (1.0 + 2.0 * q))
+        return (2.0 / math.pi) * _asin(2.0 * q / (1.0 + 2.0 * q))
     return q
-
-
-def _dual_dot_diag(activation: str, q):
-    """E[phi'(u)^2] for u ~ N(0, q)."""
-    if activation == "relu":
-        return 0.5 * jnp.ones_like(q)
-    if activation == "erf":
-        return (4.0 / math.pi) / jnp.sqrt(1.0 + 4.0 * q)
-    return jnp.ones_like(q)
 
 
 def _dual(activation: str, q1, q2, k, need_dot: bool):
@@ -208,25 +210,27 @@ def _dual(activation: str, q1, q2, k, need_dot: bool):
         # Arc-cosine kernel of degree 1 (Cho & Saul 2009), theta = arccos(c):
         # E[relu relu] = sqrt(q1 q2) (sin theta + (pi - theta) c) / (2 pi),
         # E[step step] = (pi - theta) / (2 pi).
-        s = jnp.sqrt(q1 * q2)
-        c = jnp.clip(k / jnp.where(s > 0, s, 1.0), -1.0, 1.0)
+        # Square roots and inverses act on q1, q2 (vectors) before broadcasting.
+        sq1, sq2 = jnp.sqrt(q1), jnp.sqrt(q2)
+        inv1 = jnp.where(q1 > 0, 1.0 / jnp.where(q1 > 0, sq1, 1.0), 0.0)
+        inv2 = jnp.where(q2 > 0, 1.0 / jnp.where(q2 > 0, sq2, 1.0), 0.0)
+        c = jnp.clip(k * inv1 * inv2, -1.0, 1.0)
         pi_minus_theta = math.pi - _acos(c)
         sin_theta = jnp.sqrt(jnp.maximum(1.0 - c * c, 0.0))
-        e = s * (sin_theta + pi_minus_theta * c) / _TWO_PI
+        e = (sq1 * sq2 / _TWO_PI) * (sin_theta + pi_minus_theta * c)
         return e, (pi_minus_theta / _TWO_PI if need_dot else None)
     if activation == "erf":
         # Williams (1997): E[erf erf] = (2/pi) arcsin(2k / sqrt((1+2q1)(1+2q2))),
         # E[erf' erf'] = (4/pi) / sqrt((1+2q1)(1+2q2) - 4k^2); the determinant is
         # written as 1 + 2(q1+q2) + 4(q1 q2 - k^2) with the last term clipped at 0.
-        a1 = 1.0 + 2.0 * q1
-        a2 = 1.0 + 2.0 * q2
-        e = 1.0 - (2.0 / math.pi) * _acos(  # (2/pi) arcsin(y) = 1 - (2/pi) acos(y)
-            jnp.clip(2.0 * k / jnp.sqrt(a1 * a2), -1.0, 1.0)
-        )
+        inv1 = 1.0 / jnp.sqrt(1.0 + 2.0 * q1)
+        inv2 = 1.0 / jnp.sqrt(1.0 + 2.0 * q2)
+        arg = jnp.clip((2.0 * k) * inv1 * inv2, -1.0, 1.0)
+        e = (2.0 / math.pi) * _asin(arg)
         if not need_dot:
             return e, None
         det = 1.0 + 2.0 * (q1 + q2) + 4.0 * jnp.maximum(q1 * q2 - k * k, 0.0)
-        return e, (4.0 / math.pi) / jnp.sqrt(det)
+        return e, (4.0 / math.pi) * jax.lax.rsqrt(det)
     return k, (jnp.ones_like(k) if need_dot else None)
 
 
@@ -299,12 +303,11 @@ def _kernels(x1, x2, cfg, want):
     cfg = _as_config(cfg)
     x1, x2 = _check_inputs(x1, x2)
     with jax.enable_x64(True):
-        f64 = jnp.float64
         return _gram(
-            jnp.asarray(x1, f64),
-            jnp.asarray(x2, f64),
-            jnp.asarray(cfg.sigma_w2, f64),
-            jnp.asarray(cfg.sigma_b2, f64),
+            _f64(x1),
+            _f64(x2),
+            _f64(cfg.sigma_w2),
+            _f64(cfg.sigma_b2),
             depth=cfg.depth,
             activation=cfg.activation,
             want=want,
@@ -416,10 +419,42 @@ def nngp_diag(x: Float[ArrayLike, "n d"], cfg: Any) -> Float[Array, " n"]:
     x, _ = _check_inputs(x, None)
     with jax.enable_x64(True):
         x = jnp.asarray(x, jnp.float64)
-        q = cfg.sigma_w2 * jnp.sum(x * x, axis=-1) / x.shape[1] + cfg.sigma_b2
-        for _ in range(cfg.depth):
-            q = cfg.sigma_w2 * _dual_diag(cfg.activation, q) + cfg.sigma_b2
-        return q
+        sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
+        q = sw2 * jnp.sum(x * x, axis=-1) / x.shape[1] + sb2
+        return _diag_recursion(q, sw2, sb2, activation=cfg.activation, depth=cfg.depth)
+
+
+def _f64(value):
+    """``value`` as a float64 JAX array (call inside ``jax.enable_x64(True)``).
+
+    Pass this, never a NumPy array, to a jitted function in x64 mode: JAX 0.10
+    caches the device copy of a NumPy array by identity, and if the same array was
+    earlier captured by a float32 computation, the jitted call receives the cached
+    float32 buffer and fails ("expected f64 ... got f32").
+    """
+    return jnp.asarray(value, jnp.float64)
+
+
+@functools.partial(jax.jit, static_argnames=("activation", "depth"))
+def _diag_recursion(q, sigma_w2, sigma_b2, *, activation, depth):
+    """Apply the length map ``depth`` times."""
+    for _ in range(depth):
+        q = sigma_w2 * _dual_diag(activation, q) + sigma_b2
+    return q
+
+
+@functools.partial(jax.jit, static_argnames=("activation",))
+def _correlation_map(c, q, sigma_w2, sigma_b2, *, activation):
+    e, _ = _dual(activation, q, q, q * c, need_dot=False)
+    q_next = sigma_w2 * _dual_diag(activation, q) + sigma_b2
+    return (sigma_w2 * e + sigma_b2) / q_next
+
+
+@jax.jit
+def _ntk_relu_sphere(u):
+    return (
+        jnp.sqrt(jnp.maximum(1.0 - u * u, 0.0)) + 2.0 * u * (math.pi - _acos(u))
+    ) / (_TWO_PI)
 
 
 def ntk_relu_sphere(u: Float[ArrayLike, " *shape"]) -> Float[Array, " *shape"]:
@@ -449,11 +484,7 @@ def ntk_relu_sphere(u: Float[ArrayLike, " *shape"]) -> Float[Array, " *shape"]:
         1.0
     """
     with jax.enable_x64(True):
-        u = jnp.clip(jnp.asarray(u, jnp.float64), -1.0, 1.0)
-        return (
-            jnp.sqrt(jnp.maximum(1.0 - u * u, 0.0))
-            + 2.0 * u * (math.pi - jnp.arccos(u))
-        ) / _TWO_PI
+        return _ntk_relu_sphere(jnp.clip(_f64(u), -1.0, 1.0))
 
 
 # --- signal propagation (Poole et al. 2016) ------------------------------------------
@@ -480,8 +511,8 @@ def length_map(q: Float[ArrayLike, " *shape"], cfg: Any) -> Float[Array, " *shap
     """
     cfg = _as_config(cfg)
     with jax.enable_x64(True):
-        q = jnp.asarray(q, jnp.float64)
-        return cfg.sigma_w2 * _dual_diag(cfg.activation, q) + cfg.sigma_b2
+        sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
+        return _diag_recursion(_f64(q), sw2, sb2, activation=cfg.activation, depth=1)
 
 
 def length_fixed_point(cfg: Any) -> float:
@@ -565,11 +596,10 @@ def correlation_map(
     cfg = _as_config(cfg)
     q, sb2, activation = _resolve_q(cfg, q)
     with jax.enable_x64(True):
-        c = jnp.clip(jnp.asarray(c, jnp.float64), -1.0, 1.0)
-        q = jnp.asarray(q, jnp.float64)
-        e, _ = _dual(activation, q, q, q * c, need_dot=False)
-        q_next = cfg.sigma_w2 * _dual_diag(activation, q) + sb2
-        return (cfg.sigma_w2 * e + sb2) / q_next
+        c = jnp.clip(_f64(c), -1.0, 1.0)
+        return _correlation_map(
+            c, _f64(q), _f64(cfg.sigma_w2), _f64(sb2), activation=activation
+        )
 
 
 def chi(cfg: Any, q: float | None = None) -> float:
@@ -601,8 +631,12 @@ def chi(cfg: Any, q: float | None = None) -> float:
         if cfg.activation == "erf":
             raise ValueError(f"q must be finite for erf, got q={q}")
         q = 1.0
-    with jax.enable_x64(True):
-        return float(cfg.sigma_w2 * _dual_dot_diag(cfg.activation, jnp.float64(q)))
+    slope = {
+        "relu": 0.5,
+        "erf": (4.0 / math.pi) / math.sqrt(1.0 + 4.0 * q),
+        "linear": 1.0,
+    }[cfg.activation]  # E[phi'(u)^2], u ~ N(0, q): cheap scalar, plain Python
+    return float(cfg.sigma_w2) * slope
 
 
 # --- empirical NTK -------------------------------------------------------------------
@@ -620,7 +654,7 @@ def empirical_ntk(
     """Empirical NTK ``sum_p d f(x1) / d p  d f(x2) / d p`` of a finite network.
 
     The sum runs over every leaf of ``params`` (all trained at the same learning
-    rate). Two methods (Novak et al. 2022):
+    rate). Two ways to compute it (Novak et al. 2022), chosen by ``method``:
 
     * ``"jacobian"``: builds the Jacobians ``J1`` (n1 k x P) and ``J2`` with reverse
       mode and contracts them tensor by tensor. Memory ~ (n1 + n2) k P floats; the
@@ -665,9 +699,8 @@ def empirical_ntk(
         (2, 2)
     """
     check_choice("method", method, ("auto", "jacobian", "implicit"))
-    x1, x2_ = _check_inputs(x1, x2)
     same = x2 is None
-    x2 = x2_
+    x1, x2 = _check_inputs(jnp.asarray(x1), None if same else jnp.asarray(x2))
 
     def f(p, x):
         out = apply_fn(p, x)
@@ -830,18 +863,14 @@ def predict_linearized(
         if f0_star.shape != shape:
             raise ValueError(f"f0_test must have shape {shape}, got {f0_star.shape}")
     with jax.enable_x64(True):
-        out = _predict_linearized(
-            theta,
-            y,
-            f0,
-            theta_star,
-            f0_star,
-            t_arr,
-            None if steps is None else np.float64(lr),
-        )
+        # jnp arrays, not the NumPy objects themselves: see _f64
+        args = (theta, y, f0, theta_star, f0_star, t_arr)
+        args = [None if a is None else _f64(a) for a in args]
+        out = _predict_linearized(*args, None if steps is None else _f64(lr))
     return LinearizedPrediction(*out)
 
 
+@jax.jit
 def _predict_linearized(theta, y, f0, theta_star, f0_star, t, lr):
     num = theta.shape[0]
     lam, vec = jnp.linalg.eigh(0.5 * (theta + theta.T))

@@ -1,0 +1,559 @@
+"""Fully connected networks in the standard, NTK and muP parameterisations.
+
+A network with ``depth`` hidden layers of width ``n`` maps ``x`` (dimension ``d_in``)
+to ``f(x)`` (dimension ``d_out``) through ``depth + 1`` linear layers,
+``h^l = W^l_eff x^{l-1} + b^l_eff`` and ``x^l = phi(h^l)``, trained by full-batch
+gradient descent on the loss ``1/(2P) sum_i |y_i - f(x_i)|^2``.
+
+**abc-parameterisations** (Yang & Hu 2021). Each weight tensor is stored as a trained
+parameter ``w`` and used as ``W_eff = m w``; ``w ~ N(0, s^2)`` entrywise and gradient
+descent updates ``w`` with learning rate ``lr_l = lr * n^{-c}``. Writing ``m`` and
+``s`` as powers of the width, ``m ~ n^{-a}`` and ``s ~ n^{-b}``, the three
+parameterisations are (layer 1 = input layer, L+1 = readout; sigma_w = sqrt(sigma_w2),
+fan_in = d_in for layer 1 and n otherwise)::
+
+                   multiplier m            init std s              a     b    c
+    "sp"   all     1                       sigma_w / sqrt(fan_in)  0    0,1/2  0
+    "ntk"  all     sigma_w / sqrt(fan_in)  1                      0,1/2  0     0
+    "mup"  input   n^{1/2}                 sigma_w / sqrt(d_in n) -1/2  1/2   0
+           hidden  1                       sigma_w / sqrt(n)       0    1/2   0
+           readout n^{-1/2}                sigma_w / sqrt(n)      1/2   1/2   0
+
+(b for "sp" and a for "ntk" are 0 on the input layer and 1/2 elsewhere.) The
+effective weights ``W_eff`` then have variance ``sigma_w2 / fan_in`` in every layer,
+except the muP readout, ``sigma_w2 / n^2``; and since a multiplier ``m`` scales the
+learning rate of ``W_eff`` by ``m^2``, muP trains input, hidden and readout weights
+at effective rates ``lr * n``, ``lr`` and ``lr / n`` (Yang et al. 2022, Table 3).
+Biases: "sp" ``b ~ N(0, sigma_b2)``, multiplier 1; "ntk" ``b ~ N(0, 1)``,
+multiplier ``sigma_b``; "mup" hidden biases like input weights with fan_in 1
+(multiplier ``n^{1/2}``, std ``sigma_b n^{-1/2}``), readout bias as in "sp". With
+``sigma_b2 = 0`` the "sp" and "mup" biases start at zero and are trained; the "ntk"
+biases are switched off.
+
+At initialisation all three give the same hidden pre-activations; "sp" and "ntk"
+give the same output distribution, whose infinite-width limit is
+``lm_sims.kernels.nngp``. Only "ntk" has a finite tangent kernel as ``n -> inf``: it
+is exactly the parameterisation of ``lm_sims.kernels``, so :func:`empirical_ntk`
+converges to ``kernels.ntk(x1, x2, cfg)`` and a wide "ntk" network trained by
+gradient descent follows :func:`predict_ntk`.
+
+References:
+    Jacot, Gabriel & Hongler, "Neural tangent kernel", 2018, arXiv:1806.07572.
+    Lee et al., "Wide neural networks of any depth evolve as linear models under
+    gradient descent", 2019, arXiv:1902.06720.
+    Yang & Hu, "Feature learning in infinite-width neural networks", 2021,
+    arXiv:2011.14522.
+    Yang et al., "Tensor Programs V: tuning large neural networks via zero-shot
+    hyperparameter transfer", 2022, arXiv:2203.03466.
+"""
+
+# ruff: noqa: F722  (jaxtyping shape strings are not forward references)
+from __future__ import annotations
+
+import functools
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Int
+
+from lm_sims import kernels
+from lm_sims._config import (
+    check_choice,
+    check_int,
+    check_key,
+    check_real,
+    config_dataclass,
+)
+from lm_sims._gd import gradient_descent
+
+__all__ = [
+    "ACTIVATIONS",
+    "PARAMETERIZATIONS",
+    "Config",
+    "Layer",
+    "LayerScales",
+    "Params",
+    "Trajectory",
+    "abc_exponents",
+    "apply",
+    "empirical_ntk",
+    "init",
+    "layer_scales",
+    "loss",
+    "predict_ntk",
+    "train",
+]
+
+ACTIVATIONS = kernels.ACTIVATIONS
+PARAMETERIZATIONS = ("sp", "ntk", "mup")
+
+
+@config_dataclass(
+    static=(
+        "width",
+        "depth",
+        "d_in",
+        "d_out",
+        "activation",
+        "parameterization",
+        "steps",
+        "record_every",
+    )
+)
+class Config:
+    """A fully connected network and its gradient-descent run.
+
+    Attributes:
+        width: hidden width n (int >= 1). Static.
+        depth: number of hidden layers L (int >= 1). Static.
+        d_in: input dimension (int >= 1). Static.
+        d_out: output dimension (int >= 1). Static.
+        activation: "relu", "erf" or "linear". Static.
+        parameterization: "sp", "ntk" or "mup" (see the module docstring). Static.
+        steps: number of gradient-descent steps (int >= 1). Static.
+        record_every: record every this many steps; must divide steps. Static.
+        sigma_w2: weight variance sigma_w^2 (> 0); 2.0 is He initialisation.
+        sigma_b2: bias variance sigma_b^2 (>= 0).
+        lr: base learning rate (> 0); tensor l is trained at ``lr * n^{-c_l}``.
+    """
+
+    width: int = 256
+    depth: int = 1
+    d_in: int = 2
+    d_out: int = 1
+    activation: str = "relu"
+    parameterization: str = "ntk"
+    steps: int = 1000
+    record_every: int = 10
+    sigma_w2: float = 2.0
+    sigma_b2: float = 0.0
+    lr: float = 0.1
+
+    def _validate(self):
+        check_int("width", self.width, minimum=1)
+        check_int("depth", self.depth, minimum=1)
+        check_int("d_in", self.d_in, minimum=1)
+        check_int("d_out", self.d_out, minimum=1)
+        check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("parameterization", self.parameterization, PARAMETERIZATIONS)
+        check_int("steps", self.steps, minimum=1)
+        check_int("record_every", self.record_every, minimum=1)
+        if self.steps % self.record_every:
+            raise ValueError(
+                f"record_every must divide steps, got steps={self.steps}, "
+                f"record_every={self.record_every}"
+            )
+        check_real("sigma_w2", self.sigma_w2, positive=True)
+        check_real("sigma_b2", self.sigma_b2, nonnegative=True)
+        check_real("lr", self.lr, positive=True)
+
+
+class Layer(NamedTuple):
+    """Trained parameters of one linear layer (stored, not effective, values)."""
+
+    w: Float[Array, "fan_in fan_out"]
+    b: Float[Array, " fan_out"]
+
+
+Params = tuple[Layer, ...]  # depth + 1 layers, input layer first
+
+
+class LayerScales(NamedTuple):
+    """How one layer's stored parameters enter the network and are trained.
+
+    ``W_eff = w_mult * w`` with ``w ~ N(0, w_std^2)``, trained at ``lr * w_lr``;
+    likewise for the bias. Entries are floats or scalar arrays (traced under jit).
+    """
+
+    w_mult: float
+    w_std: float
+    w_lr: float
+    b_mult: float
+    b_std: float
+    b_lr: float
+
+
+class Trajectory(NamedTuple):
+    """Recorded gradient-descent run; leading axis = records (steps/record_every + 1).
+
+    Attributes:
+        t: time ``lr * step`` of each record.
+        loss: training loss ``1/(2P) sum |y - f|^2``.
+        f_train: outputs on the training inputs, (records, P, d_out).
+        f_test: outputs on the test inputs, (records, n_test, d_out), or None.
+        weight_change: ``|w - w_0| / |w_0|`` over all weight matrices together
+            (Frobenius norms of stored parameters; multipliers cancel).
+        layer_weight_change: the same per layer, (records, depth + 1).
+        params: parameters after the last step (frozen if the run diverged).
+        diverged_step: first step whose loss blew up, or -1. Records after it are
+            NaN.
+    """
+
+    t: Float[Array, " records"]
+    loss: Float[Array, " records"]
+    f_train: Float[Array, "records P d_out"]
+    f_test: Float[Array, "records n_test d_out"] | None
+    weight_change: Float[Array, " records"]
+    layer_weight_change: Float[Array, "records layers"]
+    params: Params
+    diverged_step: Int[Array, ""]
+
+
+def abc_exponents(parameterization: str, depth: int) -> dict[str, tuple[float, ...]]:
+    """Width exponents (a, b, c) of the weights of each layer (Yang & Hu 2021).
+
+    Multiplier ``~ n^{-a}``, init std ``~ n^{-b}``, learning rate ``~ n^{-c}``, for
+    layers 1 .. depth + 1 (input layer first). Width-independent constants
+    (sigma_w, 1/sqrt(d_in)) are in :func:`layer_scales`.
+
+    Args:
+        parameterization: "sp", "ntk" or "mup".
+        depth: number of hidden layers (>= 1).
+
+    Returns:
+        ``{"a": (...), "b": (...), "c": (...)}``, each a tuple of depth + 1 floats.
+
+    Example:
+        >>> from lm_sims import mlp
+        >>> mlp.abc_exponents("mup", 2)["a"]
+        (-0.5, 0.0, 0.5)
+    """
+    check_choice("parameterization", parameterization, PARAMETERIZATIONS)
+    check_int("depth", depth, minimum=1)
+    hidden = depth - 1
+    if parameterization == "sp":
+        a, b = (0.0,) * (depth + 1), (0.0,) + (0.5,) * (depth)
+    elif parameterization == "ntk":
+        a, b = (0.0,) + (0.5,) * depth, (0.0,) * (depth + 1)
+    else:
+        a, b = (-0.5,) + (0.0,) * hidden + (0.5,), (0.5,) * (depth + 1)
+    return {"a": a, "b": b, "c": (0.0,) * (depth + 1)}
+
+
+def layer_scales(cfg: Config) -> tuple[LayerScales, ...]:
+    """Multipliers, init standard deviations and learning-rate factors per layer.
+
+    See the table in the module docstring; the width exponents are
+    :func:`abc_exponents`.
+
+    Args:
+        cfg: the network config (sigma_w2, sigma_b2 may be traced).
+
+    Returns:
+        One :class:`LayerScales` per layer, input layer first.
+    """
+    n, d, depth = cfg.width, cfg.d_in, cfg.depth
+    exps = abc_exponents(cfg.parameterization, depth)
+    sw, sb = jnp.sqrt(cfg.sigma_w2), jnp.sqrt(cfg.sigma_b2)
+    scales = []
+    for i in range(depth + 1):
+        fan_in = d if i == 0 else n
+        a, b, c = exps["a"][i], exps["b"][i], exps["c"][i]
+        lr_scale = n ** (-c)
+        if cfg.parameterization == "sp":
+            w = (1.0, sw / math.sqrt(fan_in))
+            bias = (1.0, sb)
+        elif cfg.parameterization == "ntk":
+            w = (sw / math.sqrt(fan_in), 1.0)
+            bias = (sb, 1.0)
+        else:  # mup: constants in the init, width powers as in abc_exponents
+            const = sw / math.sqrt(d) if i == 0 else sw
+            w = (n ** (-a), const * n ** (-b))
+            hidden_bias = i < depth
+            bias = (math.sqrt(n), sb / math.sqrt(n)) if hidden_bias else (1.0, sb)
+        scales.append(LayerScales(w[0], w[1], lr_scale, bias[0], bias[1], lr_scale))
+    return tuple(scales)
+
+
+def _activation(name):
+    return {
+        "relu": jax.nn.relu,
+        "erf": jax.scipy.special.erf,
+        "linear": lambda h: h,
+    }[name]
+
+
+def init(key: jax.Array, cfg: Config) -> Params:
+    """Draw the stored parameters: ``w ~ N(0, w_std^2)``, ``b ~ N(0, b_std^2)``.
+
+    Args:
+        key: PRNG key.
+        cfg: network config.
+
+    Returns:
+        Params: a tuple of depth + 1 :class:`Layer`, w of shape (fan_in, fan_out),
+        float32.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import mlp
+        >>> p = mlp.init(jax.random.key(0), mlp.Config(width=8, depth=2, d_in=3))
+        >>> [layer.w.shape for layer in p]
+        [(3, 8), (8, 8), (8, 1)]
+    """
+    dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
+    # One draw for all tensors, then sliced: each separate jax.random call adds
+    # ~0.5 s of XLA compile time on CPU, which dominated compiling `train`.
+    total = sum((m + 1) * n for m, n in zip(dims[:-1], dims[1:], strict=True))
+    z = jax.random.normal(key, (total,))
+    layers, start = [], 0
+    for i, s in enumerate(layer_scales(cfg)):
+        fan_in, fan_out = dims[i], dims[i + 1]
+        w = z[start : start + fan_in * fan_out].reshape(fan_in, fan_out)
+        start += fan_in * fan_out
+        b = z[start : start + fan_out]
+        start += fan_out
+        layers.append(Layer(s.w_std * w, s.b_std * b))
+    return tuple(layers)
+
+
+def apply(
+    params: Params, x: Float[ArrayLike, "n d_in"], cfg: Config
+) -> Float[Array, "n d_out"]:
+    """Network outputs ``f(x)``.
+
+    Args:
+        params: from :func:`init` (or trained).
+        x: inputs, shape (n, d_in).
+        cfg: network config (static fields must match params).
+
+    Returns:
+        outputs, shape (n, d_out).
+    """
+    phi = _activation(cfg.activation)
+    h = x
+    scales = layer_scales(cfg)
+    for i, (layer, s) in enumerate(zip(params, scales, strict=True)):
+        if i > 0:
+            h = phi(h)
+        h = s.w_mult * (h @ layer.w) + s.b_mult * layer.b
+    return h
+
+
+def loss(
+    params: Params,
+    x: Float[ArrayLike, "P d_in"],
+    y: Float[ArrayLike, "P d_out"],
+    cfg: Config,
+) -> Float[Array, ""]:
+    """Mean squared error ``1/(2P) sum_i |y_i - f(x_i)|^2``.
+
+    Args:
+        params: network parameters.
+        x: inputs, shape (P, d_in).
+        y: targets, shape (P, d_out).
+        cfg: network config.
+
+    Returns:
+        scalar loss.
+    """
+    residual = apply(params, x, cfg) - y
+    return 0.5 * jnp.mean(jnp.sum(residual**2, axis=-1))
+
+
+def _check_data(cfg, x, y, x_test):
+    if x.ndim != 2 or x.shape[1] != cfg.d_in:
+        raise ValueError(
+            f"x_train must have shape (P, d_in={cfg.d_in}), got {tuple(x.shape)}"
+        )
+    if y.shape != (x.shape[0], cfg.d_out):
+        raise ValueError(
+            f"y_train must have shape (P={x.shape[0]}, d_out={cfg.d_out}), or (P,) "
+            f"if d_out = 1; got {tuple(y.shape)}"
+        )
+    if x_test is not None and (x_test.ndim != 2 or x_test.shape[1] != cfg.d_in):
+        raise ValueError(
+            f"x_test must have shape (n_test, d_in={cfg.d_in}), got "
+            f"{tuple(x_test.shape)}"
+        )
+
+
+def _as_targets(cfg, y):
+    y = jnp.asarray(y)
+    return y[:, None] if (y.ndim == 1 and cfg.d_out == 1) else y
+
+
+def train(
+    key: jax.Array,
+    cfg: Config,
+    x_train: Float[ArrayLike, "P d_in"],
+    y_train: Float[ArrayLike, "P d_out"],
+    x_test: Float[ArrayLike, "n_test d_in"] | None = None,
+) -> Trajectory:
+    """Initialise with ``init(key, cfg)`` and train by full-batch gradient descent.
+
+    Each tensor is updated at ``cfg.lr * lr_scale`` (:func:`layer_scales`) for
+    ``cfg.steps`` steps on :func:`loss`; every ``record_every`` steps the outputs on
+    train and test inputs, the loss and the relative weight change are recorded.
+    ``key`` is used only by ``init``, so ``init(key, cfg)`` recovers the initial
+    parameters. Jitted: changing a static field recompiles, dynamic ones do not
+    (use ``lm_sims.sweep`` over seeds and lr, sigma_w2, sigma_b2).
+
+    Args:
+        key: PRNG key.
+        cfg: network and run config.
+        x_train: training inputs, shape (P, d_in).
+        y_train: targets, shape (P, d_out), or (P,) when d_out = 1.
+        x_test: optional test inputs, shape (n_test, d_in).
+
+    Returns:
+        :class:`Trajectory`. A diverging run is not an error: ``diverged_step`` says
+        where, and later records are NaN.
+
+    Raises:
+        ValueError: data shapes do not match cfg.
+        TypeError: key is not a PRNG key.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import mlp
+        >>> cfg = mlp.Config(width=64, d_in=2, steps=100, lr=0.5)
+        >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0]]) * jnp.sqrt(2.0)
+        >>> traj = mlp.train(jax.random.key(0), cfg, x, jnp.array([1.0, -1.0]))
+        >>> bool(traj.loss[-1] < traj.loss[0])
+        True
+    """
+    check_key(key)
+    x_train = jnp.asarray(x_train)
+    y_train = _as_targets(cfg, y_train)
+    x_test = None if x_test is None else jnp.asarray(x_test)
+    _check_data(cfg, x_train, y_train, x_test)
+    return _train(key, cfg, x_train, y_train, x_test)
+
+
+@jax.jit
+def _train(key, cfg, x_train, y_train, x_test):
+    params0 = init(key, cfg)
+    lr_tree = tuple(
+        Layer(cfg.lr * s.w_lr * jnp.ones(()), cfg.lr * s.b_lr * jnp.ones(()))
+        for s in layer_scales(cfg)
+    )
+
+    def loss_fn(p):
+        return loss(p, x_train, y_train, cfg)
+
+    norms0 = jnp.stack([jnp.sum(layer.w**2) for layer in params0])
+
+    def observe(p):
+        diffs = jnp.stack(
+            [jnp.sum((a.w - b.w) ** 2) for a, b in zip(p, params0, strict=True)]
+        )
+        return {
+            "loss": loss_fn(p),
+            "f_train": apply(p, x_train, cfg),
+            "f_test": None if x_test is None else apply(p, x_test, cfg),
+            "weight_change": jnp.sqrt(jnp.sum(diffs) / jnp.sum(norms0)),
+            "layer_weight_change": jnp.sqrt(diffs / norms0),
+        }
+
+    result = gradient_descent(
+        loss_fn, params0, lr_tree, cfg.steps, cfg.record_every, observe
+    )
+    rec = result.records
+    t = cfg.lr * jnp.arange(0, cfg.steps + 1, cfg.record_every)
+    return Trajectory(
+        t=t,
+        loss=rec["loss"],
+        f_train=rec["f_train"],
+        f_test=rec["f_test"],
+        weight_change=rec["weight_change"],
+        layer_weight_change=rec["layer_weight_change"],
+        params=result.params,
+        diverged_step=result.diverged_step,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("method",))
+def _empirical_ntk(params, x1, x2, cfg, method):
+    return kernels.empirical_ntk(
+        lambda p, x: apply(p, x, cfg), params, x1, x2, method=method
+    )
+
+
+def empirical_ntk(
+    params: Params,
+    x1: Float[ArrayLike, "n1 d_in"],
+    x2: Float[ArrayLike, "n2 d_in"] | None,
+    cfg: Config,
+    *,
+    method: str = "auto",
+) -> Float[Array, "n1 n2"] | Float[Array, "n1 n2 d_out d_out"]:
+    """Empirical NTK of the network with respect to its stored parameters (jitted).
+
+    ``lm_sims.kernels.empirical_ntk`` applied to :func:`apply`; see there for the
+    methods. For ``parameterization="ntk"`` it converges to
+    ``kernels.ntk(x1, x2, cfg)`` as the width grows, with relative fluctuations
+    ~ width^-1/2. (It is the kernel of gradient descent when all tensors share one
+    learning rate, as in all three parameterisations here.)
+
+    Args:
+        params: network parameters.
+        x1: inputs, shape (n1, d_in).
+        x2: inputs, shape (n2, d_in), or None for x1.
+        cfg: network config.
+        method: "auto", "jacobian" or "implicit".
+
+    Returns:
+        (n1, n2) if d_out = 1, else (n1, n2, d_out, d_out). Float32 like params.
+    """
+    return _empirical_ntk(
+        params, jnp.asarray(x1), None if x2 is None else jnp.asarray(x2), cfg, method
+    )
+
+
+def predict_ntk(
+    cfg: Config,
+    x_train: Float[ArrayLike, "P d_in"],
+    y_train: Float[ArrayLike, "P d_out"],
+    t: Float[ArrayLike, " *T"],
+    x_test: Float[ArrayLike, "n_test d_in"] | None = None,
+    *,
+    f0_train: Float[ArrayLike, "P d_out"] | None = None,
+    f0_test: Float[ArrayLike, "n_test d_out"] | None = None,
+    gradient_flow: bool = False,
+) -> kernels.LinearizedPrediction:
+    """Infinite-width NTK prediction of :func:`train` ("ntk" parameterisation).
+
+    Kernel gradient descent with the analytic kernel ``kernels.ntk(.., cfg)``:
+    ``f_t = f_0 + Theta* Theta^{-1} (I - (I - lr Theta / P)^steps) (y - f_0)``
+    (``kernels.predict_linearized``). Pass the finite network's initial outputs as
+    ``f0_train`` / ``f0_test`` (e.g. ``traj.f_train[0]``) to predict that network;
+    leave them out for the mean over initialisations (f_0 = 0).
+
+    Args:
+        cfg: network config (depth, activation, sigma_w2, sigma_b2, lr are used).
+        x_train: training inputs, shape (P, d_in).
+        y_train: targets, shape (P, d_out) or (P,).
+        t: time(s) lr * steps, scalar or (T,); multiples of cfg.lr unless
+            gradient_flow.
+        x_test: optional test inputs, shape (n_test, d_in).
+        f0_train: initial outputs on x_train, shape of y_train; default 0.
+        f0_test: initial outputs on x_test; default 0.
+        gradient_flow: use ``exp(-Theta t / P)`` (lr -> 0) instead of discrete GD.
+
+    Returns:
+        ``kernels.LinearizedPrediction`` (float64).
+
+    Raises:
+        ValueError: cfg.parameterization is not "ntk" (the others have no finite
+            tangent kernel at infinite width), or shapes do not match.
+    """
+    if cfg.parameterization != "ntk":
+        raise ValueError(
+            "predict_ntk needs parameterization='ntk' (the infinite-width tangent "
+            f"kernel of 'sp' and 'mup' is not finite); got "
+            f"parameterization={cfg.parameterization!r}"
+        )
+    theta = kernels.ntk(x_train, None, cfg)
+    theta_star = None if x_test is None else kernels.ntk(x_test, x_train, cfg)
+    return kernels.predict_linearized(
+        theta,
+        y_train,
+        t,
+        ntk_test_train=theta_star,
+        f0_train=f0_train,
+        f0_test=f0_test,
+        lr=None if gradient_flow else float(cfg.lr),
+    )
