@@ -215,6 +215,15 @@ def test_plotly_js_is_local_and_loaded_once(built_book):
 
 
 @pytest.mark.slow
+def test_page_weight_within_target(built_book):
+    # Issue target: each page <= 3 MB without plotly.js (served once from _static);
+    # the explorers' precomputed grids are what makes pages heavy.
+    for page in TOC_FILES:
+        size = (built_book / "html" / f"{page}.html").stat().st_size
+        assert size <= 3_000_000, f"{page}.html is {size / 1e6:.2f} MB"
+
+
+@pytest.mark.slow
 def test_chapters_show_explorers(built_book):
     """The browser checks below are not vacuous: the chapters do embed explorers."""
     count = sum(
