@@ -29,10 +29,14 @@ EXPLORERS = [
     ("1.1 random init", "lm_sims.viz.deep_linear", "random_init_explorer"),
     ("1.2 eigenlearning", "lm_sims.viz.eigenlearning", "eigenlearning_explorer"),
     ("1.3 balancedness", "lm_sims.viz.deep_linear", "balancedness_explorer"),
-    ("2.1 NNGP", "lm_sims.viz.limits", "nngp_explorer"),
-    ("2.2 NTK regime", "lm_sims.viz.limits", "ntk_explorer"),
-    ("2.3 lazy vs rich", "lm_sims.viz.limits", "lazy_rich_explorer"),
-    ("2.4 muP vs NTK", "lm_sims.viz.limits", "feature_learning_explorer"),
+    ("2.1 NNGP", "lm_sims.viz.kernels", "nngp_explorer"),
+    ("2.1 signal propagation", "lm_sims.viz.kernels",
+     "signal_propagation_explorer"),
+    ("2.2 NTK regime", "lm_sims.viz.kernels", "ntk_explorer"),
+    ("2.3 lazy vs rich", "lm_sims.viz.lazy_rich", "lazy_rich_explorer"),
+    ("2.3 relative change vs alpha", "lm_sims.viz.lazy_rich",
+     "relative_change_explorer"),
+    ("2.4 muP vs NTK", "lm_sims.viz.lazy_rich", "feature_learning_explorer"),
 ]
 
 

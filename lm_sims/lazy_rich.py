@@ -44,7 +44,7 @@ both the early growth rate of the weights and the tangent kernel of the trained
 network are :math:`1/\alpha` times larger (measured: lr = 0.5 trains alpha = 1 and
 alpha = 30, but under ``lr * n / alpha**2`` it diverges within 5 steps at alpha = 0.1,
 which needs lr <= ~0.05 = 0.5 alpha).
-Rescaling :math:`\theta = \sqrt{\alpha}\,\theta'` shows that alpha < 1 is a plain
+Rescaling :math:`\theta' = \sqrt{\alpha}\,\theta` shows that alpha < 1 is a plain
 mean-field network (multiplier 1/n) started at the small scale
 :math:`\sqrt{\alpha}`, whose natural step is ``lr * n`` in :math:`\theta'`, i.e.
 ``lr * n / alpha`` in :math:`\theta`. With it the function-space speed near

@@ -116,3 +116,27 @@ def test_live_slider_move_on_dynamic_knob_does_not_compile():
         ex._controls["init_scale"].value = 1e-4
     assert c.count == 0
     assert ex.last_update_s is not None
+
+
+def test_curve_breaks_split_paths_with_one_gap_and_keep_default_dropping():
+    nan, inf = np.nan, np.inf
+    x = np.array([nan, 0.0, 1.0, nan, nan, 2.0, inf, 3.0, nan])
+    y = np.array([0.0, 0.0, 1.0, 5.0, nan, 2.0, 1.0, 3.0, nan])
+    # default: every non-finite point is dropped and the line joins across it
+    plain = Curve(x, y, "plain")
+    np.testing.assert_array_equal(plain.x, [0.0, 1.0, 2.0, 3.0])
+    # breaks: one gap per NaN run, none at the ends, infinities still dropped
+    split = Curve(x, y, "paths", breaks=True, error_y=np.ones(9))
+    np.testing.assert_array_equal(split.x, [0.0, 1.0, nan, 2.0, 3.0])
+    np.testing.assert_array_equal(split.y, [0.0, 1.0, nan, 2.0, 3.0])
+    np.testing.assert_array_equal(split.error_y, [1.0, 1.0, nan, 1.0, 1.0])
+    assert Curve([nan, nan], [1.0, nan], "empty", breaks=True).x.size == 0
+
+    def panel(a):
+        return Panel([Curve(x, a * y, "paths", breaks=True), Curve(x, y, "plain")])
+
+    spec = _spec(Explorer(panel, [Knob("a", (1.0, 2.0))]).static_html(progress=False))
+    frame = spec["frames"][1]
+    assert frame["x"][0] == [0.0, 1.0, None, 2.0, 3.0]  # null: a gap in the line
+    assert frame["y"][0] == [0.0, 2.0, None, 4.0, 6.0]
+    assert frame["x"][1] == [0.0, 1.0, 2.0, 3.0]

@@ -150,6 +150,10 @@ class Curve:
         mode: ``"lines"``, ``"markers"`` or ``"lines+markers"``.
         error_y: optional 1-D array of error-bar half-widths, same length as ``y``.
         showlegend: whether the curve has a legend entry.
+        breaks: if True, a NaN in ``x`` or ``y`` splits the curve into separate
+            polylines instead of being dropped (runs of NaN collapse to one gap;
+            leading and trailing NaN are removed; infinities are still dropped).
+            Draws many short paths, e.g. one per neuron, as one trace.
     """
 
     x: Any
@@ -161,6 +165,7 @@ class Curve:
     mode: str = "lines"
     error_y: Any = None
     showlegend: bool = True
+    breaks: bool = False
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -175,6 +180,16 @@ class Curve:
                 f"{x.size} and {y.size}"
             )
         keep = np.isfinite(x) & np.isfinite(y)
+        gap = np.zeros_like(keep)
+        if self.breaks:
+            gap = np.isnan(x) | np.isnan(y)
+            gap[1:] &= ~gap[:-1]  # one gap per run of NaN
+            drawn = np.flatnonzero(keep)
+            if drawn.size:  # and none before the first or after the last point
+                gap[: drawn[0]] = gap[drawn[-1] + 1 :] = False
+            else:
+                gap[:] = False
+            keep |= gap
         err = None
         if self.error_y is not None:
             err = np.asarray(self.error_y, dtype=float).reshape(-1)
@@ -182,8 +197,9 @@ class Curve:
                 raise ValueError(
                     f"curve {self.name!r}: error_y must match y's length {y.size}"
                 )
-            keep &= np.isfinite(err)
-            err = err[keep]
+            keep &= np.isfinite(err) | gap
+            err = np.where(gap, np.nan, err)[keep]
+        x, y = np.where(gap, np.nan, x), np.where(gap, np.nan, y)
         self.x, self.y, self.error_y = x[keep], y[keep], err
 
 
@@ -240,11 +256,11 @@ def paired_curves(
 
 
 def _round(a: np.ndarray) -> list:
-    """Floats rounded to a few significant digits, as plain JSON numbers."""
+    """Floats rounded to a few significant digits, as plain JSON numbers
+    (NaN, a curve's break, becomes ``null``: a gap in the plotted line)."""
     if a.size == 0:
         return []
-    out = np.array([float(f"{v:.{_SIG_DIGITS}g}") for v in a.tolist()])
-    return out.tolist()
+    return [None if v != v else float(f"{v:.{_SIG_DIGITS}g}") for v in a.tolist()]
 
 
 class Explorer:
@@ -316,7 +332,7 @@ class Explorer:
         """Validate knob values (missing ones take their default) and call the panel.
 
         Raises:
-            ValueError / TypeError: an unknown knob, or a value outside a knob's range.
+            ValueError, TypeError: an unknown knob, or a value outside a knob's range.
         """
         unknown = set(values) - {k.name for k in self.knobs}
         if unknown:
