@@ -30,12 +30,14 @@ EXPLORERS = [
     ("1.2 eigenlearning", "lm_sims.viz.eigenlearning", "eigenlearning_explorer"),
     ("1.3 balancedness", "lm_sims.viz.deep_linear", "balancedness_explorer"),
     ("2.1 NNGP", "lm_sims.viz.kernels", "nngp_explorer"),
-    ("2.1 signal propagation", "lm_sims.viz.kernels",
-     "signal_propagation_explorer"),
+    ("2.1 signal propagation", "lm_sims.viz.kernels", "signal_propagation_explorer"),
     ("2.2 NTK regime", "lm_sims.viz.kernels", "ntk_explorer"),
     ("2.3 lazy vs rich", "lm_sims.viz.lazy_rich", "lazy_rich_explorer"),
-    ("2.3 relative change vs alpha", "lm_sims.viz.lazy_rich",
-     "relative_change_explorer"),
+    (
+        "2.3 relative change vs alpha",
+        "lm_sims.viz.lazy_rich",
+        "relative_change_explorer",
+    ),
     ("2.4 muP vs NTK", "lm_sims.viz.lazy_rich", "feature_learning_explorer"),
 ]
 
@@ -84,11 +86,15 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     key = jax.random.key(0)
-    print(f"Machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
-          f"jax {jax.__version__} on {jax.devices()[0].platform}")
+    print(
+        f"Machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
+        f"jax {jax.__version__} on {jax.devices()[0].platform}"
+    )
     print()
-    print("| explorer | dynamic knobs moved | moves | p50 (ms) | p95 (ms) "
-          "| compilations during moves |")
+    print(
+        "| explorer | dynamic knobs moved | moves | p50 (ms) | p95 (ms) "
+        "| compilations during moves |"
+    )
     print("|---|---|---|---|---|---|")
     for label, module, name in EXPLORERS:
         if args.only and args.only not in label:
@@ -99,8 +105,11 @@ def main() -> None:
             print(f"| {label} | not available ({err}) | | | | |")
             continue
         r = bench(factory(key), args.moves, rng)
-        print(f"| {label} | {r['dynamic']} | {r['moves']} | {r['p50']:.1f} "
-              f"| {r['p95']:.1f} | {r['compiles']} |", flush=True)
+        print(
+            f"| {label} | {r['dynamic']} | {r['moves']} | {r['p50']:.1f} "
+            f"| {r['p95']:.1f} | {r['compiles']} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -74,9 +74,9 @@ def config_dataclass(cls=None, *, static: Iterable[str] = ()):
 
         def unflatten(aux, children):
             obj = object.__new__(cls)
-            for n, v in zip(data_names, children):
+            for n, v in zip(data_names, children, strict=True):
                 object.__setattr__(obj, n, v)
-            for n, v in zip(static_names, aux):
+            for n, v in zip(static_names, aux, strict=True):
                 object.__setattr__(obj, n, v)
             return obj
 

@@ -34,9 +34,9 @@ def gradient_descent(
     """Run ``steps`` steps of ``params <- params - lr * grad loss_fn(params)``.
 
     ``lr`` is a scalar or a pytree matching ``params`` (per-tensor learning rates,
-    as muP needs). Records ``observe(params)`` at steps 0, record_every, ...,
-    steps (``record_every`` must divide ``steps``). After divergence, records repeat the last
-    finite state with ``nan`` in floating leaves, so callers can mask them.
+    as muP needs). Records ``observe(params)`` at steps 0, record_every, ..., steps
+    (``record_every`` must divide ``steps``). After divergence, records repeat the
+    last finite state with ``nan`` in floating leaves, so callers can mask them.
     """
     value_and_grad = jax.value_and_grad(loss_fn)
     loss0 = loss_fn(params)
@@ -66,7 +66,9 @@ def gradient_descent(
         p, diverged_step = carry
         rec = observe(p)
         rec = _mask(rec, diverged_step >= 0)
-        carry, _ = jax.lax.scan(step, carry, b * record_every + jnp.arange(record_every))
+        carry, _ = jax.lax.scan(
+            step, carry, b * record_every + jnp.arange(record_every)
+        )
         return carry, rec
 
     if steps % record_every:

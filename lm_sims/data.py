@@ -97,7 +97,7 @@ def _synthetic(key, s, d_in, d_out, num_samples) -> Task:
     return Task(x, y)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tree_arrays(levels: int):
     num_items = 2**levels
     nodes = []  # each node = the set of leaves below it; root first (Saxe Fig. 3)
@@ -139,7 +139,7 @@ def hierarchical_task(levels: int = 3) -> Task:
     return Task(jnp.asarray(x), jnp.asarray(y))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _digits_arrays(num_samples: int | None):
     from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
 

@@ -222,7 +222,9 @@ def _loss_from_stats(params: Params, sigma_yx, floor):
     return 0.5 * jnp.sum((w - sigma_yx) ** 2) + floor
 
 
-def effective_u0(params: Params, task: _data.Task, num_modes: int) -> Float[Array, " m"]:
+def effective_u0(
+    params: Params, task: _data.Task, num_modes: int
+) -> Float[Array, " m"]:
     """Effective initial mode strengths of a two-layer net from small random init.
 
     Linearising around small weights, mode i's hidden vectors ``a = W_1 V_i`` and
@@ -296,7 +298,9 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
             mode_strengths(w, u, vt),
             _loss_from_stats(prm, sigma_yx, floor),
             jnp.stack([jnp.linalg.norm(q) for q in qs]),
-            jnp.stack([jnp.linalg.norm(q - q0) for q, q0 in zip(qs, q_init)]),
+            jnp.stack(
+                [jnp.linalg.norm(q - q0) for q, q0 in zip(qs, q_init, strict=True)]
+            ),
         )
 
     result = gradient_descent(

@@ -22,11 +22,11 @@ from lm_sims._config import check_int, check_key
 __all__ = ["sweep"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _batched(run: Callable, names: tuple[str, ...]):
     def one(key, cfg, point):
         _index, values = point  # the index keeps vmap's axis when the grid is empty
-        cfg = cfg.replace(**dict(zip(names, values)))
+        cfg = cfg.replace(**dict(zip(names, values, strict=True)))
         return run(key, cfg)
 
     over_seeds = jax.vmap(one, in_axes=(0, None, None))
@@ -95,7 +95,9 @@ def sweep(run: Callable, key: jax.Array, cfg: Any, *, num_seeds: int = 1, **grid
     combos = list(itertools.product(*arrays))  # no grid: one point, no values
     points = np.array(combos, dtype=float).reshape(len(combos), len(names))
     keys = jax.random.split(key, num_seeds)
-    values = tuple(jnp.asarray(points[:, i], dtype=jnp.float32) for i in range(len(names)))
+    values = tuple(
+        jnp.asarray(points[:, i], dtype=jnp.float32) for i in range(len(names))
+    )
     index = jnp.arange(points.shape[0])
     out = _batched(run, names)(keys, cfg, (index, values))
     return jax.tree_util.tree_map(

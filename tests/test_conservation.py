@@ -1,4 +1,4 @@
-"""Balancedness: conserved by gradient flow, changed by exactly lr^2 (...) per GD step."""
+"""Balancedness: conserved by gradient flow; one GD step changes it by lr^2 (...)."""
 
 import jax
 import jax.numpy as jnp
@@ -19,11 +19,11 @@ def test_one_gd_step_changes_balancedness_by_exactly_lr_squared_term():
         params = jax.tree_util.tree_map(lambda w: w.astype(jnp.float64), params)
         grads = jax.grad(deep_linear.loss)(params, task)
         for lr in (0.3, 0.05):
-            new = jax.tree_util.tree_map(lambda w, g: w - lr * g, params, grads)
+            new = jax.tree_util.tree_map(lambda w, g, lr=lr: w - lr * g, params, grads)
             before = observables.balancedness(params.weights)
             after = observables.balancedness(new.weights)
             predicted = observables.balancedness_step_change(grads.weights, lr)
-            for q0, q1, dq in zip(before, after, predicted):
+            for q0, q1, dq in zip(before, after, predicted, strict=False):
                 assert float(jnp.linalg.norm(dq)) > 1e-6  # the identity is not 0 = 0
                 np.testing.assert_allclose(q1 - q0, dq, atol=1e-12, rtol=0)
 

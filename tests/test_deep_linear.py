@@ -17,9 +17,7 @@ def _aligned_error(lr: float, depth: int = 2) -> float:
         steps=steps, record_every=steps // 200, lr=lr, init_scale=1e-3, depth=depth
     )
     traj = deep_linear.train(KEY, cfg)
-    theory = deep_linear.predict(
-        traj.singular_values, traj.u0, traj.time, depth=depth
-    )
+    theory = deep_linear.predict(traj.singular_values, traj.u0, traj.time, depth=depth)
     err = jnp.max(jnp.abs(traj.mode_strengths - theory)) / traj.singular_values[0]
     return float(err)
 
@@ -54,7 +52,9 @@ def test_aligned_half_times_within_one_percent():
     lr = 1e-3
     cfg = deep_linear.Config(steps=14000, record_every=20, lr=lr, init_scale=1e-3)
     traj = deep_linear.train(KEY, cfg)
-    observed = deep_linear.half_time(traj.time, traj.mode_strengths, traj.singular_values)
+    observed = deep_linear.half_time(
+        traj.time, traj.mode_strengths, traj.singular_values
+    )
     predicted = deep_linear.predict_half_time(traj.singular_values, traj.u0)
     np.testing.assert_allclose(observed, predicted, rtol=0.01)
 
@@ -63,7 +63,11 @@ def test_random_init_learns_modes_in_order_with_predicted_half_times():
     # Error source: the linearised alignment phase behind effective_u0 (small init
     # makes it accurate) and the residual mode coupling of a finite-width random init.
     cfg = deep_linear.Config(
-        steps=16000, record_every=20, lr=1e-3, init="random", init_scale=1e-6,
+        steps=16000,
+        record_every=20,
+        lr=1e-3,
+        init="random",
+        init_scale=1e-6,
         width=64,
     )
     traj = deep_linear.train(KEY, cfg)
@@ -77,7 +81,7 @@ def test_random_init_learns_modes_in_order_with_predicted_half_times():
 
 
 def test_sample_loss_equals_sufficient_statistics_loss():
-    # The training loop uses Sigma_yx only; exact for whitened inputs (float32 round-off).
+    # Training uses Sigma_yx only: exact for whitened inputs (float32 round-off).
     for name in data.DATASETS:
         cfg = deep_linear.Config(dataset=name, init="random", init_scale=0.5)
         k_data, k_init = jax.random.split(KEY)
@@ -95,7 +99,9 @@ def test_sample_loss_equals_sufficient_statistics_loss():
 
 def test_datasets_are_whitened_with_expected_shapes():
     for name, (d_in, d_out) in {
-        "synthetic": (8, 8), "tree": (8, 15), "digits": (61, 10)
+        "synthetic": (8, 8),
+        "tree": (8, 15),
+        "digits": (61, 10),
     }.items():
         task = data.make_task(KEY, name)
         p = task.x.shape[0]

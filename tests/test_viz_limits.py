@@ -72,7 +72,7 @@ def test_lazy_prediction_matches_the_network_at_large_alpha():
     # network's departure from its linearisation, which vanishes as alpha grows.
     cfg = vlr.LAZY_CONFIG.replace(alpha=30.0)
     traj = lazy_rich.train(KEY, cfg)
-    pred = vlr.predict_lazy(KEY, cfg)
+    pred = lazy_rich.predict_lazy(KEY, cfg)
     np.testing.assert_allclose(pred.t, traj.t, rtol=1e-6)
     np.testing.assert_allclose(
         pred.relative_change[1:], traj.relative_change[1:], rtol=0.01
@@ -94,7 +94,7 @@ def test_linearisation_gap_closes_at_least_as_one_over_alpha():
         for alpha in alphas:
             cfg = vlr.LAZY_CONFIG.replace(alpha=alpha)
             sim = np.asarray(lazy_rich.train(key, cfg).relative_change[1:])
-            th = vlr.predict_lazy(key, cfg).relative_change[1:]
+            th = lazy_rich.predict_lazy(key, cfg).relative_change[1:]
             gaps.append(np.max(np.abs(sim / th - 1)))
         slope = np.polyfit(np.log(alphas), np.log(gaps), 1)[0]
         assert slope <= -0.9, (seed, gaps, slope)
@@ -105,7 +105,8 @@ def test_lazy_prediction_is_exactly_one_over_alpha():
     # alpha-free, and the parameter change scales as 1/alpha exactly; tolerance
     # 1e-7 for float64 rounding of (1 - mu)^k over 400 steps (measured 5e-9).
     changes = [
-        a * vlr.predict_lazy(KEY, vlr.LAZY_CONFIG.replace(alpha=a)).relative_change
+        a
+        * lazy_rich.predict_lazy(KEY, vlr.LAZY_CONFIG.replace(alpha=a)).relative_change
         for a in (1.0, 7.0, 300.0)
     ]
     np.testing.assert_allclose(changes[1], changes[0], rtol=1e-7)
@@ -140,6 +141,6 @@ def test_invalid_arguments_raise():
     with pytest.raises(ValueError, match="sp_lr must be one of"):
         vlr.one_step_changes(KEY, "sp", 0.01, sp_lr="sqrt")
     with pytest.raises(TypeError, match="lazy_rich.Config"):
-        vlr.predict_lazy(KEY, object())
+        lazy_rich.predict_lazy(KEY, object())
     with pytest.raises(ValueError, match="alpha must be in"):
         _explorer(vlr.lazy_rich_explorer).evaluate(alpha=1e3)

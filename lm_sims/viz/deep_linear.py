@@ -50,10 +50,23 @@ def mode_explorer(key: jax.Array) -> Explorer:
         [
             Knob("dataset", ("synthetic", "tree", "digits"), label="dataset"),
             Knob("depth", (2, 3, 4), default=2, label="depth L"),
-            Knob("lr", (0.005, 0.02, 0.5), low=1e-3, high=1.0, log=True,
-                 default=0.02, label="learning rate"),
-            Knob("init_scale", (1e-3,), low=1e-6, high=0.1, log=True,
-                 label="initial strength u0"),
+            Knob(
+                "lr",
+                (0.005, 0.02, 0.5),
+                low=1e-3,
+                high=1.0,
+                log=True,
+                default=0.02,
+                label="learning rate",
+            ),
+            Knob(
+                "init_scale",
+                (1e-3,),
+                low=1e-6,
+                high=0.1,
+                log=True,
+                label="initial strength u0",
+            ),
             Knob("width", (16,), label="hidden width"),
         ],
         title="Stage-like learning: mode strengths over time",
@@ -68,7 +81,11 @@ def random_init_explorer(key: jax.Array) -> Explorer:
 
     def panel(dataset, init_scale, width, lr):
         cfg = deep_linear.Config(
-            dataset=dataset, init="random", init_scale=init_scale, width=width, lr=lr,
+            dataset=dataset,
+            init="random",
+            init_scale=init_scale,
+            width=width,
+            lr=lr,
             steps=3000,
         )
         return _modes_panel(key, cfg)
@@ -77,8 +94,14 @@ def random_init_explorer(key: jax.Array) -> Explorer:
         panel,
         [
             Knob("dataset", ("synthetic", "tree"), label="dataset"),
-            Knob("init_scale", (1e-6, 1e-3, 0.1), low=1e-8, high=1.0, log=True,
-                 label="init scale"),
+            Knob(
+                "init_scale",
+                (1e-6, 1e-3, 0.1),
+                low=1e-8,
+                high=1.0,
+                log=True,
+                label="init scale",
+            ),
             Knob("width", _WIDTHS[:3], label="hidden width"),
             Knob("lr", (0.01,), low=1e-3, high=0.3, log=True, label="learning rate"),
         ],
@@ -102,8 +125,10 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
         t = np.asarray(traj.time)
         strength = np.asarray(traj.mode_strengths).sum(axis=1)
         curves = paired_curves(
-            t, q, np.broadcast_to(q[:1], q.shape),
-            [f"||Q_{l + 1}||" for l in range(q.shape[1])],
+            t,
+            q,
+            np.broadcast_to(q[:1], q.shape),
+            [f"||Q_{i + 1}||" for i in range(q.shape[1])],
         )
         rel = q[:, 0] / np.maximum(np.abs(strength), 1e-30)
         curves.append(
@@ -114,10 +139,22 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
     return Explorer(
         panel,
         [
-            Knob("lr", (0.01, 0.05, 0.2), low=1e-3, high=0.4, log=True,
-                 label="learning rate"),
-            Knob("init_scale", (1e-3, 0.1, 1.0), low=1e-6, high=3.0, log=True,
-                 label="init scale"),
+            Knob(
+                "lr",
+                (0.01, 0.05, 0.2),
+                low=1e-3,
+                high=0.4,
+                log=True,
+                label="learning rate",
+            ),
+            Knob(
+                "init_scale",
+                (1e-3, 0.1, 1.0),
+                low=1e-6,
+                high=3.0,
+                log=True,
+                label="init scale",
+            ),
             Knob("depth", (2,), label="depth L"),
         ],
         title="Balancedness: conserved by gradient flow, drifting under GD",

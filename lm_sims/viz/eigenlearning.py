@@ -31,9 +31,7 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
 
     @functools.lru_cache(maxsize=64)
     def curve(ridge, noise, alpha, r):
-        cfg = el.Config(
-            num_modes=NUM_MODES, alpha=alpha, r=r, ridge=ridge, noise=noise
-        )
+        cfg = el.Config(num_modes=NUM_MODES, alpha=alpha, r=r, ridge=ridge, noise=noise)
         return cfg, el.simulate_learning_curve(key, cfg, NS, num_seeds=NUM_SEEDS)
 
     def panel(n, ridge, noise, alpha, r):
@@ -46,10 +44,24 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
             curves=[
                 Curve(lc.n, lc.test_mse, "test MSE", mode="markers", error_y=lc.sem),
                 Curve(n_th, mse_th, "test MSE (theory)", "theory", showlegend=False),
-                Curve(_SHOWN, lc.learnability[i, k], "learnability", group=1,
-                      col=2, mode="markers", error_y=lc.learnability_sem[i, k]),
-                Curve(_SHOWN, lc.learnability_theory[i, k], "learnability (theory)",
-                      "theory", group=1, col=2, showlegend=False),
+                Curve(
+                    _SHOWN,
+                    lc.learnability[i, k],
+                    "learnability",
+                    group=1,
+                    col=2,
+                    mode="markers",
+                    error_y=lc.learnability_sem[i, k],
+                ),
+                Curve(
+                    _SHOWN,
+                    lc.learnability_theory[i, k],
+                    "learnability (theory)",
+                    "theory",
+                    group=1,
+                    col=2,
+                    showlegend=False,
+                ),
             ]
         )
 
@@ -57,14 +69,23 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
         panel,
         knobs=[
             Knob("n", values=(8, 32, 128), label="n (right panel)"),
-            Knob("ridge", values=(1e-4, 1.0), low=1e-5, high=10.0, log=True,
-                 label="ridge δ"),
-            Knob("noise", values=(0.0, 0.5), low=0.0, high=1.0,
-                 label="label noise σ"),
-            Knob("alpha", values=(1.5, 2.5), low=1.1, high=3.0,
-                 label="spectrum exponent α"),
-            Knob("r", values=(2.0, 3.0), low=1.1, high=6.0,
-                 label="target exponent r"),
+            Knob(
+                "ridge",
+                values=(1e-4, 1.0),
+                low=1e-5,
+                high=10.0,
+                log=True,
+                label="ridge δ",
+            ),
+            Knob("noise", values=(0.0, 0.5), low=0.0, high=1.0, label="label noise σ"),
+            Knob(
+                "alpha",
+                values=(1.5, 2.5),
+                low=1.1,
+                high=3.0,
+                label="spectrum exponent α",
+            ),
+            Knob("r", values=(2.0, 3.0), low=1.1, high=6.0, label="target exponent r"),
         ],
         title="Eigenlearning: kernel ridge regression on Gaussian features",
         x_title=["n (training samples)", "mode index k"],

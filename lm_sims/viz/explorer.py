@@ -44,6 +44,7 @@ PALETTE = (
 )
 ROLES = ("theory", "simulation")
 MODES = ("lines", "markers", "lines+markers")
+_KEY = "solid: simulation · dashed: theory"
 _SIG_DIGITS = 5  # significant digits kept in the static grid (page weight)
 
 
@@ -311,7 +312,9 @@ class Explorer:
         self.log_x = self._per_col("log_x", log_x)
         self.log_y = self._per_col("log_y", log_y)
         self.subplot_titles = (
-            None if subplot_titles is None else self._per_col("subplot_titles", subplot_titles)
+            None
+            if subplot_titles is None
+            else self._per_col("subplot_titles", subplot_titles)
         )
         self.height = int(height)
         self._fig = None
@@ -323,7 +326,9 @@ class Explorer:
             return [value] * self.cols
         value = list(value)
         if len(value) != self.cols:
-            raise ValueError(f"{name} needs one entry per column ({self.cols}), got {value}")
+            raise ValueError(
+                f"{name} needs one entry per column ({self.cols}), got {value}"
+            )
         return value
 
     # -- evaluation -----------------------------------------------------------------
@@ -343,20 +348,23 @@ class Explorer:
         args = {k.name: k.check(values.get(k.name, k.default)) for k in self.knobs}
         panel = self.panel_fn(**args)
         if not isinstance(panel, Panel):
-            raise TypeError(f"the panel function must return a Panel, got {type(panel)}")
+            raise TypeError(
+                f"the panel function must return a Panel, got {type(panel)}"
+            )
         return panel
 
     def grid(self) -> list[dict]:
         """The static grid: every combination of the knobs' ``values``."""
         combos = itertools.product(*(k.values for k in self.knobs))
-        return [dict(zip((k.name for k in self.knobs), c)) for c in combos]
+        names = [k.name for k in self.knobs]
+        return [dict(zip(names, c, strict=True)) for c in combos]
 
     # -- figure ---------------------------------------------------------------------
 
     def _layout(self, note: str) -> dict:
         layout: dict[str, Any] = {
             "title": {
-                "text": f"{self.title}<br><sup>solid: simulation · dashed: theory</sup>",
+                "text": f"{self.title}<br><sup>{_KEY}</sup>",
                 "x": 0.02,
                 "xanchor": "left",
             },
@@ -503,7 +511,7 @@ class Explorer:
             "data": [self._trace(default.get(n, styles[n])) for n in names],
             "layout": self._layout(panels[default_idx].note),
         }
-        for trace, n in zip(fig["data"], names):
+        for trace, n in zip(fig["data"], names, strict=False):
             trace["visible"] = n in default
         sliders = []
         movable = [k for k in self.knobs if len(k.values) > 1]
@@ -634,7 +642,9 @@ class Explorer:
         try:
             panel = self.evaluate(**values)
         except (ValueError, TypeError) as err:  # keep the widget alive, say why
-            self._status.value = f"<span style='color:#D55E00'>{html.escape(str(err))}</span>"
+            self._status.value = (
+                f"<span style='color:#D55E00'>{html.escape(str(err))}</span>"
+            )
             return
         self.update(panel)
         self.last_update_s = time.perf_counter() - start

@@ -15,24 +15,22 @@ feature movement of the NTK and muP infinite-width limits.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import jax
 import numpy as np
 from jaxtyping import Float
 
 from lm_sims import feature_learning, lazy_rich
+from lm_sims.lazy_rich import LazyPrediction, predict_lazy  # noqa: F401 (re-export)
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = [
     "EXPONENTS",
     "LAZY_CONFIG",
     "SP_LR_SCALINGS",
-    "LazyPrediction",
     "feature_learning_explorer",
     "lazy_rich_explorer",
     "one_step_changes",
-    "predict_lazy",
     "predicted_exponents",
     "relative_change_explorer",
 ]
@@ -49,116 +47,6 @@ _SWEEP_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 # -- 2.3: the linearised (lazy) prediction -------------------------------------------
-
-
-class LazyPrediction(NamedTuple):
-    """Gradient descent on the network linearised at its initialisation.
-
-    Attributes:
-        t: times ``lr * step`` of the records, shape (records,).
-        loss: training loss ``1/2 mean (f - y)^2``, shape (records,).
-        relative_change: ``||theta_t - theta_0|| / ||theta_0||``, shape (records,).
-    """
-
-    t: Float[np.ndarray, " records"]
-    loss: Float[np.ndarray, " records"]
-    relative_change: Float[np.ndarray, " records"]
-
-
-@functools.lru_cache(maxsize=16)
-def _tangent_spectrum(key_data: tuple, cfg: lazy_rich.Config):
-    """Eigen-decomposition of the scale-free tangent kernel at init (float64).
-
-    The Jacobian of f is (alpha / n) times a matrix J that does not depend on alpha
-    or lr, so one decomposition of ``J J^T / P`` serves every alpha and lr.
-    """
-    key = jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
-    k_teacher, k_data, k_init = jax.random.split(key, 3)  # as lazy_rich.train
-    directions = lazy_rich.teacher(k_teacher, cfg)
-    batch = lazy_rich.dataset(k_data, cfg, directions)
-    params = lazy_rich.init(k_init, cfg)
-    x = np.asarray(batch.x, np.float64)
-    y = np.asarray(batch.y, np.float64)
-    a = np.asarray(params.a, np.float64)
-    w = np.asarray(params.w, np.float64)
-    pre = x @ w.T  # (P, n)
-    jac = np.concatenate(
-        [
-            np.maximum(pre, 0.0),
-            ((a * (pre > 0))[:, :, None] * x[:, None, :]).reshape(len(x), -1),
-        ],
-        axis=1,
-    )  # d f / d (a, w) without the factor alpha / n
-    lam, vecs = np.linalg.eigh(jac @ jac.T / len(x))
-    rho = vecs.T @ (0.0 - y)  # f_0 = 0 exactly (symmetrised init)
-    theta0 = float(np.sqrt(np.sum(a**2) + np.sum(w**2)))
-    return np.clip(lam, 0.0, None), rho, theta0
-
-
-def predict_lazy(key: jax.Array, cfg: lazy_rich.Config) -> LazyPrediction:
-    r"""Loss and relative parameter change of the linearised network, in closed form.
-
-    Gradient descent with step :math:`\eta` (:func:`lm_sims.lazy_rich.effective_lr`)
-    on the first-order Taylor expansion of :math:`f` at :math:`\theta_0`, with
-    tangent kernel :math:`K = J J^\top / P = \sum_a \lambda_a u_a u_a^\top` and
-    residual coordinates :math:`\rho_a = u_a^\top (f_0 - y)`: with
-    :math:`\mu_a = \eta \lambda_a`, after k steps
-
-    .. math::
-
-        \mathcal{L}_k = \frac{1}{2P} \sum_a (1 - \mu_a)^{2k} \rho_a^2, \qquad
-        \lVert \theta_k - \theta_0 \rVert^2
-            = \frac{1}{P} \sum_a \frac{(1 - (1 - \mu_a)^k)^2}{\lambda_a}\, \rho_a^2 .
-
-    Since :math:`\lambda_a \propto \alpha^2` and, for alpha >= 1,
-    :math:`\eta \propto 1/\alpha^2`, the parameter change is then exactly
-    proportional to :math:`1/\alpha`; it is the limit of the real network's as
-    alpha grows (Chizat, Oyallon & Bach 2019): the gap closes at least as fast as
-    :math:`1/\alpha` (measured here: as alpha^-1.1 to alpha^-1.7 between alpha = 3
-    and 30, depending on the seed).
-
-    Args:
-        key: the PRNG key given to :func:`lm_sims.lazy_rich.train` (same teacher,
-            data and initialisation).
-        cfg: a :class:`lm_sims.lazy_rich.Config`.
-
-    Returns:
-        :class:`LazyPrediction` at the records of ``lazy_rich.train(key, cfg)``.
-
-    References:
-        Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming",
-        2019, arXiv:1812.07956.
-
-    Example:
-        >>> import jax
-        >>> from lm_sims import lazy_rich
-        >>> p = predict_lazy(jax.random.key(0), lazy_rich.Config(alpha=30.0))
-        >>> bool(p.relative_change[-1] < 0.1)
-        True
-    """
-    if not isinstance(cfg, lazy_rich.Config):
-        raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
-    key_data = tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
-    shape_cfg = lazy_rich.Config(
-        width=cfg.width, num_train=cfg.num_train, teacher_width=cfg.teacher_width
-    )
-    lam, rho, theta0 = _tangent_spectrum(key_data, shape_cfg)
-    alpha = float(cfg.alpha)
-    lam = (alpha / cfg.width) ** 2 * lam
-    mu = float(lazy_rich.effective_lr(cfg)) * lam
-    k = cfg.record_every * np.arange(cfg.steps // cfg.record_every + 1.0)[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):
-        decay = (1.0 - mu) ** k
-        loss = 0.5 * np.mean(decay**2 * rho**2, axis=1)
-        # (1 - (1 - mu)^k)^2 / lam, with its limit k^2 mu eta for mu -> 0
-        tiny = mu < 1e-12
-        gain = np.where(tiny, 0.0, (1.0 - decay) ** 2) / np.where(tiny, 1.0, lam)
-        gain = np.where(tiny, k**2 * mu * float(lazy_rich.effective_lr(cfg)), gain)
-        change = np.sqrt(np.mean(gain * rho**2, axis=1)) / theta0
-    return LazyPrediction(cfg.lr * k[:, 0], loss, change)
-
-
-# -- 2.3: explorers --------------------------------------------------------------------
 
 
 def _paths(positions: np.ndarray, records: np.ndarray, mask: np.ndarray):
