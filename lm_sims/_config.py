@@ -45,11 +45,17 @@ def config_dataclass(cls=None, *, static: Iterable[str] = ()):
             if original_post_init is not None:
                 original_post_init(self)
             validate = getattr(self, "_validate", None)
-            leaves = [getattr(self, n) for n in type(self).dynamic_fields]
-            if validate is not None and all(
-                is_concrete(v) and np.ndim(v) == 0 for v in leaves
-            ):
-                validate()
+            names = type(self).dynamic_fields
+            leaves = [getattr(self, n) for n in names]
+            if validate is None or not all(is_concrete(v) for v in leaves):
+                return  # rebuilt from tracers inside jit / vmap: checked at entry
+            for n, v in zip(names, leaves, strict=True):
+                if np.ndim(v) != 0:
+                    raise TypeError(
+                        f"{n} must be a scalar, got an array of shape {np.shape(v)}; "
+                        "to run several values use lm_sims.sweep"
+                    )
+            validate()
 
         cls.__post_init__ = __post_init__  # before @dataclass so __init__ calls it
         cls = dataclasses.dataclass(frozen=True)(cls)

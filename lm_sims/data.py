@@ -141,7 +141,12 @@ def hierarchical_task(levels: int = 3) -> Task:
 
 @functools.cache
 def _digits_arrays(num_samples: int | None):
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: no download
+    try:
+        from sklearn.datasets import load_digits  # bundled with scikit-learn
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the digits dataset needs scikit-learn: pip install 'lm_sims[data]'"
+        ) from err
 
     images, labels = load_digits(return_X_y=True)
     if num_samples is not None:

@@ -171,6 +171,8 @@ def init(key: jax.Array, cfg: Config, task: _data.Task | None = None) -> Params:
         TypeError: ``key`` is not a PRNG key.
     """
     check_key(key)
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a deep_linear.Config, got {type(cfg).__name__}")
     k_data, k_init = jax.random.split(key)
     if task is None:
         task = _data.make_task(k_data, cfg.dataset)
@@ -254,7 +256,6 @@ def effective_u0(
     return jnp.sum((a + b) ** 2, axis=0) / 4.0
 
 
-@jax.jit
 def train(key: jax.Array, cfg: Config) -> Trajectory:
     """Train a deep linear network by full-batch gradient descent.
 
@@ -279,6 +280,15 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         >>> traj.mode_strengths.shape
         (201, 4)
     """
+    if not isinstance(key, jax.core.Tracer):
+        check_key(key)
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be a deep_linear.Config, got {type(cfg).__name__}")
+    return _train(key, cfg)
+
+
+@jax.jit
+def _train(key: jax.Array, cfg: Config) -> Trajectory:
     k_data, k_init = jax.random.split(key)
     task = _data.make_task(k_data, cfg.dataset)
     params = _init(k_init, cfg, task)
@@ -362,12 +372,35 @@ def predict(
         Saxe, McClelland & Ganguli, 2014, arXiv:1312.6120, eqs. (6)-(8) and sec. 3.
     """
     check_int("depth", depth, minimum=2, maximum=6)
-    s = jnp.asarray(s)
-    u0 = jnp.broadcast_to(jnp.asarray(u0, s.dtype), s.shape)
+    check_int("substeps", substeps, minimum=1)
+    s, u0 = _check_modes(s, u0)
     t = jnp.asarray(t, s.dtype)
+    if t.ndim != 1 or not bool(jnp.all(t >= 0)) or not bool(jnp.all(jnp.diff(t) >= 0)):
+        raise ValueError(
+            f"t must be a 1-D array of non-decreasing times >= 0, got shape {t.shape}"
+        )
     if depth == 2:
         return s / (1 + (s / u0 - 1) * jnp.exp(-2 * s * t[:, None]))
     return _predict_deep(s, u0, t, depth, substeps)
+
+
+def _check_modes(s, u0):
+    """Validate singular values and initial strengths: 1-D, 0 < u0 < s."""
+    s = jnp.asarray(s, dtype=jnp.result_type(float))
+    if s.ndim != 1 or s.size == 0:
+        raise ValueError(f"s must be a non-empty 1-D array, got shape {s.shape}")
+    u0 = jnp.asarray(u0, s.dtype)
+    if u0.ndim > 1 or (u0.ndim == 1 and u0.shape != s.shape):
+        raise ValueError(
+            f"u0 must be a scalar or have the shape of s {s.shape}, got {u0.shape}"
+        )
+    u0 = jnp.broadcast_to(u0, s.shape)
+    if not bool(jnp.all((u0 > 0) & (u0 < s))):
+        raise ValueError(
+            "the theory needs 0 < u0 < s for every mode (a mode starting at or "
+            f"above its target has no sigmoid), got s={s}, u0={u0}"
+        )
+    return s, u0
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
@@ -402,8 +435,7 @@ def predict_half_time(s, u0, depth: int = 2):
     ``log p`` (2,048 points).
     """
     check_int("depth", depth, minimum=2, maximum=6)
-    s = jnp.asarray(s)
-    u0 = jnp.broadcast_to(jnp.asarray(u0, s.dtype), s.shape)
+    s, u0 = _check_modes(s, u0)
     if depth == 2:
         return jnp.log(s / u0 - 1) / (2 * s)
     x = jnp.linspace(jnp.log(u0), jnp.log(s / 2), 2048)  # (points, modes)

@@ -570,9 +570,9 @@ def predict_lazy(key: jax.Array, cfg: Config) -> LazyPrediction:
     and 30, depending on the seed).
 
     Args:
-        key: the PRNG key given to :func:`lm_sims.train` (same teacher,
+        key: the PRNG key given to :func:`lm_sims.lazy_rich.train` (same teacher,
             data and initialisation).
-        cfg: a :class:`lm_sims.Config`.
+        cfg: a :class:`lm_sims.lazy_rich.Config`.
 
     Returns:
         :class:`LazyPrediction` at the records of ``train(key, cfg)``.
@@ -584,7 +584,8 @@ def predict_lazy(key: jax.Array, cfg: Config) -> LazyPrediction:
     Example:
         >>> import jax
         >>> from lm_sims import lazy_rich
-        >>> p = predict_lazy(jax.random.key(0), Config(alpha=30.0))
+        >>> cfg = lazy_rich.Config(alpha=30.0)
+        >>> p = lazy_rich.predict_lazy(jax.random.key(0), cfg)
         >>> bool(p.relative_change[-1] < 0.1)
         True
     """

@@ -153,3 +153,19 @@ def test_bad_inputs_to_public_functions():
         data.synthetic_task(KEY, (1.0, 1.0, 1.0), d_in=2)
     with pytest.raises(ValueError, match="depth must be >= 2"):
         deep_linear.predict(jnp.ones(2), 0.1, jnp.ones(3), depth=1)
+
+
+def test_public_boundary_rejects_arrays_keys_and_impossible_theory_inputs():
+    # An array-valued leaf would skip validation and fail deep inside JAX.
+    with pytest.raises(TypeError, match="lr must be a scalar"):
+        deep_linear.Config(width=-5, lr=[0.1])
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        deep_linear.train(0, deep_linear.Config())
+    with pytest.raises(TypeError, match="cfg must be a deep_linear.Config"):
+        deep_linear.train(KEY, None)
+    with pytest.raises(ValueError, match="0 < u0 < s"):
+        deep_linear.predict_half_time(jnp.array([1.0, 0.5]), 2.0)
+    with pytest.raises(ValueError, match="u0 must be a scalar or have the shape"):
+        deep_linear.predict(jnp.ones(4), jnp.full(3, 0.1), jnp.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="non-decreasing times"):
+        deep_linear.predict(jnp.ones(2), 0.1, jnp.array([1.0, 0.5]))

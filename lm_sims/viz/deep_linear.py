@@ -17,7 +17,7 @@ def _note(traj) -> str:
     if traj.diverged:
         return (
             f"Diverged at step {int(traj.diverged_step)}: the simulation is cut "
-            "there (lr is above the stability limit 1/s_1 for L = 2)."
+            "there (the learning rate is too large for this task and init)."
         )
     return ""
 
@@ -26,10 +26,13 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
     traj = deep_linear.train(key, cfg)
     u0 = np.asarray(traj.u0)
     labels = [f"mode {i + 1}, s = {s:.2f}" for i, s in enumerate(traj.singular_values)]
-    if np.all(np.isfinite(u0)):
-        theory = deep_linear.predict(traj.singular_values, u0, traj.time, cfg.depth)
-    else:  # random init at depth > 2: no closed-form effective u0
-        theory = np.full(traj.mode_strengths.shape, np.nan)
+    s = np.asarray(traj.singular_values)
+    # theory exists for modes starting below their target (0 < u0 < s); no
+    # effective u0 exists for random init at depth > 2 (NaN): those are not drawn
+    ok = np.isfinite(u0) & (u0 > 0) & (u0 < s)
+    theory = np.full(traj.mode_strengths.shape, np.nan)
+    if ok.any():
+        theory[:, ok] = deep_linear.predict(s[ok], u0[ok], traj.time, cfg.depth)
     return Panel(
         paired_curves(traj.time, traj.mode_strengths, theory, labels), _note(traj)
     )
@@ -131,9 +134,7 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
             [f"||Q_{i + 1}||" for i in range(q.shape[1])],
         )
         rel = q[:, 0] / np.maximum(np.abs(strength), 1e-30)
-        curves.append(
-            Curve(t, rel, "||Q_1|| / sum_i u_i", "simulation", group=5, col=2)
-        )
+        curves.append(Curve(t, rel, "||Q_1|| / Σu_i", "simulation", group=5, col=2))
         return Panel(curves, _note(traj))
 
     return Explorer(
@@ -162,5 +163,5 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
         y_title=["||Q_l(t)||_F", "imbalance relative to the learned map"],
         log_y=[False, True],
         cols=2,
-        subplot_titles=["Q(t) vs its conserved value", "relative imbalance"],
+        subplot_titles=["Q(t) and its flow value", "relative imbalance"],
     )

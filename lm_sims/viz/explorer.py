@@ -379,7 +379,7 @@ class Explorer:
                 self._note_annotation(note),
             ],
         }
-        gap = 0.08
+        gap = 0.12
         width = (1 - gap * (self.cols - 1)) / self.cols
         for c in range(self.cols):
             sfx = "" if c == 0 else str(c + 1)
