@@ -29,10 +29,13 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
     s = np.asarray(traj.singular_values)
     # theory exists for modes starting below their target (0 < u0 < s); no
     # effective u0 exists for random init at depth > 2 (NaN): those are not drawn
+    # (evaluated for every mode with a placeholder u0, so shapes never change and a
+    # slider move never compiles)
     ok = np.isfinite(u0) & (u0 > 0) & (u0 < s)
-    theory = np.full(traj.mode_strengths.shape, np.nan)
-    if ok.any():
-        theory[:, ok] = deep_linear.predict(s[ok], u0[ok], traj.time, cfg.depth)
+    theory = np.asarray(
+        deep_linear.predict(s, np.where(ok, u0, s / 2), traj.time, cfg.depth)
+    )
+    theory = np.where(ok, theory, np.nan)
     return Panel(
         paired_curves(traj.time, traj.mode_strengths, theory, labels), _note(traj)
     )

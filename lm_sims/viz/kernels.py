@@ -220,11 +220,9 @@ def nngp_explorer(key: jax.Array) -> Explorer:
         hx, hy = _histogram_steps(out[:, 0].ravel() / scale, _HIST_EDGES)
         deg = np.degrees(_NNGP_ANGLES)
         curves = [
-            Curve(
-                deg, cov, "output covariance (networks)", mode="markers", error_y=stderr
-            ),
+            Curve(deg, cov, "covariance (networks)", mode="markers", error_y=stderr),
             Curve(np.degrees(_NNGP_THEORY_ANGLES), theory, "NNGP kernel", "theory"),
-            Curve(hx, hy, "histogram of f(x₀) (networks)", group=1, col=2),
+            Curve(hx, hy, "f(x₀) histogram (networks)", group=1, col=2),
             Curve(grid, gauss, "Gaussian N(0, K(x₀, x₀))", "theory", group=1, col=2),
         ]
         return Panel(curves)
@@ -249,7 +247,7 @@ def nngp_explorer(key: jax.Array) -> Explorer:
         x_title=["angle between x₀ and x (degrees)", "f(x₀) / √K(x₀, x₀)"],
         y_title=["E[f(x₀) f(x)] over networks", ""],
         cols=2,
-        subplot_titles=["output covariance", "density of one output"],
+        subplot_titles=["covariance", "one output"],
     )
 
 
