@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from explorer_grid import explorer, grid
 
 from lm_sims import kernels, mlp
 from lm_sims.viz import kernels as vk
@@ -24,23 +25,12 @@ def _loglog_slope(x, y):
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-@functools.cache
-def _explorer(factory):
-    return factory(KEY)
-
-
-@functools.cache
-def _grid(factory):
-    ex = _explorer(factory)
-    return [(values, ex.evaluate(**values)) for values in ex.grid()]
-
-
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_static_grid_gives_finite_curves_with_stable_names(factory):
-    grid = _grid(factory)
-    names = [c.name for c in grid[0][1].curves]
+    points = grid(factory)
+    names = [c.name for c in points[0][1].curves]
     assert len(set(names)) == len(names)
-    for values, panel in grid:
+    for values, panel in points:
         assert [c.name for c in panel.curves] == names, values
         kernel_diverged = "kernel gradient descent diverges" in panel.note
         # a network may diverge only beyond the kernel's limit (the catapult lr)
@@ -59,14 +49,14 @@ def test_static_grid_gives_finite_curves_with_stable_names(factory):
 
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_static_page_weight(factory):
-    _grid(factory)  # compile first: static_html then costs the evaluation only
-    html = _explorer(factory).static_html(progress=False)
+    grid(factory)  # compile first: static_html then costs the evaluation only
+    html = explorer(factory).static_html(progress=False)
     assert len(html.encode()) < MAX_PAGE_BYTES, len(html.encode())
 
 
 def test_only_the_catapult_learning_rate_leaves_the_kernel_regime():
     # On the static grid, lr = 6 is above 2P/lambda_max (~4.3-4.4 here) and only it
-    for values, panel in _grid(vk.ntk_explorer):
+    for values, panel in grid(vk.ntk_explorer):
         assert ("diverges" in panel.note) == (values["lr"] == 6.0), values
 
 
@@ -79,7 +69,7 @@ def test_nngp_panel_covariance_matches_theory_within_sampling_error():
     # Three hidden layers at width 1: the deeper layers see a non-Gaussian,
     # one-unit layer and the covariance is far from K (>> 4 standard errors):
     # the check can tell a finite network from its limit.
-    ex = _explorer(vk.nngp_explorer)
+    ex = explorer(vk.nngp_explorer)
     for width in (1, 4, 128):
         for activation in ("relu", "erf"):
             panel = ex.evaluate(width=width, depth=1, activation=activation)
@@ -97,7 +87,7 @@ def test_output_histogram_is_a_density_and_gaussian_at_large_width():
     # at width 128; Gaussian: 99.99%); at width 128 its largest bin differs from
     # the normal density by < 0.06 (sampling: ~sqrt(0.4 / (4000 * 0.25)) = 0.02
     # per bin, up to 3 sigma) while at width 1 the spike of dead ReLUs is > 0.4 off
-    ex = _explorer(vk.nngp_explorer)
+    ex = explorer(vk.nngp_explorer)
     for width, small in ((128, True), (1, False)):
         hist, gauss = ex.evaluate(width=width, depth=1).curves[2:4]
         mass = np.sum(np.diff(hist.x)[::2] * hist.y[::2])
@@ -194,7 +184,7 @@ def test_signal_propagation_panel_starts_on_the_map():
     # Layer 1 of the explorer's single width-1024 network: correlation within 0.1
     # (> 3 standard errors, (1 - c^2) / sqrt(1024) <= 0.03) and length within 15%
     # (sqrt(2 / 1024) = 4.4% sampling) of the theory, for every grid setting
-    for values, panel in _grid(vk.signal_propagation_explorer):
+    for values, panel in grid(vk.signal_propagation_explorer):
         if values["width"] != 1024:
             continue
         by_name = {c.name: c for c in panel.curves}

@@ -1,10 +1,9 @@
 """Chapter 2 explorers (sections 2.3, 2.4) and the linearised (lazy) prediction."""
 
-import functools
-
 import jax
 import numpy as np
 import pytest
+from explorer_grid import explorer, grid
 
 from lm_sims import lazy_rich
 from lm_sims.viz import lazy_rich as vlr
@@ -18,23 +17,12 @@ FACTORIES = (
 )
 
 
-@functools.cache
-def _explorer(factory):
-    return factory(KEY)
-
-
-@functools.cache
-def _grid(factory):
-    ex = _explorer(factory)
-    return [(values, ex.evaluate(**values)) for values in ex.grid()]
-
-
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_static_grid_gives_finite_curves_with_stable_names(factory):
-    grid = _grid(factory)
-    names = [c.name for c in grid[0][1].curves]
+    points = grid(factory)
+    names = [c.name for c in points[0][1].curves]
     assert len(set(names)) == len(names)
-    for values, panel in grid:
+    for values, panel in points:
         assert [c.name for c in panel.curves] == names, values
         assert panel.note == "", (values, panel.note)  # nothing diverges on the grid
         for c in panel.curves:
@@ -47,13 +35,13 @@ def test_static_grid_gives_finite_curves_with_stable_names(factory):
 
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_static_page_weight(factory):
-    _grid(factory)  # warm caches: static_html then costs only the serialisation
-    html = _explorer(factory).static_html(progress=False)
+    grid(factory)  # warm caches: static_html then costs only the serialisation
+    html = explorer(factory).static_html(progress=False)
     assert len(html.encode()) < MAX_PAGE_BYTES, len(html.encode())
 
 
 def test_neuron_paths_have_one_polyline_per_neuron():
-    ex = _explorer(vlr.lazy_rich_explorer)
+    ex = explorer(vlr.lazy_rich_explorer)
     panel = ex.evaluate(alpha=30.0, width=50)
     paths = [c for c in panel.curves if c.name.startswith("neurons,")]
     ends = [c for c in panel.curves if c.name.startswith("final position")]
@@ -117,8 +105,8 @@ def test_rich_run_on_the_grid_gathers_on_the_teacher_and_lazy_does_not():
     # The explorer's 400-step run (t = 200) keeps the figure faithful: rich mass
     # within 0.2 rad of a teacher direction measured 4.6x the uniform value (the
     # most possible is 5.2x), lazy 0.87x (init 0.89x); bands 3.5x and 1.3x.
-    rich = _explorer(vlr.lazy_rich_explorer).evaluate(alpha=0.1).extras
-    lazy = _explorer(vlr.lazy_rich_explorer).evaluate(alpha=30.0).extras
+    rich = explorer(vlr.lazy_rich_explorer).evaluate(alpha=0.1).extras
+    lazy = explorer(vlr.lazy_rich_explorer).evaluate(alpha=30.0).extras
     assert rich["alignment_ratio"] >= 3.5, rich
     assert lazy["alignment_ratio"] <= 1.3, lazy
     assert rich["loss"] <= 1e-3 and lazy["loss"] <= 1e-3
@@ -129,7 +117,7 @@ def test_sp_with_lr_falling_as_one_over_width_is_in_the_kernel_regime():
     # features freeze as n^-1/2, like NTK. Band +-0.15 around the predicted
     # slopes; error sources: seed noise (4 seeds, sd of the mean ~0.05) and finite
     # width corrections (measured -0.59 for the features, -0.11 for the output).
-    panel = _explorer(vlr.feature_learning_explorer).evaluate(
+    panel = explorer(vlr.feature_learning_explorer).evaluate(
         lr=0.01, sp_lr="lr × 64/n", layer=2
     )
     for (par, where), (fit, predicted) in panel.extras["slopes"].items():
@@ -143,4 +131,4 @@ def test_invalid_arguments_raise():
     with pytest.raises(TypeError, match="lazy_rich.Config"):
         lazy_rich.predict_lazy(KEY, object())
     with pytest.raises(ValueError, match="alpha must be in"):
-        _explorer(vlr.lazy_rich_explorer).evaluate(alpha=1e3)
+        explorer(vlr.lazy_rich_explorer).evaluate(alpha=1e3)
