@@ -137,7 +137,7 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
             [f"||Q_{i + 1}||" for i in range(q.shape[1])],
         )
         rel = q[:, 0] / np.maximum(np.abs(strength), 1e-30)
-        curves.append(Curve(t, rel, "||Q_1|| / Σu_i", "simulation", group=5, col=2))
+        curves.append(Curve(t, rel, "relative imbalance", "simulation", group=5, col=2))
         return Panel(curves, _note(traj))
 
     return Explorer(
@@ -163,7 +163,8 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
         ],
         title="Balancedness: conserved by gradient flow, drifting under GD",
         x_title="t = lr × steps",
-        y_title=["||Q_l(t)||_F", "imbalance relative to the learned map"],
+        y_title=["||Q_l(t)||_F", "||Q_1|| / Σ u_i"],
+        log_x=True,  # the change happens early: t from lr * record_every on
         log_y=[False, True],
         cols=2,
         subplot_titles=["Q(t) and its flow value", "relative imbalance"],
