@@ -124,7 +124,7 @@ class Trajectory(NamedTuple):
 
     Attributes:
         step: (records,) int32, the step of each record.
-        time: (records,) float32, ``t = lr * step``.
+        t: (records,) float32, the book's time ``t = lr * step``.
         mode_strengths: (records, modes) ``u_i = U_i^T W V_i``, modes by descending s.
         loss: (records,) training loss (1/2 MSE).
         balancedness: (records, depth - 1) Frobenius norms of
@@ -140,7 +140,7 @@ class Trajectory(NamedTuple):
     """
 
     step: Int[Array, " records"]
-    time: Float[Array, " records"]
+    t: Float[Array, " records"]
     mode_strengths: Float[Array, "records modes"]
     loss: Float[Array, " records"]
     balancedness: Float[Array, "records layers"]
@@ -268,7 +268,7 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         cfg: the run's :class:`Config`.
 
     Returns:
-        A :class:`Trajectory`; ``time`` is in units of ``lr * steps``.
+        A :class:`Trajectory`; ``t`` is in units of ``lr * steps``.
 
     Raises:
         ValueError, TypeError: an invalid config (raised when ``cfg`` is built).
@@ -331,7 +331,7 @@ def _train(key: jax.Array, cfg: Config) -> Trajectory:
         u0 = jnp.full((r,), jnp.nan, jnp.float32)
     return Trajectory(
         step=step,
-        time=cfg.lr * step,
+        t=cfg.lr * step,
         mode_strengths=strengths,
         loss=losses,
         balancedness=bal,

@@ -17,7 +17,7 @@ def _aligned_error(lr: float, depth: int = 2) -> float:
         steps=steps, record_every=steps // 200, lr=lr, init_scale=1e-3, depth=depth
     )
     traj = deep_linear.train(KEY, cfg)
-    theory = deep_linear.predict(traj.singular_values, traj.u0, traj.time, depth=depth)
+    theory = deep_linear.predict(traj.singular_values, traj.u0, traj.t, depth=depth)
     err = jnp.max(jnp.abs(traj.mode_strengths - theory)) / traj.singular_values[0]
     return float(err)
 
@@ -53,7 +53,7 @@ def test_aligned_half_times_within_one_percent():
     cfg = deep_linear.Config(steps=14000, record_every=20, lr=lr, init_scale=1e-3)
     traj = deep_linear.train(KEY, cfg)
     observed = deep_linear.half_time(
-        traj.time, traj.mode_strengths, traj.singular_values
+        traj.t, traj.mode_strengths, traj.singular_values
     )
     predicted = deep_linear.predict_half_time(traj.singular_values, traj.u0)
     np.testing.assert_allclose(observed, predicted, rtol=0.01)
@@ -72,7 +72,7 @@ def test_random_init_learns_modes_in_order_with_predicted_half_times():
     )
     traj = deep_linear.train(KEY, cfg)
     observed = np.asarray(
-        deep_linear.half_time(traj.time, traj.mode_strengths, traj.singular_values)
+        deep_linear.half_time(traj.t, traj.mode_strengths, traj.singular_values)
     )
     predicted = np.asarray(deep_linear.predict_half_time(traj.singular_values, traj.u0))
     assert np.all(np.isfinite(observed)), observed

@@ -33,11 +33,11 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
     # slider move never compiles)
     ok = np.isfinite(u0) & (u0 > 0) & (u0 < s)
     theory = np.asarray(
-        deep_linear.predict(s, np.where(ok, u0, s / 2), traj.time, cfg.depth)
+        deep_linear.predict(s, np.where(ok, u0, s / 2), traj.t, cfg.depth)
     )
     theory = np.where(ok, theory, np.nan)
     return Panel(
-        paired_curves(traj.time, traj.mode_strengths, theory, labels), _note(traj)
+        paired_curves(traj.t, traj.mode_strengths, theory, labels), _note(traj)
     )
 
 
@@ -128,7 +128,7 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
         )
         traj = deep_linear.train(key, cfg)
         q = np.asarray(traj.balancedness)
-        t = np.asarray(traj.time)
+        t = np.asarray(traj.t)
         strength = np.asarray(traj.mode_strengths).sum(axis=1)
         curves = paired_curves(
             t,
