@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 
 from lm_sims.diagnostics import count_compilations
-from lm_sims.viz import Curve, Explorer, Knob, Panel
+from lm_sims.viz import MAX_STATES, Curve, Explorer, Heatmap, Knob, Panel, band
 from lm_sims.viz import deep_linear as vdl
+from lm_sims.viz.explorer import cache_dir
 
 KEY = jax.random.key(0)
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Each test gets an empty explorer cache (never the user's ~/.cache)."""
+    monkeypatch.setenv("LM_SIMS_CACHE_DIR", str(tmp_path / "cache"))
 
 
 def _toy():
@@ -40,11 +47,12 @@ def test_static_html_embeds_every_grid_point_without_nan():
     assert spec["sizes"] == [2, 2] and len(spec["frames"]) == 4
     names = [t["name"] for t in spec["figure"]["data"]]
     assert names == ["sim", "theory", "extra"]
+    assert [it["id"] for it in spec["items"]] == names
     big = spec["frames"][2]  # a = 2.0, kind = line
-    assert big["note"] == "big" and big["v"] == [True, True, True]
-    assert big["y"][2] == []  # all-NaN curve: dropped points, never NaN in the page
-    assert spec["frames"][0]["v"] == [True, True, False]
-    np.testing.assert_allclose(big["y"][0], 2.0 * np.linspace(0, 1, 5))
+    assert big["note"] == "big" and all(d is not None for d in big["d"])
+    assert big["d"][2]["y"] == []  # all-NaN curve: points dropped, never NaN
+    assert spec["frames"][0]["d"][2] is None  # absent at a = 0.5: hidden there
+    np.testing.assert_allclose(big["d"][0]["y"], 2.0 * np.linspace(0, 1, 5))
     assert len(spec["figure"]["layout"]["sliders"]) == 2
 
 
@@ -138,7 +146,348 @@ def test_curve_breaks_split_paths_with_one_gap_and_keep_default_dropping():
         return Panel([Curve(x, a * y, "paths", breaks=True), Curve(x, y, "plain")])
 
     spec = _spec(Explorer(panel, [Knob("a", (1.0, 2.0))]).static_html(progress=False))
-    frame = spec["frames"][1]
-    assert frame["x"][0] == [0.0, 1.0, None, 2.0, 3.0]  # null: a gap in the line
-    assert frame["y"][0] == [0.0, 2.0, None, 4.0, 6.0]
-    assert frame["x"][1] == [0.0, 1.0, 2.0, 3.0]
+    frame = spec["frames"][1]["d"]
+    assert frame[0]["x"] == [0.0, 1.0, None, 2.0, 3.0]  # null: a gap in the line
+    assert frame[0]["y"] == [0.0, 2.0, None, 4.0, 6.0]
+    assert frame[1]["x"] == [0.0, 1.0, 2.0, 3.0]
+
+
+# -- the figure model: bands, heatmaps, subplot grids, ids, limits, cache ----------
+
+LAYERS = np.arange(1, 7)
+STEPS = np.arange(1.0, 101.0)
+
+
+def _demo_panel(lr, width):
+    """Synthetic numbers shaped like a chapter figure (no JAX: fast and exact)."""
+    noise = np.random.default_rng(0).standard_normal((8, 1))  # same at every call
+    seeds = np.exp(-lr * STEPS)[None] * (1.0 + 0.15 * noise)
+    sharp = 2.0 / lr * (1.0 - np.exp(-STEPS / 30.0))
+    cka = np.exp(-np.abs(LAYERS[:, None] - LAYERS[None]) * 16.0 / width)
+    return Panel(
+        [
+            band(STEPS, seeds, "loss", group=0),
+            Curve(STEPS, np.exp(-lr * STEPS), "loss (theory)", "theory", group=0),
+            Curve(STEPS, sharp, "sharpness", group=1, row=2),
+            Curve(
+                STEPS, np.full_like(STEPS, 2.0 / lr), "2 / lr", "theory", group=1, row=2
+            ),
+            Curve(
+                STEPS, lr * sharp, "lr × sharpness", group=2, row=2, secondary_y=True
+            ),
+            Heatmap(cka, "CKA", x=LAYERS, y=LAYERS, col=2, zmin=0.0, zmax=1.0),
+            Curve(
+                LAYERS,
+                cka[-1],
+                "CKA with the last layer",
+                group=3,
+                row=2,
+                col=2,
+                mode="markers",
+                error_y=np.full(6, 0.03),
+            ),
+        ],
+        note="",
+    )
+
+
+def _demo(panel=_demo_panel):
+    return Explorer(
+        panel,
+        [
+            Knob("lr", (0.02, 0.05, 0.1), low=0.01, high=0.2, log=True),
+            Knob("width", (16, 64), label="width n"),
+        ],
+        title="Test figure: band, heatmap, 2 × 2 grid, second y axis",
+        rows=2,
+        cols=2,
+        shared_x="columns",
+        secondary_y=[[False, False], [True, False]],
+        x_title=["t (lr × steps)", "layer"],
+        y_title=[["loss", "layer"], ["sharpness", "CKA"]],
+        y2_title=[["", ""], ["lr × sharpness", ""]],
+        log_y=[[True, False], [False, False]],
+        subplot_titles=[
+            "loss over 8 seeds",
+            "CKA between layers",
+            "sharpness",
+            "CKA with the last layer",
+        ],
+    )
+
+
+def test_band_is_mean_and_spread_over_seeds_and_cuts_diverged_points():
+    x = np.arange(4.0)
+    s = np.array([[1.0, 2.0, 3.0, 4.0], [3.0, 4.0, 5.0, np.nan], [2.0, 3.0, 4.0, 5.0]])
+    std = band(x, s, "loss")
+    np.testing.assert_allclose(std.y, [2.0, 3.0, 4.0])  # last point: one seed NaN
+    np.testing.assert_allclose(std.upper - std.y, [1.0, 1.0, 1.0])  # s.d., ddof=1
+    assert std.band_label == "mean ± 1 s.d. over 3 seeds" and std.is_band
+    sem = band(x, s, "loss", spread="sem")
+    np.testing.assert_allclose(sem.y - sem.lower, 1 / np.sqrt(3))
+    rng = band(x, s, "loss", spread="range", role="theory", col=2, id="L")
+    np.testing.assert_allclose([rng.lower, rng.upper], [[1, 2, 3], [3, 4, 5]])
+    assert (rng.role, rng.col, rng.id) == ("theory", 2, "L")
+    with pytest.raises(ValueError, match="spread must be one of"):
+        band(x, s, "loss", spread="iqr")
+    with pytest.raises(ValueError, match=r"num_seeds >= 2, points\), got shape"):
+        band(x, s[:1], "loss")
+    with pytest.raises(ValueError, match="samples has 4 points, x has 3"):
+        band(x[:3], s, "loss")
+
+
+def test_band_and_heatmap_arguments_are_validated():
+    with pytest.raises(ValueError, match="give both lower and upper"):
+        Curve([0, 1], [0, 1], "c", lower=[0, 0])
+    with pytest.raises(ValueError, match=r"lower must be <= upper, got lower=2.0"):
+        Curve([0, 1], [0, 1], "c", lower=[0, 2], upper=[1, 1])
+    with pytest.raises(ValueError, match="a band cannot have breaks"):
+        Curve([0, 1], [0, 1], "c", lower=[0, 0], upper=[1, 1], breaks=True)
+    with pytest.raises(ValueError, match="row must be an integer >= 1, got row=0"):
+        Curve([0, 1], [0, 1], "c", row=0)
+    with pytest.raises(ValueError, match=r"non-empty 2-D array, got shape \(3,\)"):
+        Heatmap([1, 2, 3], "h")
+    with pytest.raises(ValueError, match="x needs 2 labels"):
+        Heatmap(np.eye(2), "h", x=["a", "b", "c"])
+    with pytest.raises(ValueError, match="zmin must be < zmax"):
+        Heatmap(np.eye(2), "h", zmin=1.0, zmax=0.0)
+    h = Heatmap([[1.0, np.inf], [np.nan, 0.5]], "h")
+    assert h.x == [0, 1] and h.colorbar_title == "h"
+    ex = Explorer(lambda a: Panel([h]), [Knob("a", (1,))])
+    cells = _spec(ex.static_html(progress=False))["frames"][0]["d"][0]["z"]
+    assert cells == [[1.0, None], [None, 0.5]]  # blank cells, never NaN or inf
+
+
+def test_panel_traces_must_fit_the_grid_and_have_unique_ids():
+    def explorer(*curves, **kwargs):
+        return Explorer(lambda a: Panel(list(curves)), [Knob("a", (1,))], **kwargs)
+
+    c = Curve([0, 1], [0, 1], "c")
+    with pytest.raises(ValueError, match="trace id 'c' appears twice"):
+        explorer(c, Curve([0, 1], [1, 2], "c")).evaluate()
+    explorer(c, Curve([0, 1], [1, 2], "c", id="c2")).evaluate()  # distinct ids
+    with pytest.raises(ValueError, match="row=1, col=2; the grid has rows=1, cols=1"):
+        explorer(Curve([0, 1], [0, 1], "c", col=2)).evaluate()
+    with pytest.raises(ValueError, match="has no second y axis"):
+        explorer(Curve([0, 1], [0, 1], "c", secondary_y=True)).evaluate()
+    with pytest.raises(ValueError, match="one per column \\(2\\), one per subplot"):
+        explorer(c, cols=2, rows=2, y_title=["a", "b", "c"])
+    with pytest.raises(ValueError, match="shared_x must be one of"):
+        explorer(c, shared_x="x")
+
+
+def test_grid_layout_comes_from_make_subplots():
+    from plotly.subplots import make_subplots
+
+    ex = _demo()
+    spec = _spec(ex.static_html(progress=False))
+    lay = spec["figure"]["layout"]
+    ref = make_subplots(
+        rows=2,
+        cols=2,
+        shared_xaxes="columns",
+        specs=[[{}, {}], [{"secondary_y": True}, {}]],
+        horizontal_spacing=0.18,
+        vertical_spacing=lay["yaxis"]["domain"][0] - lay["yaxis3"]["domain"][1],
+    ).layout
+    for axis in ("xaxis", "xaxis2", "xaxis3", "xaxis4", "yaxis", "yaxis5"):
+        np.testing.assert_allclose(lay[axis]["domain"], ref[axis].domain)
+    assert lay["yaxis4"]["overlaying"] == "y3" and lay["yaxis4"]["side"] == "right"
+    assert lay["yaxis4"]["title"]["text"] == "lr × sharpness"
+    assert lay["xaxis"]["matches"] == "x3" and lay["xaxis"]["title"]["text"] == ""
+    assert lay["xaxis3"]["title"]["text"] == "t (lr × steps)"  # bottom row only
+    assert lay["yaxis"]["type"] == "log" and lay["yaxis3"]["type"] == "linear"
+    assert lay["yaxis2"]["autorange"] == "reversed"  # a matrix: row 0 on top
+    texts = [a["text"] for a in lay["annotations"]]
+    assert texts[0] == "" and "<b>CKA between layers</b>" in texts  # note first
+    axes = {t["meta"]: (t["xaxis"], t["yaxis"]) for t in spec["figure"]["data"]}
+    assert axes["lr × sharpness"] == ("x3", "y4")
+    assert axes["CKA"] == ("x2", "y2") and axes["CKA with the last layer"] == (
+        "x4",
+        "y5",
+    )
+    assert axes["loss::band"] == axes["loss"] == ("x", "y")
+    # Today's per-column settings: cols only means one row, one value per column.
+    one_row = Explorer(
+        lambda a: Panel([]),
+        [Knob("a", (1,))],
+        cols=2,
+        log_y=[True, False],
+        x_title=["a", "b"],
+    )
+    lay1 = one_row._layout([], "")
+    assert lay1["yaxis"]["type"] == "log" and lay1["yaxis2"]["type"] == "linear"
+    assert lay1["xaxis2"]["title"]["text"] == "b" and "xaxis3" not in lay1
+
+
+def test_traces_are_matched_by_id_not_legend_text():
+    def panel(a):
+        return Panel(
+            [
+                Curve([0, 1], [0, a], f"slope {a}", id="line"),
+                Heatmap([[a]], f"a = {a}", id="h"),
+            ]
+        )
+
+    ex = Explorer(panel, [Knob("a", (1.0, 2.0), low=0.0, high=3.0)])
+    spec = _spec(ex.static_html(progress=False))
+    assert [it["id"] for it in spec["items"]] == ["line", "h"]
+    assert [f["d"][0]["y"] for f in spec["frames"]] == [[0.0, 1.0], [0.0, 2.0]]
+    box = ex.widget()
+    fig = box.children[-1]
+    ex._controls["a"].value = 2.5
+    assert len(fig.data) == 2 and list(fig.data[0].y) == [0.0, 2.5]
+    assert np.asarray(fig.data[1].z).tolist() == [[2.5]]
+
+
+def test_subtitle_describes_only_the_roles_present():
+    def key(*curves):
+        ex = Explorer(lambda a: Panel(list(curves)), [Knob("a", (1,))], title="T")
+        return _spec(ex.static_html(progress=False))["figure"]["layout"]["title"][
+            "text"
+        ]
+
+    sim = Curve([0, 1], [0, 1], "sim")
+    th = Curve([0, 1], [0, 1], "th", "theory")
+    assert key(sim) == "T<br><sup>solid: simulation</sup>"
+    assert key(sim, th) == "T<br><sup>solid: simulation · dashed: theory</sup>"
+    assert "theory" not in key(sim, Heatmap(np.eye(2), "h"))
+    assert key(Heatmap(np.eye(2), "h")) == "T"
+    shaded = key(band([0, 1], [[0, 1], [1, 2]], "b"))
+    assert (
+        shaded == "T<br><sup>solid: simulation · shaded: mean ± 1 s.d. over 2 "
+        "seeds</sup>"
+    )
+    assert (
+        key(Curve([0], [1], "m", mode="markers")) == "T<br><sup>markers: "
+        "simulation</sup>"
+    )
+
+
+def test_number_of_states_is_limited_with_a_clear_error():
+    ex = Explorer(lambda a, b: Panel([]), [Knob("a", range(20)), Knob("b", range(7))])
+    with pytest.raises(
+        ValueError,
+        match=(
+            r"20 x 7 = 140 states \(a: 20 values, b: 7 values\), more than "
+            r"max_states=128"
+        ),
+    ):
+        ex.static_html(progress=False)
+    small = Explorer(lambda a: Panel([]), [Knob("a", range(3))], max_states=2)
+    with pytest.raises(ValueError, match=r"3 = 3 states \(a: 3 values\)"):
+        small.grid()
+    assert MAX_STATES == 128
+
+
+def test_every_chapter_explorer_grid_is_within_the_limit():
+    from lm_sims.viz import eigenlearning, kernels, lazy_rich
+
+    factories = [
+        vdl.mode_explorer,
+        vdl.random_init_explorer,
+        vdl.balancedness_explorer,
+        eigenlearning.eigenlearning_explorer,
+        kernels.nngp_explorer,
+        kernels.signal_propagation_explorer,
+        kernels.ntk_explorer,
+        lazy_rich.lazy_rich_explorer,
+        lazy_rich.relative_change_explorer,
+        lazy_rich.feature_learning_explorer,
+    ]
+    sizes = {f.__name__: len(f(KEY).grid()) for f in factories}
+    assert max(sizes.values()) <= MAX_STATES, sizes
+
+
+def test_static_grid_is_cached_on_disk_by_code_and_inputs(tmp_path, monkeypatch):
+    calls = []  # counted outside the panels: their closures are part of the key
+    evaluate = Explorer.evaluate
+
+    def counting(self, **values):
+        calls.append(values)
+        return evaluate(self, **values)
+
+    monkeypatch.setattr(Explorer, "evaluate", counting)
+    scale = [2.0]
+
+    def make(factor):
+        def panel(a):
+            return Panel([Curve([0, 1], [0, factor * a], "c")])
+
+        return panel
+
+    def render(panel, values=(1.0, 2.0)):
+        calls.clear()
+        return _spec(Explorer(panel, [Knob("a", values)]).static_html(progress=False))
+
+    first = render(make(2.0))
+    assert len(calls) == 2 and len(list((tmp_path / "cache").glob("*.json"))) == 1
+    assert render(make(2.0)) == first and calls == []  # new closure, same inputs
+    render(make(3.0))  # a closure value changed
+    assert len(calls) == 2
+    render(make(2.0), values=(1.0, 3.0))  # a knob changed
+    assert len(calls) == 2
+
+    def other(a):  # different code, same name and output
+        return Panel([Curve([0, 1], [0, scale[0] * a], "c")])
+
+    assert render(other) == first and len(calls) == 2
+    render(other)
+    assert calls == []
+    scale[0] = 5.0  # a closure value mutated in place
+    render(other)
+    assert len(calls) == 2
+    # A folder that cannot be created (its parent is a file): no cache, no error.
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("LM_SIMS_CACHE_DIR", str(blocker / "cache"))
+    render(make(2.0))
+    assert len(calls) == 2
+    render(make(2.0))
+    assert len(calls) == 2
+    monkeypatch.setenv("LM_SIMS_CACHE_DIR", "off")
+    assert cache_dir() is None
+    render(make(2.0))
+    assert len(calls) == 2
+
+
+def test_cache_key_sees_jax_arrays_and_refuses_what_it_cannot_describe():
+    from lm_sims.viz.explorer import _cache_key
+
+    def with_key(key):
+        def panel(a):
+            return Panel([Curve([0, 1], [0, a + float(jax.random.normal(key))], "c")])
+
+        return Explorer(panel, [Knob("a", (1.0,))])
+
+    k0 = _cache_key(with_key(jax.random.key(0)))
+    assert k0 == _cache_key(with_key(jax.random.key(0)))
+    assert k0 != _cache_key(with_key(jax.random.key(1)))
+
+    class Opaque:
+        __slots__ = ("v",)
+
+        def __init__(self):
+            self.v = 1
+
+    thing = Opaque()
+    ex = Explorer(lambda a: Panel([Curve([0], [thing.v], "c")]), [Knob("a", (1,))])
+    assert _cache_key(ex) is None  # uncacheable: always computed, never stale
+
+
+def test_live_figure_has_the_same_traces_and_updates_bands_and_heatmaps():
+    ex = _demo()
+    box = ex.widget()
+    fig = box.children[-1]
+    metas = [t.meta for t in fig.data]
+    static = [
+        t["meta"] for t in _spec(ex.static_html(progress=False))["figure"]["data"]
+    ]
+    assert metas == static
+    band_before = list(fig.data[0].y)
+    z_before = np.asarray(fig.data[6].z).copy()
+    ex._controls["lr"].value = 0.15
+    assert list(fig.data[0].y) != band_before
+    ex._controls["width"].value = 64
+    assert not np.allclose(np.asarray(fig.data[6].z), z_before)
+    assert "shaded: mean ± 1 s.d. over 8 seeds" in fig.layout.title.text

@@ -5,12 +5,31 @@ never does.
 """
 
 from lm_sims.viz.explorer import (
+    DIVERGING,
+    MAX_STATES,
+    SEQUENTIAL,
     Curve,
     Explorer,
+    Heatmap,
     Knob,
     Panel,
+    band,
+    cache_dir,
     is_static_build,
     paired_curves,
 )
 
-__all__ = ["Curve", "Explorer", "Knob", "Panel", "is_static_build", "paired_curves"]
+__all__ = [
+    "DIVERGING",
+    "MAX_STATES",
+    "SEQUENTIAL",
+    "Curve",
+    "Explorer",
+    "Heatmap",
+    "Knob",
+    "Panel",
+    "band",
+    "cache_dir",
+    "is_static_build",
+    "paired_curves",
+]

@@ -3,12 +3,22 @@
 One mechanism serves both ways of reading the book:
 
 * **Static** (the built HTML, no kernel, no network): the panel function is evaluated
-  on the product grid of every knob's ``values``; the results are embedded in the page
-  as JSON behind plotly sliders, and a few lines of JavaScript swap the traces when a
-  slider moves. plotly.js itself is loaded once per page from the book's ``_static``.
+  on the product grid of every knob's ``values`` (at most :data:`MAX_STATES` points);
+  the results are embedded in the page as JSON behind plotly sliders, and a few lines
+  of JavaScript swap the traces when a slider moves. plotly.js itself is loaded once
+  per page from the book's ``_static``. The evaluated grid is kept in a disk cache
+  (:func:`cache_dir`), keyed by the panel's code and inputs, so an unchanged explorer
+  is not recomputed at every build. Under each figure, a link downloads the data
+  shown (CSV), built in the browser from the current slider state.
 * **Live** (Jupyter, Binder, Colab): ipywidgets controls span each knob's live range
   (``low`` .. ``high``, or its discrete ``values``); every change reruns the panel
   function (the JAX simulation) and updates the same ``FigureWidget`` in place.
+
+Both use one figure model: a grid of subplots laid out by plotly's
+:func:`plotly.subplots.make_subplots` (rows, columns, shared axes, a second y axis),
+holding :class:`Curve` traces (lines, markers, bands of mean +- spread over seeds, see
+:func:`band`) and :class:`Heatmap` traces (CKA or Hessian matrices). Every trace has an
+``id``; static frames and live updates match traces by id, never by legend text.
 
 The mode is chosen by :func:`is_static_build`: the book's Sphinx extension sets the
 environment variable ``LM_SIMS_STATIC=1`` before notebooks execute.
@@ -16,20 +26,42 @@ environment variable ``LM_SIMS_STATIC=1`` before notebooks execute.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
+import hashlib
 import html
 import itertools
 import json
 import math
 import os
+import re
+import sys
+import tempfile
 import time
+import types
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Curve", "Explorer", "Knob", "Panel", "is_static_build", "paired_curves"]
+__all__ = [
+    "DIVERGING",
+    "MAX_STATES",
+    "SEQUENTIAL",
+    "Curve",
+    "Explorer",
+    "Heatmap",
+    "Knob",
+    "Panel",
+    "band",
+    "cache_dir",
+    "is_static_build",
+    "paired_curves",
+]
 
 # Okabe-Ito colours (colour-blind safe), all readable on light and dark backgrounds.
 PALETTE = (
@@ -44,8 +76,28 @@ PALETTE = (
 )
 ROLES = ("theory", "simulation")
 MODES = ("lines", "markers", "lines+markers")
-_KEY = "solid: simulation · dashed: theory"
+SPREADS = ("std", "sem", "range")
+#: Perceptually uniform, colour-blind safe; both ends stand out on a white and on a
+#: dark page (for CKA and other values in [0, 1]).
+SEQUENTIAL = "Viridis"
+#: For signed matrices (Hessian, AGOP): blue below zero, orange above, and a middle
+#: grey that is visible on a light and on a dark page (white would vanish in light
+#: mode, black in dark mode). Used with ``zmid = 0``.
+DIVERGING = (
+    (0.0, "#08306B"),
+    (0.25, "#4A90C8"),
+    (0.5, "#A0A0A0"),
+    (0.75, "#F0A04B"),
+    (1.0, "#8C2D04"),
+)
+#: Most states (knob combinations) one explorer may precompute for the static page.
+#: The book's target is 3 MB of HTML per page (plotly.js excluded); 3 MB / 128 is
+#: 23 kB per state, about 1,500 plotted points at 5 significant digits. Today's
+#: largest grid is 72 states (the NTK explorer); the heaviest page, 2.1 MB, holds
+#: 45 states of 5 to 10 curves of 100 to 500 points each.
+MAX_STATES = 128
 _SIG_DIGITS = 5  # significant digits kept in the static grid (page weight)
+_CACHE_FORMAT = 1  # bump when the cached records change shape
 
 
 def is_static_build() -> bool:
@@ -71,6 +123,10 @@ class Knob:
         ValueError: empty ``values``; only one of ``low`` / ``high``; ``low >= high``;
             ``log`` with ``low <= 0``; a static value outside ``[low, high]``;
             a ``default`` that is not one of ``values``.
+
+    Example:
+        >>> Knob("lr", (0.01, 0.1), low=1e-3, high=1.0, log=True).default
+        0.01
     """
 
     name: str
@@ -138,23 +194,57 @@ class Knob:
         return value
 
 
+def _place(kind: str, name: str, row: Any, col: Any) -> None:
+    for what, v in (("row", row), ("col", col)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(
+                f"{kind} {name!r}: {what} must be an integer >= 1, got {what}={v!r}"
+            )
+
+
 @dataclass
 class Curve:
-    """One trace. ``role`` is ``"theory"`` (dashed) or ``"simulation"`` (solid).
+    """One line or marker trace, optionally with a shaded band.
+
+    ``role`` is ``"theory"`` (dashed) or ``"simulation"`` (solid). A curve with
+    ``lower`` and ``upper`` is a band: the region between them is filled in the
+    curve's colour under its line (mean +- spread over seeds; see :func:`band`).
 
     Args:
-        x, y: 1-D arrays of equal length. Non-finite points are dropped before
+        x, y: (points,) arrays of equal length. Non-finite points are dropped before
             plotting (a diverged run is cut, never drawn as NaN).
-        name: legend text; must be the same at every knob value.
+        name: legend text.
+        role: ``"simulation"`` or ``"theory"``.
         group: colour index (curves of one mode/quantity share a group).
         col: 1-based subplot column.
         mode: ``"lines"``, ``"markers"`` or ``"lines+markers"``.
-        error_y: optional 1-D array of error-bar half-widths, same length as ``y``.
+        error_y: optional (points,) error-bar half-widths.
         showlegend: whether the curve has a legend entry.
         breaks: if True, a NaN in ``x`` or ``y`` splits the curve into separate
             polylines instead of being dropped (runs of NaN collapse to one gap;
             leading and trailing NaN are removed; infinities are still dropped).
             Draws many short paths, e.g. one per neuron, as one trace.
+        row: 1-based subplot row.
+        secondary_y: plot against the subplot's second (right) y axis; the explorer
+            must declare one there (``Explorer(secondary_y=...)``).
+        lower, upper: optional (points,) edges of the band (both or neither);
+            a point where either is non-finite is dropped.
+        band_label: what the band shows, for the figure's key (e.g. "mean ± 1 s.d.
+            over 8 seeds"); default "uncertainty band".
+        id: the trace's key, matched across knob values (static frames and live
+            updates); unique within a panel. Default: ``name``.
+
+    Raises:
+        ValueError: unknown ``role`` or ``mode``; arrays of different lengths; only one
+            of ``lower`` / ``upper``; ``lower > upper``; a band with ``breaks``;
+            ``row`` or ``col`` < 1.
+
+    Example:
+        >>> c = Curve([0, 1, 2], [1.0, float("nan"), 3.0], "loss")
+        >>> c.x.tolist(), c.id
+        ([0.0, 2.0], 'loss')
+        >>> Curve([0, 1], [1, 2], "mean", lower=[0, 1], upper=[2, 3]).is_band
+        True
     """
 
     x: Any
@@ -167,12 +257,20 @@ class Curve:
     error_y: Any = None
     showlegend: bool = True
     breaks: bool = False
+    row: int = 1
+    secondary_y: bool = False
+    lower: Any = None
+    upper: Any = None
+    band_label: str = ""
+    id: str | None = None
 
     def __post_init__(self):
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got role={self.role!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got mode={self.mode!r}")
+        _place("curve", self.name, self.row, self.col)
+        self.id = str(self.name if self.id is None else self.id)
         x = np.asarray(self.x, dtype=float).reshape(-1)
         y = np.asarray(self.y, dtype=float).reshape(-1)
         if x.shape != y.shape:
@@ -180,7 +278,29 @@ class Curve:
                 f"curve {self.name!r}: x and y must have equal length, got "
                 f"{x.size} and {y.size}"
             )
+        if (self.lower is None) != (self.upper is None):
+            raise ValueError(
+                f"curve {self.name!r}: give both lower and upper, or neither"
+            )
         keep = np.isfinite(x) & np.isfinite(y)
+        lo = hi = None
+        if self.lower is not None:
+            if self.breaks:
+                raise ValueError(f"curve {self.name!r}: a band cannot have breaks")
+            lo = np.asarray(self.lower, dtype=float).reshape(-1)
+            hi = np.asarray(self.upper, dtype=float).reshape(-1)
+            if lo.shape != y.shape or hi.shape != y.shape:
+                raise ValueError(
+                    f"curve {self.name!r}: lower and upper must match y's length "
+                    f"{y.size}, got {lo.size} and {hi.size}"
+                )
+            keep &= np.isfinite(lo) & np.isfinite(hi)
+            if np.any(lo[keep] > hi[keep]):
+                i = int(np.flatnonzero(keep & (lo > hi))[0])
+                raise ValueError(
+                    f"curve {self.name!r}: lower must be <= upper, got "
+                    f"lower={float(lo[i])!r} > upper={float(hi[i])!r} at index {i}"
+                )
         gap = np.zeros_like(keep)
         if self.breaks:
             gap = np.isnan(x) | np.isnan(y)
@@ -202,15 +322,169 @@ class Curve:
             err = np.where(gap, np.nan, err)[keep]
         x, y = np.where(gap, np.nan, x), np.where(gap, np.nan, y)
         self.x, self.y, self.error_y = x[keep], y[keep], err
+        if lo is not None:
+            self.lower, self.upper = lo[keep], hi[keep]
+
+    @property
+    def is_band(self) -> bool:
+        """True for a curve drawn with a shaded band (``lower`` / ``upper``)."""
+        return self.lower is not None
+
+
+@dataclass
+class Heatmap:
+    """A matrix drawn as coloured cells, with a colour bar (CKA, Hessian, AGOP).
+
+    Row 0 of ``z`` is drawn at the top, as a matrix is printed.
+
+    Args:
+        z: (ny, nx) values. Non-finite cells are left blank (never drawn as NaN).
+        name: what the matrix is (hover text and the colour bar's default title).
+        x: (nx,) column labels, numbers or strings (default 0 .. nx - 1).
+        y: (ny,) row labels (default 0 .. ny - 1).
+        row, col: 1-based subplot.
+        colorscale: ``"sequential"`` (:data:`SEQUENTIAL`, for values such as CKA in
+            [0, 1]), ``"diverging"`` (:data:`DIVERGING`, centred on zero, for
+            signed matrices) or any plotly colour-scale name.
+        zmin, zmax: fixed ends of the colour scale; set them so that colours mean
+            the same at every knob value (default: each frame's own range).
+        colorbar_title: title of the colour bar (default ``name``).
+        id: the trace's key (default ``name``).
+
+    Raises:
+        ValueError: ``z`` not 2-D or empty; labels of the wrong length; ``zmin >=
+            zmax``; ``row`` or ``col`` < 1.
+
+    Example:
+        >>> h = Heatmap([[1.0, 0.5], [0.5, 1.0]], "CKA", x=["l1", "l2"], y=["l1", "l2"])
+        >>> h.z.shape, h.id
+        ((2, 2), 'CKA')
+    """
+
+    z: Any
+    name: str
+    x: Any = None
+    y: Any = None
+    row: int = 1
+    col: int = 1
+    colorscale: Any = "sequential"
+    zmin: float | None = None
+    zmax: float | None = None
+    colorbar_title: str | None = None
+    id: str | None = None
+
+    def __post_init__(self):
+        _place("heatmap", self.name, self.row, self.col)
+        self.id = str(self.name if self.id is None else self.id)
+        z = np.asarray(self.z, dtype=float)
+        if z.ndim != 2 or z.size == 0:
+            raise ValueError(
+                f"heatmap {self.name!r}: z must be a non-empty 2-D array, got shape "
+                f"{z.shape}"
+            )
+        self.z = np.where(np.isfinite(z), z, np.nan)
+        ny, nx = z.shape
+        for axis, n in (("x", nx), ("y", ny)):
+            labels = getattr(self, axis)
+            labels = list(range(n)) if labels is None else list(np.asarray(labels))
+            if len(labels) != n:
+                raise ValueError(
+                    f"heatmap {self.name!r}: {axis} needs {n} labels (z has shape "
+                    f"{z.shape}), got {len(labels)}"
+                )
+            setattr(self, axis, [_plain(v) for v in labels])
+        if self.zmin is not None and self.zmax is not None and self.zmin >= self.zmax:
+            raise ValueError(
+                f"heatmap {self.name!r}: zmin must be < zmax, got zmin={self.zmin}, "
+                f"zmax={self.zmax}"
+            )
+        if self.colorbar_title is None:
+            self.colorbar_title = self.name
+
+
+def _plain(v: Any) -> Any:
+    """A label as a JSON-able Python value (numpy scalars to int/float/str)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, (int, float, str)):
+        return v
+    return str(v)
 
 
 @dataclass
 class Panel:
-    """What a panel function returns: curves and an optional note for the reader."""
+    """What a panel function returns: traces (curves, heatmaps) and a note."""
 
-    curves: list[Curve]
+    curves: list[Curve | Heatmap]
     note: str = ""
     extras: dict = field(default_factory=dict)
+
+
+def band(
+    x: Any,
+    samples: Any,
+    name: str,
+    *,
+    spread: str = "std",
+    **kwargs: Any,
+) -> Curve:
+    """A curve of the mean over seeds with a shaded band of their spread.
+
+    Args:
+        x: (points,) x values.
+        samples: (num_seeds, points) one row per seed (or run).
+        name: legend text.
+        spread: the band: ``"std"`` mean +- one standard deviation over seeds
+            (ddof = 1), ``"sem"`` mean +- the standard error of the mean (s.d. /
+            sqrt(num_seeds)), ``"range"`` from the smallest to the largest seed.
+        **kwargs: any other :class:`Curve` argument (role, group, row, col, id ...).
+
+    Returns:
+        A :class:`Curve` with ``lower`` / ``upper`` set and a ``band_label`` such as
+        "mean ± 1 s.d. over 8 seeds". A point where any seed is non-finite (a run
+        that diverged) is dropped: the mean of the survivors would be biased.
+
+    Raises:
+        ValueError: ``samples`` not 2-D, fewer than 2 seeds, a number of points that
+            differs from ``x``'s, or an unknown ``spread``.
+
+    Example:
+        >>> import numpy as np
+        >>> c = band([0, 1], np.array([[1.0, 2.0], [3.0, 4.0]]), "loss")
+        >>> c.y.tolist(), c.lower.tolist(), c.band_label
+        ([2.0, 3.0], [0.5857..., 1.5857...], 'mean ± 1 s.d. over 2 seeds')
+    """
+    if spread not in SPREADS:
+        raise ValueError(f"spread must be one of {SPREADS}, got spread={spread!r}")
+    s = np.asarray(samples, dtype=float)
+    if s.ndim != 2 or s.shape[0] < 2:
+        raise ValueError(
+            f"band {name!r}: samples must have shape (num_seeds >= 2, points), got "
+            f"shape {s.shape}"
+        )
+    n = s.shape[0]
+    if s.shape[1] != np.asarray(x).reshape(-1).size:
+        raise ValueError(
+            f"band {name!r}: samples has {s.shape[1]} points, x has "
+            f"{np.asarray(x).size}"
+        )
+    ok = np.all(np.isfinite(s), axis=0)
+    s = np.where(ok, s, 0.0)
+    mean = s.mean(axis=0)
+    if spread == "range":
+        lower, upper = s.min(axis=0), s.max(axis=0)
+        label = f"range over {n} seeds"
+    else:
+        half = s.std(axis=0, ddof=1)
+        if spread == "sem":
+            half = half / math.sqrt(n)
+        lower, upper = mean - half, mean + half
+        label = f"mean ± 1 {'s.d.' if spread == 'std' else 's.e.m.'} over {n} seeds"
+    nan = np.where(ok, 0.0, np.nan)
+    kwargs.setdefault("band_label", label)
+    return Curve(x, mean + nan, name, lower=lower + nan, upper=upper + nan, **kwargs)
 
 
 def paired_curves(
@@ -221,12 +495,13 @@ def paired_curves(
     *,
     theory_x: Any = None,
     col: int = 1,
+    row: int = 1,
 ) -> list[Curve]:
     """Curves for several quantities, each as simulation (solid) and theory (dashed).
 
     One legend entry per quantity (its colour); the theory curve shares the entry
-    (clicking it toggles both). Every explorer figure says "solid: simulation ·
-    dashed: theory" above the axes.
+    (clicking it toggles both). The figure's key above the axes says "solid:
+    simulation · dashed: theory".
 
     Args:
         x: (points,) shared x values of the simulation.
@@ -234,14 +509,20 @@ def paired_curves(
         theory: (points_th, k) predicted values.
         labels: k legend labels.
         theory_x: (points_th,) x values of the theory (default: ``x``).
-        col: subplot column.
+        col, row: subplot.
+
+    Example:
+        >>> [c.id for c in paired_curves([0, 1], [[1], [2]], [[1], [2]], ["u"])]
+        ['u', 'u (theory)']
     """
     simulation = np.asarray(simulation, dtype=float).reshape(len(np.asarray(x)), -1)
     theory_x = x if theory_x is None else theory_x
     theory = np.asarray(theory, dtype=float).reshape(len(np.asarray(theory_x)), -1)
     curves = []
     for i, label in enumerate(labels):
-        curves.append(Curve(x, simulation[:, i], label, "simulation", group=i, col=col))
+        curves.append(
+            Curve(x, simulation[:, i], label, "simulation", group=i, col=col, row=row)
+        )
         curves.append(
             Curve(
                 theory_x,
@@ -250,40 +531,161 @@ def paired_curves(
                 "theory",
                 group=i,
                 col=col,
+                row=row,
                 showlegend=False,
             )
         )
     return curves
 
 
-def _round(a: np.ndarray) -> list:
-    """Floats rounded to a few significant digits, as plain JSON numbers
-    (NaN, a curve's break, becomes ``null``: a gap in the plotted line)."""
+def _round(a: Any) -> list:
+    """Floats rounded to a few significant digits, as plain JSON numbers (NaN, a
+    curve's break or a blank heatmap cell, and infinities become ``null``)."""
+    a = np.asarray(a, dtype=float)
+    if a.ndim > 1:
+        return [_round(r) for r in a]
     if a.size == 0:
         return []
-    return [None if v != v else float(f"{v:.{_SIG_DIGITS}g}") for v in a.tolist()]
+    return [
+        float(f"{v:.{_SIG_DIGITS}g}") if math.isfinite(v) else None for v in a.tolist()
+    ]
+
+
+# -- records: one JSON-able description of a trace, shared by static and live ------
+
+
+def _style(item: Curve | Heatmap) -> dict:
+    """Everything about a trace except its data (the same at every knob value)."""
+    if isinstance(item, Heatmap):
+        return {
+            "kind": "heatmap",
+            "id": item.id,
+            "name": item.name,
+            "row": int(item.row),
+            "col": int(item.col),
+            "colorscale": item.colorscale,
+            "zmin": item.zmin,
+            "zmax": item.zmax,
+            "colorbar_title": item.colorbar_title,
+        }
+    return {
+        "kind": "curve",
+        "id": item.id,
+        "name": item.name,
+        "role": item.role,
+        "group": int(item.group),
+        "row": int(item.row),
+        "col": int(item.col),
+        "mode": item.mode,
+        "showlegend": bool(item.showlegend),
+        "secondary_y": bool(item.secondary_y),
+        "band": item.is_band,
+        "band_label": item.band_label,
+        "error": item.error_y is not None,
+    }
+
+
+def _data(item: Curve | Heatmap, static: bool) -> dict:
+    """A trace's data: rounded lists for the page, arrays for the live figure."""
+    conv = _round if static else (lambda a: a)
+    if isinstance(item, Heatmap):
+        return {"z": conv(item.z), "x": list(item.x), "y": list(item.y)}
+    d = {"x": conv(item.x), "y": conv(item.y)}
+    if item.error_y is not None:
+        d["e"] = conv(item.error_y)
+    if item.is_band:
+        d["lo"], d["hi"] = conv(item.lower), conv(item.upper)
+    return d
+
+
+def _band_xy(data: dict) -> tuple[list, list]:
+    """The closed outline of a band: along ``upper``, back along ``lower``."""
+    x, lo, hi = (list(np.asarray(data[k]).tolist()) for k in ("x", "lo", "hi"))
+    return x + x[::-1], hi + lo[::-1]
+
+
+def _subtitle(styles: Sequence[dict]) -> str:
+    """The figure's key: only the roles and trace kinds actually drawn."""
+    curves = [s for s in styles if s["kind"] == "curve"]
+    sim = [s for s in curves if s["role"] == "simulation"]
+    parts = []
+    if any("lines" in s["mode"] for s in sim):
+        parts.append("solid: simulation")
+    if any(s["mode"] == "markers" for s in sim):
+        parts.append("markers: simulation")
+    if any(s["role"] == "theory" for s in curves):
+        parts.append("dashed: theory")
+    labels = dict.fromkeys(
+        s["band_label"] or "uncertainty band" for s in curves if s["band"]
+    )
+    parts += [f"shaded: {label}" for label in labels]
+    return " · ".join(parts)
+
+
+def _cells(name: str, value: Any, rows: int, cols: int) -> list[list]:
+    """A per-subplot setting as a rows x cols grid: one value for all subplots, one
+    per column (every row alike), one per subplot in row-major order, or nested."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return [[value] * cols for _ in range(rows)]
+    value = list(value)
+    if value and all(isinstance(v, (list, tuple)) for v in value):
+        if len(value) == rows and all(len(v) == cols for v in value):
+            return [list(v) for v in value]
+    elif len(value) == cols:
+        return [list(value) for _ in range(rows)]
+    elif len(value) == rows * cols:
+        return [value[r * cols : (r + 1) * cols] for r in range(rows)]
+    raise ValueError(
+        f"{name} needs one value, one per column ({cols}), one per subplot "
+        f"({rows * cols}, row by row) or a {rows} x {cols} nested list; got {value!r}"
+    )
+
+
+_SHARED = (False, True, "columns", "rows", "all")
 
 
 class Explorer:
     """Theory vs simulation, explorable by knobs, in the book (static) or live.
 
     Args:
-        panel: ``panel(**{knob.name: value}) -> Panel``. It must return curves with
-            the same names at every knob value.
+        panel: ``panel(**{knob.name: value}) -> Panel``. Trace ids must be unique
+            within a panel; a trace is matched across knob values by its id.
         knobs: the controls, in the order shown.
-        title: figure title.
-        x_title, y_title: axis titles with units (a string, or one per column).
-        log_x, log_y: log axes (a bool, or one per column).
-        cols: number of subplot columns.
-        subplot_titles: one title per column.
-        height: plot height in pixels, without the sliders.
+        title: figure title. A key under it names what the line styles and shading
+            show, for the roles present only.
+        x_title, y_title: axis titles with units: one string, one per column, one
+            per subplot (row by row) or a ``rows x cols`` nested list.
+        log_x, log_y: log axes, given like the titles.
+        cols, rows: the grid of subplots (plotly's ``make_subplots``).
+        subplot_titles: one title per column, or per subplot (row by row).
+        height: plot height in pixels, without the sliders (default 420 for one
+            row, 300 per row plus 140 for several).
+        shared_x, shared_y: link axes as ``make_subplots`` does: ``True`` or
+            ``"columns"`` (x: subplots of a column share x), ``"rows"``, ``"all"``;
+            only the outer subplots show the shared axis' labels and title.
+        secondary_y: give a subplot a second y axis on its right, given like
+            ``log_y``; a curve goes there with ``Curve(secondary_y=True)``.
+        y2_title, log_y2: title and log scale of the second y axes, given like
+            ``y_title``.
+        max_states: the most knob combinations the static page may precompute
+            (default :data:`MAX_STATES`, from the book's 3 MB page-weight target).
 
     Raises:
-        ValueError: duplicate knob names, or a per-column setting of the wrong length.
+        ValueError: duplicate knob names; a per-subplot setting of the wrong length;
+            ``rows`` or ``cols`` < 1; an unknown ``shared_x`` / ``shared_y``.
 
     Displaying the object in a notebook shows the static figure during a book build
     and live widgets otherwise. :meth:`static_html` and :meth:`widget` give each
     explicitly.
+
+    Example:
+        >>> import numpy as np
+        >>> def panel(lr):
+        ...     t = np.arange(10.0)
+        ...     return Panel([Curve(t, np.exp(-lr * t), "loss")])
+        >>> ex = Explorer(panel, [Knob("lr", (0.1, 0.2))], y_title="loss")
+        >>> [c.id for c in ex.evaluate(lr=0.2).curves], len(ex.grid())
+        (['loss'], 2)
     """
 
     def __init__(
@@ -292,44 +694,58 @@ class Explorer:
         knobs: Sequence[Knob],
         *,
         title: str = "",
-        x_title: str | Sequence[str] = "",
-        y_title: str | Sequence[str] = "",
-        log_x: bool | Sequence[bool] = False,
-        log_y: bool | Sequence[bool] = False,
+        x_title: str | Sequence = "",
+        y_title: str | Sequence = "",
+        log_x: bool | Sequence = False,
+        log_y: bool | Sequence = False,
         cols: int = 1,
         subplot_titles: Sequence[str] | None = None,
-        height: int = 420,
+        height: int | None = None,
+        rows: int = 1,
+        shared_x: bool | str = False,
+        shared_y: bool | str = False,
+        secondary_y: bool | Sequence = False,
+        y2_title: str | Sequence = "",
+        log_y2: bool | Sequence = False,
+        max_states: int = MAX_STATES,
     ):
         names = [k.name for k in knobs]
         if len(set(names)) != len(names):
             raise ValueError(f"knob names must be unique, got {names}")
+        for what, n in (("rows", rows), ("cols", cols), ("max_states", max_states)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"{what} must be an integer >= 1, got {what}={n!r}")
+        for what, s in (("shared_x", shared_x), ("shared_y", shared_y)):
+            if s not in _SHARED:
+                raise ValueError(f"{what} must be one of {_SHARED}, got {what}={s!r}")
         self.panel_fn = panel
         self.knobs = tuple(knobs)
         self.title = title
-        self.cols = int(cols)
-        self.x_title = self._per_col("x_title", x_title)
-        self.y_title = self._per_col("y_title", y_title)
-        self.log_x = self._per_col("log_x", log_x)
-        self.log_y = self._per_col("log_y", log_y)
+        self.rows, self.cols = int(rows), int(cols)
+        r, c = self.rows, self.cols
+        self.x_title = _cells("x_title", x_title, r, c)
+        self.y_title = _cells("y_title", y_title, r, c)
+        self.log_x = _cells("log_x", log_x, r, c)
+        self.log_y = _cells("log_y", log_y, r, c)
+        self.secondary_y = _cells("secondary_y", secondary_y, r, c)
+        self.y2_title = _cells("y2_title", y2_title, r, c)
+        self.log_y2 = _cells("log_y2", log_y2, r, c)
         self.subplot_titles = (
             None
             if subplot_titles is None
-            else self._per_col("subplot_titles", subplot_titles)
+            else _cells("subplot_titles", list(subplot_titles), r, c)
         )
-        self.height = int(height)
+        self.shared_x, self.shared_y = shared_x, shared_y
+        self.height = (
+            int(420 if rows == 1 else 300 * rows + 140)
+            if height is None
+            else int(height)
+        )
+        self.max_states = int(max_states)
+        self._base = None
         self._fig = None
         self._controls: dict[str, Any] = {}
         self.last_update_s: float | None = None
-
-    def _per_col(self, name, value):
-        if isinstance(value, (str, bool)):
-            return [value] * self.cols
-        value = list(value)
-        if len(value) != self.cols:
-            raise ValueError(
-                f"{name} needs one entry per column ({self.cols}), got {value}"
-            )
-        return value
 
     # -- evaluation -----------------------------------------------------------------
 
@@ -337,7 +753,9 @@ class Explorer:
         """Validate knob values (missing ones take their default) and call the panel.
 
         Raises:
-            ValueError, TypeError: an unknown knob, or a value outside a knob's range.
+            ValueError, TypeError: an unknown knob, or a value outside a knob's range;
+                a panel that is not a :class:`Panel`, repeats a trace id, or puts a
+                trace outside the grid or on a second y axis the subplot lacks.
         """
         unknown = set(values) - {k.name for k in self.knobs}
         if unknown:
@@ -351,65 +769,179 @@ class Explorer:
             raise TypeError(
                 f"the panel function must return a Panel, got {type(panel)}"
             )
+        self._check(panel)
         return panel
 
+    def _check(self, panel: Panel) -> None:
+        seen = set()
+        for item in panel.curves:
+            if not isinstance(item, (Curve, Heatmap)):
+                raise TypeError(
+                    f"a Panel holds Curve and Heatmap traces, got {type(item)}"
+                )
+            if item.id in seen:
+                raise ValueError(
+                    f"trace id {item.id!r} appears twice in one panel; give each "
+                    "trace a distinct name or id"
+                )
+            seen.add(item.id)
+            if item.row > self.rows or item.col > self.cols:
+                raise ValueError(
+                    f"trace {item.id!r} is in subplot row={item.row}, col={item.col}; "
+                    f"the grid has rows={self.rows}, cols={self.cols}"
+                )
+            sec = isinstance(item, Curve) and item.secondary_y
+            if sec and not self.secondary_y[item.row - 1][item.col - 1]:
+                raise ValueError(
+                    f"curve {item.id!r} has secondary_y=True but subplot row="
+                    f"{item.row}, col={item.col} has no second y axis; pass "
+                    "Explorer(secondary_y=...)"
+                )
+
     def grid(self) -> list[dict]:
-        """The static grid: every combination of the knobs' ``values``."""
+        """The static grid: every combination of the knobs' ``values``.
+
+        Raises:
+            ValueError: more than ``max_states`` combinations (the message lists
+                each knob's number of values).
+        """
+        sizes = [len(k.values) for k in self.knobs]
+        total = math.prod(sizes)
+        if total > self.max_states:
+            each = ", ".join(
+                f"{k.name}: {n} values" for k, n in zip(self.knobs, sizes, strict=True)
+            )
+            raise ValueError(
+                f"explorer {self.title!r} would precompute "
+                f"{' x '.join(map(str, sizes))} = {total} states ({each}), more than "
+                f"max_states={self.max_states} (the page-weight target is 3 MB). Give "
+                "the knobs fewer static values (the live range stays), or raise "
+                "max_states if the page stays under 3 MB."
+            )
         combos = itertools.product(*(k.values for k in self.knobs))
         names = [k.name for k in self.knobs]
         return [dict(zip(names, c, strict=True)) for c in combos]
 
     # -- figure ---------------------------------------------------------------------
 
-    def _layout(self, note: str) -> dict:
-        layout: dict[str, Any] = {
-            "title": {
-                "text": f"{self.title}<br><sup>{_KEY}</sup>",
-                "x": 0.02,
-                "xanchor": "left",
-            },
-            "height": self.height,
-            "margin": {"l": 70, "r": 20, "t": 80, "b": 60},
-            "paper_bgcolor": "rgba(0,0,0,0)",
-            "plot_bgcolor": "rgba(0,0,0,0)",
-            "font": {"color": "#333333"},
-            "legend": {"orientation": "v", "bgcolor": "rgba(0,0,0,0)"},
-            "hovermode": "closest",
-            "annotations": [
-                self._note_annotation(note),
-            ],
+    def _subplots(self) -> tuple[dict, dict]:
+        """The layout of ``make_subplots`` (axes, domains, subplot titles) and each
+        subplot's axis names ``(row, col, secondary) -> (xref, yref, xkey, ykey)``."""
+        if self._base is not None:
+            return self._base
+        from plotly.subplots import make_subplots
+
+        rows, cols = self.rows, self.cols
+        plot_px = max(self.height - 140, 100)
+        row_gap = 45 if self.shared_x in (True, "columns", "all") else 90
+        extra = any(
+            self.secondary_y[r][c] for r in range(rows) for c in range(cols - 1)
+        )
+        kwargs: dict[str, Any] = {
+            "horizontal_spacing": min(0.12 + 0.06 * extra, 0.9 / max(cols - 1, 1)),
         }
-        gap = 0.12
-        width = (1 - gap * (self.cols - 1)) / self.cols
-        for c in range(self.cols):
-            sfx = "" if c == 0 else str(c + 1)
-            lo = c * (width + gap)
-            grid = {"gridcolor": "rgba(128,128,128,0.25)", "zeroline": False}
-            layout[f"xaxis{sfx}"] = {
-                "domain": [lo, lo + width],
-                "title": {"text": self.x_title[c]},
-                "type": "log" if self.log_x[c] else "linear",
-                "anchor": f"y{sfx}",
+        if rows > 1:
+            kwargs["vertical_spacing"] = min(row_gap / plot_px, 0.9 / (rows - 1))
+        titles = None
+        if self.subplot_titles is not None:
+            titles = [
+                f"<b>{t}</b>" if t else "" for row in self.subplot_titles for t in row
+            ]
+        fig = make_subplots(
+            rows=rows,
+            cols=cols,
+            shared_xaxes=self.shared_x,
+            shared_yaxes=self.shared_y,
+            specs=[[{"secondary_y": bool(s)} for s in row] for row in self.secondary_y],
+            subplot_titles=titles,
+            **kwargs,
+        )
+        grid = {"gridcolor": "rgba(128,128,128,0.25)", "zeroline": False}
+        x_outer = self.shared_x in (True, "columns", "all")
+        y_outer = self.shared_y in (True, "rows", "all")
+        refs = {}
+        for r, c in itertools.product(range(rows), range(cols)):
+            at = {"row": r + 1, "col": c + 1}
+            show_x = not x_outer or r == rows - 1
+            show_y = not y_outer or c == 0
+            fig.update_xaxes(
+                title_text=self.x_title[r][c] if show_x else "",
+                type="log" if self.log_x[r][c] else "linear",
                 **grid,
-            }
-            layout[f"yaxis{sfx}"] = {
-                "title": {"text": self.y_title[c]},
-                "type": "log" if self.log_y[c] else "linear",
-                "anchor": f"x{sfx}",
+                **at,
+            )
+            sec = {"secondary_y": False} if self.secondary_y[r][c] else {}
+            fig.update_yaxes(
+                title_text=self.y_title[r][c] if show_y else "",
+                type="log" if self.log_y[r][c] else "linear",
                 **grid,
-            }
-            if self.subplot_titles:
-                layout["annotations"].append(
-                    {
-                        "text": f"<b>{self.subplot_titles[c]}</b>",
-                        "xref": "paper",
-                        "yref": "paper",
-                        "x": lo + width / 2,
-                        "y": 1.0,
-                        "yanchor": "bottom",
-                        "showarrow": False,
-                    }
+                **at,
+                **sec,
+            )
+            for s in (False, True) if self.secondary_y[r][c] else (False,):
+                sub = (
+                    fig.get_subplot(r + 1, c + 1, secondary_y=s)
+                    if s
+                    else (fig.get_subplot(r + 1, c + 1))
                 )
+                xk, yk = sub.xaxis.plotly_name, sub.yaxis.plotly_name
+                refs[(r + 1, c + 1, s)] = (
+                    xk.replace("axis", ""),
+                    yk.replace("axis", ""),
+                    xk,
+                    yk,
+                )
+            if self.secondary_y[r][c]:
+                fig.update_yaxes(
+                    title_text=self.y2_title[r][c],
+                    type="log" if self.log_y2[r][c] else "linear",
+                    showgrid=False,
+                    zeroline=False,
+                    secondary_y=True,
+                    **at,
+                )
+        layout = fig.layout.to_plotly_json()
+        layout.pop("template", None)
+        for a in layout.get("annotations", []):  # subplot titles
+            a["font"] = {"size": 14}
+        self._base = (layout, refs)
+        return self._base
+
+    def _title(self, styles: Sequence[dict]) -> str:
+        key = _subtitle(styles)
+        return f"{self.title}<br><sup>{key}</sup>" if key else self.title
+
+    def _layout(self, styles: Sequence[dict], note: str) -> dict:
+        base, refs = self._subplots()
+        layout = copy.deepcopy(base)
+        right = any(
+            s["kind"] == "heatmap" and s["col"] == self.cols for s in styles
+        ) or any(self.secondary_y[r][-1] for r in range(self.rows))
+        layout.update(
+            {
+                "title": {"text": self._title(styles), "x": 0.02, "xanchor": "left"},
+                "height": self.height,
+                "margin": {"l": 70, "r": 20, "t": 80, "b": 60},
+                "paper_bgcolor": "rgba(0,0,0,0)",
+                "plot_bgcolor": "rgba(0,0,0,0)",
+                "font": {"color": "#333333"},
+                "legend": {
+                    "orientation": "v",
+                    "bgcolor": "rgba(0,0,0,0)",
+                    **({"x": 1.12, "xanchor": "left"} if right else {}),
+                },
+                "hovermode": "closest",
+                "annotations": [
+                    self._note_annotation(note),
+                    *base.get("annotations", []),
+                ],
+            }
+        )
+        for s in styles:
+            if s["kind"] == "heatmap":
+                _, _, xk, yk = refs[(s["row"], s["col"], False)]
+                layout[yk].update(autorange="reversed", showgrid=False)
+                layout[xk].update(showgrid=False)
         return layout
 
     @staticmethod
@@ -426,93 +958,198 @@ class Explorer:
             "font": {"color": "#D55E00", "size": 13},
         }
 
-    @staticmethod
-    def _trace(curve: Curve) -> dict:
-        color = PALETTE[curve.group % len(PALETTE)]
-        sfx = "" if curve.col == 1 else str(curve.col)
-        trace: dict[str, Any] = {
+    def _traces(self, style: dict, data: dict) -> list[dict]:
+        """The plotly traces of one item: a heatmap; or a band's fill, then its
+        line. Each carries its item's id in ``meta`` (``id::band`` for a fill)."""
+        base, refs = self._subplots()
+        sec = style["kind"] == "curve" and style["secondary_y"]
+        xref, yref, xk, yk = refs[(style["row"], style["col"], sec)]
+        tid = style["id"]
+        if style["kind"] == "heatmap":
+            scale = {"sequential": SEQUENTIAL, "diverging": DIVERGING}.get(
+                style["colorscale"], style["colorscale"]
+            )
+            if not isinstance(scale, str):
+                scale = [list(p) for p in scale]
+            xd, yd = base[xk]["domain"], base[yk]["domain"]
+            trace = {
+                "type": "heatmap",
+                "z": data["z"],
+                "x": data["x"],
+                "y": data["y"],
+                "name": style["name"],
+                "colorscale": scale,
+                "colorbar": {
+                    "x": xd[1] + 0.01,
+                    "xanchor": "left",
+                    "y": (yd[0] + yd[1]) / 2,
+                    "yanchor": "middle",
+                    "len": yd[1] - yd[0],
+                    "thickness": 12,
+                    "outlinewidth": 0,
+                    "title": {"text": style["colorbar_title"], "side": "right"},
+                },
+                "hovertemplate": (
+                    f"{html.escape(style['name'])}<br>x: %{{x}}<br>y: %{{y}}"
+                    "<br>value: %{z:.4g}<extra></extra>"
+                ),
+                "xaxis": xref,
+                "yaxis": yref,
+                "meta": tid,
+                "uid": tid,
+            }
+            for k in ("zmin", "zmax"):
+                if style[k] is not None:
+                    trace[k] = style[k]
+            if style["colorscale"] == "diverging" and style["zmin"] is None:
+                trace["zmid"] = 0.0
+            return [trace]
+        color = PALETTE[style["group"] % len(PALETTE)]
+        theory = style["role"] == "theory"
+        legendgroup = f"{style['row']}-{style['col']}-{style['group']}"
+        line: dict[str, Any] = {
             "type": "scatter",
-            "x": _round(curve.x),
-            "y": _round(curve.y),
-            "name": curve.name,
-            "mode": curve.mode,
-            "legendgroup": f"{curve.col}-{curve.group}",
-            "showlegend": curve.showlegend,
-            "xaxis": f"x{sfx}",
-            "yaxis": f"y{sfx}",
+            "x": data["x"],
+            "y": data["y"],
+            "name": style["name"],
+            "mode": style["mode"],
+            "legendgroup": legendgroup,
+            "showlegend": style["showlegend"],
+            "xaxis": xref,
+            "yaxis": yref,
             "line": {
                 "color": color,
-                "dash": "dash" if curve.role == "theory" else "solid",
-                "width": 2.5 if curve.role == "theory" else 2,
+                "dash": "dash" if theory else "solid",
+                "width": 2.5 if theory else 2,
             },
             "marker": {"color": color, "size": 7},
+            "meta": tid,
+            "uid": tid,
         }
-        if curve.error_y is not None:
-            trace["error_y"] = {
+        if style["error"]:
+            line["error_y"] = {
                 "type": "data",
-                "array": _round(curve.error_y),
+                "array": data["e"],
                 "visible": True,
                 "color": color,
             }
-        return trace
+        if not style["band"]:
+            return [line]
+        bx, by = _band_xy(data)
+        r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+        fill = {
+            "type": "scatter",
+            "x": bx,
+            "y": by,
+            "name": f"{style['name']} (band)",
+            "mode": "lines",
+            "fill": "toself",
+            "fillcolor": f"rgba({r},{g},{b},0.22)",
+            "line": {"width": 0, "color": color},
+            "hoverinfo": "skip",
+            "legendgroup": legendgroup,
+            "showlegend": False,
+            "xaxis": xref,
+            "yaxis": yref,
+            "meta": f"{tid}::band",
+            "uid": f"{tid}::band",
+        }
+        return [fill, line]
 
     def _figure_dict(self, panel: Panel) -> dict:
-        return {
-            "data": [self._trace(c) for c in panel.curves],
-            "layout": self._layout(panel.note),
-        }
+        styles = [_style(c) for c in panel.curves]
+        data = []
+        for c, s in zip(panel.curves, styles, strict=True):
+            data += self._traces(s, _data(c, static=False))
+        return {"data": data, "layout": self._layout(styles, panel.note)}
 
     # -- static HTML ----------------------------------------------------------------
 
-    def static_html(self, progress: bool | None = None) -> str:
-        """Precompute the grid and return self-contained HTML (plotly.js not included).
-
-        Args:
-            progress: show a progress bar (default: only outside a book build).
-
-        Curves are matched by name across grid points; a curve missing at a grid
-        point is hidden there.
-        """
-        points = self.grid()
-        if progress is None:
-            progress = not is_static_build()
+    def _static_points(self, points, progress: bool, cache: bool) -> list[dict]:
+        """Each grid point as ``{"items": [[style, data], ...], "note": str}`` with
+        rounded data: from the disk cache when the panel and its inputs are
+        unchanged, else evaluated (and stored)."""
+        path = None
+        if cache:
+            directory = cache_dir()
+            key = _cache_key(self) if directory is not None else None
+            if key is not None:
+                path = directory / f"explorer-{key}.json"
+                cached = _cache_load(path, len(points))
+                if cached is not None:
+                    return cached
         iterator = points
         if progress:
             from tqdm.auto import tqdm
 
             iterator = tqdm(points, desc="precomputing explorer grid", leave=False)
-        panels = [self.evaluate(**values) for values in iterator]
-        # The union of curve names over the grid, in order of first appearance: a
-        # curve absent at a grid point (e.g. a dataset with fewer modes) is hidden.
-        styles: dict[str, Curve] = {}
-        for panel in panels:
-            for c in panel.curves:
-                styles.setdefault(c.name, c)
-        names = list(styles)
-        frames = []
-        for panel in panels:
-            by_name = {c.name: c for c in panel.curves}
-            cs = [by_name.get(n) for n in names]
-            frames.append(
+        records = []
+        for values in iterator:
+            panel = self.evaluate(**values)
+            records.append(
                 {
-                    "x": [[] if c is None else _round(c.x) for c in cs],
-                    "y": [[] if c is None else _round(c.y) for c in cs],
-                    "e": [
-                        None if c is None or c.error_y is None else _round(c.error_y)
-                        for c in cs
-                    ],
-                    "v": [c is not None for c in cs],
+                    "items": [[_style(c), _data(c, static=True)] for c in panel.curves],
                     "note": panel.note,
                 }
             )
+        if path is not None:
+            _cache_save(path, records)
+        return records
+
+    def static_html(self, progress: bool | None = None, cache: bool = True) -> str:
+        """Precompute the grid and return self-contained HTML (plotly.js not included).
+
+        Args:
+            progress: show a progress bar (default: only outside a book build).
+            cache: read and write the disk cache (:func:`cache_dir`).
+
+        Traces are matched by id across grid points; a trace missing at a grid point
+        is hidden there. Under the figure, a link downloads the data shown as CSV
+        (columns ``trace_id, x, y, lower, upper, error_y, z``; a heatmap gives one
+        row per cell with its x and y labels), made in the browser from the current
+        slider positions.
+
+        Raises:
+            ValueError: more than ``max_states`` grid points (see :meth:`grid`).
+        """
+        points = self.grid()
+        if progress is None:
+            progress = not is_static_build()
+        records = self._static_points(points, progress, cache)
+        # The union of trace ids over the grid, in order of first appearance: a
+        # trace absent at a grid point (e.g. a dataset with fewer modes) is hidden.
+        first: dict[str, tuple[dict, dict]] = {}
+        for rec in records:
+            for style, data in rec["items"]:
+                first.setdefault(style["id"], (style, data))
+        ids = list(first)
         default_idx = points.index({k.name: k.default for k in self.knobs})
-        default = {c.name: c for c in panels[default_idx].curves}
+        default = {s["id"]: (s, d) for s, d in records[default_idx]["items"]}
+        data, items = [], []
+        for tid in ids:
+            style, d = default.get(tid, first[tid])
+            traces = self._traces(style, d)
+            for t in traces:
+                t["visible"] = tid in default
+            items.append(
+                {
+                    "id": tid,
+                    "kind": style["kind"],
+                    "band": style.get("band", False),
+                    "error": style.get("error", False),
+                    "traces": list(range(len(data), len(data) + len(traces))),
+                }
+            )
+            data += traces
+        styles = [first[tid][0] for tid in ids]
         fig = {
-            "data": [self._trace(default.get(n, styles[n])) for n in names],
-            "layout": self._layout(panels[default_idx].note),
+            "data": data,
+            "layout": self._layout(styles, records[default_idx]["note"]),
         }
-        for trace, n in zip(fig["data"], names, strict=False):
-            trace["visible"] = n in default
+        frames = []
+        for rec in records:
+            here = {s["id"]: d for s, d in rec["items"]}
+            frames.append({"d": [here.get(tid) for tid in ids], "note": rec["note"]})
         sliders = []
         movable = [k for k in self.knobs if len(k.values) > 1]
         fixed = [k for k in self.knobs if len(k.values) == 1]
@@ -544,8 +1181,16 @@ class Explorer:
         spec = {
             "figure": fig,
             "frames": frames,
+            "items": items,
             "sizes": sizes,
             "slider_of": slider_of,
+            "start": default_idx,
+            "knobs": [
+                {"name": k.name, "labels": [_label(v) for v in k.values]}
+                for k in self.knobs
+            ],
+            "start_pos": [k.values.index(k.default) for k in self.knobs],
+            "file": _slug(self.title) or "explorer",
         }
         caption = ""
         if fixed:
@@ -558,12 +1203,16 @@ class Explorer:
                 + ". Run the page live (Jupyter, Binder or Colab) to vary every knob."
                 "</p>"
             )
-        data = json.dumps(spec, separators=(",", ":"), allow_nan=False)
-        data = data.replace("</", "<\\/")
+        link = (
+            f"<p class='lm-explorer-download'><a id='{div_id}-csv' href='#' "
+            "download='explorer.csv'>Download the data shown (CSV)</a></p>"
+        )
+        blob = json.dumps(spec, separators=(",", ":"), allow_nan=False)
+        blob = blob.replace("</", "<\\/")
         return (
             f'<div class="lm-explorer" id="{div_id}-box">'
-            f'<div class="lm-explorer-plot" id="{div_id}"></div>{caption}'
-            f'<script type="application/json" id="{div_id}-data">{data}</script>'
+            f'<div class="lm-explorer-plot" id="{div_id}"></div>{link}{caption}'
+            f'<script type="application/json" id="{div_id}-data">{blob}</script>'
             f"<script>{_JS.replace('__ID__', div_id)}</script></div>"
         )
 
@@ -650,23 +1299,37 @@ class Explorer:
         self.last_update_s = time.perf_counter() - start
 
     def update(self, panel: Panel) -> None:
-        """Put ``panel``'s curves into the live figure in place (matched by name;
-        traces the panel does not return are hidden, new names are added)."""
+        """Put ``panel``'s traces into the live figure in place (matched by id;
+        traces the panel does not return are hidden, new ids are added)."""
+        self._check(panel)
         fig = self._fig
-        by_name = {c.name: c for c in panel.curves}
+        by_id = {c.id: c for c in panel.curves}
+        seen = set()
         with fig.batch_update():
             for trace in fig.data:
-                curve = by_name.pop(trace.name, None)
-                trace.visible = curve is not None
-                if curve is None:
+                tid, _, part = str(trace.meta).partition("::")
+                item = by_id.get(tid)
+                trace.visible = item is not None
+                if item is None:
                     continue
-                trace.x = curve.x
-                trace.y = curve.y
-                if curve.error_y is not None:
-                    trace.error_y.array = curve.error_y
-            for curve in by_name.values():
-                fig.add_trace(self._trace(curve))
+                seen.add(tid)
+                d = _data(item, static=False)
+                if isinstance(item, Heatmap):
+                    trace.z, trace.x, trace.y = d["z"], d["x"], d["y"]
+                elif part == "band":
+                    trace.visible = item.is_band
+                    if item.is_band:
+                        trace.x, trace.y = _band_xy(d)
+                else:
+                    trace.x, trace.y = d["x"], d["y"]
+                    if "e" in d:
+                        trace.error_y.array = d["e"]
+            for item in panel.curves:
+                if item.id not in seen:
+                    for t in self._traces(_style(item), _data(item, static=False)):
+                        fig.add_trace(t)
             fig.layout.annotations[0].text = panel.note
+            fig.layout.title.text = self._title([_style(c) for c in panel.curves])
         self._status.value = (
             f"<span style='color:#D55E00'>{html.escape(panel.note)}</span>"
             if panel.note
@@ -688,8 +1351,257 @@ def _label(v: Any) -> str:
     return str(v)
 
 
+def _slug(text: str) -> str:
+    """A file-name-safe version of ``text`` (ASCII letters, digits, ``-``)."""
+    text = re.sub(r"<[^>]*>", " ", text)
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60]
+
+
+# -- disk cache of static grids ----------------------------------------------------
+
+
+def cache_dir() -> Path | None:
+    """Where evaluated static grids are cached, or ``None`` when caching is off.
+
+    The environment variable ``LM_SIMS_CACHE_DIR`` names the folder (``off``
+    disables the cache); by default ``~/.cache/lm_sims/explorer``. A missing folder
+    is created on first write; a folder that cannot be written only means no cache.
+
+    Example:
+        >>> import os
+        >>> os.environ["LM_SIMS_CACHE_DIR"] = "off"
+        >>> cache_dir() is None
+        True
+        >>> del os.environ["LM_SIMS_CACHE_DIR"]
+    """
+    raw = os.environ.get("LM_SIMS_CACHE_DIR", "").strip()
+    if raw.lower() == "off":
+        return None
+    if raw:
+        return Path(raw).expanduser()
+    return Path("~/.cache/lm_sims/explorer").expanduser()
+
+
+class _Uncacheable(Exception):
+    """An input the cache key cannot describe faithfully: do not cache."""
+
+
+def _source_hash() -> str:
+    """Hash of every ``lm_sims`` source file (paths and contents)."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _cache_key(explorer: Explorer) -> str | None:
+    """The hex key of an explorer's static grid, or ``None`` if it cannot be made."""
+    import jax
+
+    try:
+        panel = _fingerprint(explorer.panel_fn)
+        knobs = _fingerprint([(k.name, list(k.values)) for k in explorer.knobs])
+    except (_Uncacheable, RecursionError):
+        return None
+    payload = {
+        "format": _CACHE_FORMAT,
+        "digits": _SIG_DIGITS,
+        "panel": panel,
+        "knobs": knobs,
+        "lm_sims": _source_hash(),
+        "jax": jax.__version__,
+        "numpy": np.__version__,
+        "x64": bool(jax.config.jax_enable_x64),
+        "backend": jax.default_backend(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _cache_load(path: Path, n_points: int) -> list[dict] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            records = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(records, list) or len(records) != n_points:
+        return None
+    return records
+
+
+def _cache_save(path: Path, records: list[dict]) -> None:
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as fh:
+            tmp = fh.name
+            json.dump(records, fh, separators=(",", ":"), allow_nan=False)
+        os.replace(tmp, path)
+    except (OSError, ValueError):  # read-only or missing folder: no cache, no error
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _fingerprint(obj: Any) -> str:
+    """A hash of what ``obj`` computes: code, closure values, referenced globals,
+    array contents. ``lm_sims`` code is covered by :func:`_source_hash` and
+    third-party code by its version; anything else it cannot describe raises
+    :class:`_Uncacheable` (no caching beats a stale cache)."""
+    h = hashlib.sha256()
+    _feed(h, obj, set(), 0)
+    return h.hexdigest()
+
+
+def _put(h, *parts: Any) -> None:
+    for p in parts:
+        h.update(str(p).encode() + b"\0")
+
+
+def _package(module: str) -> tuple[str, str | None]:
+    """``(top-level package, its version or None)``."""
+    top = module.split(".")[0]
+    version = getattr(sys.modules.get(top), "__version__", None)
+    return top, version if isinstance(version, str) else None
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _code_names(c)
+    return names
+
+
+def _feed_code(h, code: types.CodeType, seen, depth) -> None:
+    _put(h, "code", code.co_name, code.co_argcount, code.co_kwonlyargcount)
+    h.update(code.co_code)
+    _put(h, code.co_names, code.co_varnames)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _feed_code(h, c, seen, depth + 1)
+        else:
+            _feed(h, c, seen, depth + 1)
+
+
+def _feed_function(h, fn: types.FunctionType, seen, depth) -> None:
+    module = fn.__module__ or ""
+    top, version = _package(module)
+    _put(h, "function", module, fn.__qualname__)
+    if top != "lm_sims" and version is not None:
+        _put(h, version)  # third-party code: its version stands for it
+        return
+    if top != "lm_sims":  # code outside any package: notebooks, tests, scripts
+        _feed_code(h, fn.__code__, seen, depth)
+        glob = fn.__globals__
+        for name in sorted(_code_names(fn.__code__)):
+            if name in glob:
+                _put(h, "global", name)
+                _feed(h, glob[name], seen, depth + 1)
+    # lm_sims code is in the source hash; its closures and defaults are inputs
+    _feed(h, fn.__defaults__, seen, depth + 1)
+    _feed(h, fn.__kwdefaults__, seen, depth + 1)
+    cells = fn.__closure__ or ()
+    for name, cell in zip(fn.__code__.co_freevars, cells, strict=True):
+        _put(h, "free", name)
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            value = "<empty cell>"
+        _feed(h, value, seen, depth + 1)
+
+
+def _feed(h, obj: Any, seen: set, depth: int) -> None:
+    if depth > 60:
+        raise _Uncacheable("nested too deep")
+    if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
+        _put(h, type(obj).__name__, repr(obj))
+        return
+    if isinstance(obj, (np.ndarray, np.generic)):
+        a = np.asarray(obj)
+        if a.dtype == object:
+            _put(h, "object array", a.shape)
+            for v in a.reshape(-1):
+                _feed(h, v, seen, depth + 1)
+            return
+        _put(h, "ndarray", a.dtype.str, a.shape)
+        h.update(np.ascontiguousarray(a).tobytes())
+        return
+    if id(obj) in seen:
+        _put(h, "seen")
+        return
+    seen.add(id(obj))
+    module = type(obj).__module__ or ""
+    if module.startswith(("jax", "jaxlib")) and hasattr(obj, "dtype"):
+        import jax
+
+        if jax.dtypes.issubdtype(obj.dtype, jax.dtypes.prng_key):
+            _put(h, "prng key", str(obj.dtype))
+            obj = jax.random.key_data(obj)
+        _feed(h, np.asarray(obj), seen, depth + 1)
+        return
+    if isinstance(obj, types.ModuleType):
+        _put(h, "module", obj.__name__, _package(obj.__name__)[1])
+        return
+    if isinstance(obj, functools.partial):
+        _put(h, "partial")
+        _feed(h, (obj.func, obj.args, obj.keywords), seen, depth + 1)
+        return
+    if isinstance(obj, types.MethodType):
+        _put(h, "method")
+        _feed(h, (obj.__func__, obj.__self__), seen, depth + 1)
+        return
+    if isinstance(obj, types.FunctionType):
+        _feed_function(h, obj, seen, depth)
+        return
+    if isinstance(obj, type):
+        _put(h, "type", obj.__module__, obj.__qualname__, _package(obj.__module__)[1])
+        return
+    if isinstance(obj, (types.BuiltinFunctionType, np.ufunc)):
+        name = getattr(obj, "__qualname__", getattr(obj, "__name__", repr(obj)))
+        _put(h, "builtin", getattr(obj, "__module__", None), name)
+        return
+    wrapped = getattr(obj, "__wrapped__", None)
+    if callable(obj) and wrapped is not None:  # jax.jit, functools.cache ...
+        _put(h, "wrapper", type(obj).__qualname__)
+        _feed(h, wrapped, seen, depth + 1)
+        return
+    if isinstance(obj, (list, tuple)):
+        _put(h, type(obj).__module__, type(obj).__qualname__, len(obj))
+        for v in obj:
+            _feed(h, v, seen, depth + 1)
+        return
+    if isinstance(obj, dict):
+        _put(h, "dict", len(obj))
+        for k, v in obj.items():
+            _feed(h, k, seen, depth + 1)
+            _feed(h, v, seen, depth + 1)
+        return
+    if isinstance(obj, (set, frozenset)):
+        _put(h, "set", sorted(_fingerprint(v) for v in obj))
+        return
+    if dataclasses.is_dataclass(obj):
+        _put(h, "dataclass", module, type(obj).__qualname__)
+        for f in dataclasses.fields(obj):
+            _put(h, f.name)
+            _feed(h, getattr(obj, f.name), seen, depth + 1)
+        return
+    state = getattr(obj, "__dict__", None)
+    if isinstance(state, dict) and not hasattr(type(obj), "__slots__"):
+        _put(h, "object", module, type(obj).__qualname__)
+        _feed(h, state, seen, depth + 1)
+        return
+    raise _Uncacheable(f"cannot fingerprint {type(obj)!r}")
+
+
 # The static figure's script: draw, then on any slider change pick the grid point from
-# all sliders' positions and restyle the traces. Follows the theme's light/dark mode.
+# all sliders' positions, restyle the traces (matched by the items' trace indices) and
+# refresh the CSV link. Follows the theme's light/dark mode.
 _JS = r"""
 (function () {
   var id = "__ID__";
@@ -697,7 +1609,7 @@ _JS = r"""
     var gd = document.getElementById(id);
     if (!window.Plotly || !gd) { return setTimeout(start, 30); }
     var spec = JSON.parse(document.getElementById(id + "-data").textContent);
-    var fig = spec.figure;
+    var fig = spec.figure, link = document.getElementById(id + "-csv");
     function theme() {
       var dark = document.documentElement.dataset.theme === "dark";
       var c = dark ? "#e6e6e6" : "#333333";
@@ -708,28 +1620,90 @@ _JS = r"""
       });
       return upd;
     }
+    function cell(v) {
+      if (v === null || v === undefined) { return ""; }
+      var s = String(v);
+      return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    }
+    function csv(f) {
+      var rows = ["trace_id,x,y,lower,upper,error_y,z"];
+      spec.items.forEach(function (it, i) {
+        var d = f.d[i];
+        if (!d) { return; }
+        if (it.kind === "heatmap") {
+          d.y.forEach(function (yv, r) {
+            d.x.forEach(function (xv, c) {
+              rows.push([it.id, xv, yv, null, null, null, d.z[r][c]].map(cell)
+                        .join(","));
+            });
+          });
+          return;
+        }
+        d.x.forEach(function (xv, j) {
+          rows.push([it.id, xv, d.y[j], d.lo ? d.lo[j] : null,
+                     d.hi ? d.hi[j] : null, d.e ? d.e[j] : null, null]
+                    .map(cell).join(","));
+        });
+      });
+      return rows.join("\r\n") + "\r\n";
+    }
+    function setLink(f, pos) {
+      var parts = [spec.file];
+      spec.knobs.forEach(function (k, i) {
+        if (k.labels.length > 1) { parts.push(k.name + "-" + k.labels[pos[i]]); }
+      });
+      link.download = parts.join("_").replace(/[^A-Za-z0-9._-]+/g, "-") + ".csv";
+      link.href = "data:text/csv;charset=utf-8," + encodeURIComponent(csv(f));
+    }
+    function show(f) {
+      var sc = {i: [], x: [], y: [], v: [], e: []};
+      var hm = {i: [], z: [], x: [], y: [], v: []};
+      var errors = false;
+      spec.items.forEach(function (it, i) {
+        var d = f.d[i], t = it.traces;
+        if (it.kind === "heatmap") {
+          hm.i.push(t[0]); hm.v.push(!!d);
+          hm.z.push(d ? d.z : [[]]); hm.x.push(d ? d.x : []); hm.y.push(d ? d.y : []);
+          return;
+        }
+        if (it.band) {
+          sc.i.push(t[0]); sc.v.push(!!d); sc.e.push([]);
+          sc.x.push(d ? d.x.concat(d.x.slice().reverse()) : []);
+          sc.y.push(d ? d.hi.concat(d.lo.slice().reverse()) : []);
+        }
+        errors = errors || it.error;
+        sc.i.push(t[t.length - 1]); sc.v.push(!!d);
+        sc.x.push(d ? d.x : []); sc.y.push(d ? d.y : []);
+        sc.e.push(d && d.e ? d.e : []);
+      });
+      if (sc.i.length) {
+        var upd = {x: sc.x, y: sc.y, visible: sc.v};
+        if (errors) { upd["error_y.array"] = sc.e; }
+        Plotly.restyle(gd, upd, sc.i);
+      }
+      if (hm.i.length) {
+        Plotly.restyle(gd, {z: hm.z, x: hm.x, y: hm.y, visible: hm.v}, hm.i);
+      }
+      Plotly.relayout(gd, {"annotations[0].text": f.note});
+    }
     Plotly.newPlot(gd, fig.data, fig.layout,
                    {responsive: true, displaylogo: false}).then(function () {
       Plotly.relayout(gd, theme());
+      setLink(spec.frames[spec.start], spec.start_pos);
       new MutationObserver(function () { Plotly.relayout(gd, theme()); })
         .observe(document.documentElement,
                  {attributes: true, attributeFilter: ["data-theme"]});
       gd.on("plotly_sliderchange", function () {
-        var idx = 0;
+        var idx = 0, pos = [];
         for (var k = 0; k < spec.sizes.length; k++) {
           var s = spec.slider_of[k];
           var a = s < 0 ? 0 : gd._fullLayout.sliders[s].active;
+          pos.push(a);
           idx = idx * spec.sizes[k] + a;
         }
         var f = spec.frames[idx];
-        var n = f.x.length, ids = [];
-        for (var i = 0; i < n; i++) { ids.push(i); }
-        var upd = {x: f.x, y: f.y, visible: f.v};
-        if (f.e.some(function (e) { return e !== null; })) {
-          upd["error_y.array"] = f.e.map(function (e) { return e || []; });
-        }
-        Plotly.restyle(gd, upd, ids);
-        Plotly.relayout(gd, {"annotations[0].text": f.note});
+        show(f);
+        setLink(f, pos);
       });
     });
   }
