@@ -256,6 +256,106 @@ def browser_context():
 
 
 _DATA_JSON = "gd => JSON.stringify(gd.data)"
+# One element per drawn trace: scatter traces and heatmap images.
+_DRAWN = ".scatterlayer .trace, .heatmaplayer .hm"
+_NO_OUTPUT = {"remove-output", "remove-cell"}
+
+
+def _page_source(doc: str) -> str:
+    path = ROOT / f"{doc}.md"
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _explorer_displays(text: str) -> int:
+    """How many explorer figures a page's code cells display when executed.
+
+    A cell displays one when its last statement is an expression (no trailing
+    ``;``) that calls ``Explorer(...)`` or an ``*_explorer(...)`` factory, or names
+    a variable assigned from one earlier on the page; and once per
+    ``display(...)`` call given such an expression. Cells tagged ``remove-output``
+    or ``remove-cell`` show nothing.
+    """
+    import ast
+
+    import jupytext
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    if "```{code-cell}" not in text:
+        return 0
+    names: set[str] = set()
+
+    def is_explorer(node) -> bool:
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+            return name == "Explorer" or name.endswith("_explorer")
+        return isinstance(node, ast.Name) and node.id in names
+
+    count = 0
+    for cell in jupytext.reads(text, fmt="md:myst").cells:
+        if cell.cell_type != "code":
+            continue
+        tree = ast.parse(TransformerManager().transform_cell(cell.source))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and is_explorer(node.value):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        if _NO_OUTPUT & set(cell.metadata.get("tags", [])):
+            continue
+        count += sum(
+            isinstance(n, ast.Call)
+            and getattr(n.func, "id", "") == "display"
+            and any(is_explorer(a) for a in n.args)
+            for n in ast.walk(tree)
+        )
+        last = tree.body[-1] if tree.body else None
+        shown = not cell.source.rstrip().endswith(";")
+        if shown and isinstance(last, ast.Expr) and is_explorer(last.value):
+            count += 1
+    return count
+
+
+EXPLORER_PAGE = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst}
+kernelspec: {display_name: Python 3, language: python, name: python3}
+---
+
+```{code-cell} ipython3
+%matplotlib inline
+ex = explorers.mode_explorer(key)
+other = 3
+```
+
+```{code-cell} ipython3
+explorers.mode_explorer(key)
+```
+
+```{code-cell} ipython3
+ex
+```
+
+```{code-cell} ipython3
+Explorer(panel, knobs);
+```
+
+```{code-cell} ipython3
+display(ex)
+display(other)
+x = 1
+```
+
+```{code-cell} ipython3
+:tags: [remove-output]
+ex
+```
+"""
+
+
+def test_explorer_displays_are_counted_from_the_page_source():
+    assert _explorer_displays(EXPLORER_PAGE) == 3
+    assert _explorer_displays("# A page without code\n\nExplorer(x)\n") == 0
+    pages = {f: _explorer_displays(_page_source(f)) for f in SECTION_PAGES}
+    assert sum(pages.values()) > 0, pages  # the chapters do show explorers
 
 
 def _move_slider(page, gd, index: int) -> None:
@@ -301,13 +401,20 @@ def test_page_in_browser(built_book, browser_context, doc):
         page.goto((built_book / "html" / f"{doc}.html").as_uri())
         page.wait_for_load_state("load")
         boxes = page.locator("div.lm-explorer")
-        source = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
-        if "Explorer(" in source:
-            assert boxes.count() > 0, "the page builds an Explorer but shows none"
+        expected = _explorer_displays(_page_source(doc))
+        assert boxes.count() == expected, (
+            f"the page's cells display {expected} explorer(s), the browser shows "
+            f"{boxes.count()}"
+        )
         for b in range(boxes.count()):
             gd = boxes.nth(b).locator(".js-plotly-plot")
             assert gd.count() == 1, f"explorer {b} did not render a plotly figure"
-            gd.locator(".scatterlayer .trace").first.wait_for(timeout=20_000)
+            gd.locator(_DRAWN).first.wait_for(timeout=20_000)
+            visible = gd.evaluate(
+                "gd => gd._fullData.filter(t => t.visible === true).length"
+            )
+            drawn = gd.locator(_DRAWN).count()
+            assert visible > 0 and drawn >= visible, (b, visible, drawn)
             n_sliders = gd.evaluate("gd => (gd._fullLayout.sliders || []).length")
             for s in range(n_sliders):
                 before = gd.evaluate(_DATA_JSON)

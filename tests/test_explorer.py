@@ -161,7 +161,7 @@ STEPS = np.arange(1.0, 101.0)
 def _demo_panel(lr, width):
     """Synthetic numbers shaped like a chapter figure (no JAX: fast and exact)."""
     noise = np.random.default_rng(0).standard_normal((8, 1))  # same at every call
-    seeds = np.exp(-lr * STEPS)[None] * (1.0 + 0.15 * noise)
+    seeds = np.exp(-lr * STEPS)[None] * np.exp(0.5 * noise)
     sharp = 2.0 / lr * (1.0 - np.exp(-STEPS / 30.0))
     cka = np.exp(-np.abs(LAYERS[:, None] - LAYERS[None]) * 16.0 / width)
     return Panel(
@@ -491,3 +491,145 @@ def test_live_figure_has_the_same_traces_and_updates_bands_and_heatmaps():
     ex._controls["width"].value = 64
     assert not np.allclose(np.asarray(fig.data[6].z), z_before)
     assert "shaded: mean ± 1 s.d. over 8 seeds" in fig.layout.title.text
+
+
+# -- the test figure in headless Chromium ---------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _move_slider(page, gd, index: int) -> None:
+    """Click near the far end of slider ``index``'s rail and wait for the move."""
+    active, steps = gd.evaluate(
+        "(gd, i) => [gd._fullLayout.sliders[i].active,"
+        " gd._fullLayout.sliders[i].steps.length]",
+        index,
+    )
+    rail = gd.locator(".slider-group .slider-rail-rect").nth(index)
+    box = rail.bounding_box()
+    x = box["x"] + (2 if active == steps - 1 else box["width"] - 2)
+    page.mouse.click(x, box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        "([el, i, a]) => el._fullLayout.sliders[i].active !== a",
+        arg=[gd.element_handle(), index, active],
+        timeout=10_000,
+    )
+
+
+def _download_csv(page) -> tuple[str, list[dict]]:
+    import csv
+    import io
+
+    with page.expect_download() as info:
+        page.locator("p.lm-explorer-download a").click()
+    download = info.value
+    with open(download.path(), encoding="utf-8") as fh:
+        text = fh.read()
+    return download.suggested_filename, list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.mark.slow
+def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path):
+    """Every new capability in one static figure, offline in headless Chromium.
+
+    Set ``LM_SIMS_FIGURE_PNG=path.png`` to keep a screenshot (light mode; a dark
+    mode one is written next to it) for a human look.
+    """
+    import os
+    import pathlib
+    import tempfile
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not pathlib.Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
+    ex = _demo()
+    page_path = tmp_path / "figure.html"
+    ex.save_html(str(page_path))
+    expected = _spec(page_path.read_text(encoding="utf-8"))
+    left_file, console = [], []
+
+    def route(r):
+        if r.request.url.startswith(("file://", "data:")):
+            r.continue_()
+        else:
+            left_file.append(r.request.url)
+            r.abort()
+
+    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        context = p.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 900},
+            accept_downloads=True,
+        )
+        try:
+            page = context.new_page()
+            page.route("**/*", route)
+            page.on(
+                "console",
+                lambda m: console.append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: console.append(f"uncaught: {e}"))
+            page.goto(page_path.as_uri())
+            gd = page.locator("div.lm-explorer .js-plotly-plot")
+            assert gd.count() == 1
+            gd.locator(".heatmaplayer image").first.wait_for(timeout=20_000)
+            # Drawn: 6 scatter traces (the band's fill and mean line, 5 more), one
+            # heatmap with its colour bar, the band's filled outline, a second y axis.
+            assert gd.locator(".scatterlayer .trace").count() == 7
+            assert gd.locator(".heatmaplayer image").count() == 1
+            assert gd.locator(".heatmaplayer .hm").count() == 1  # test_book's
+            assert gd.locator(".colorbar").count() == 1
+            assert gd.locator(".scatterlayer .trace .fills path").count() == 1
+            assert gd.evaluate("gd => gd._fullLayout.yaxis4.overlaying") == "y3"
+            png = os.environ.get("LM_SIMS_FIGURE_PNG")
+            if png:
+                page.screenshot(path=png, full_page=True)
+            # The link gives the default frame's data as CSV.
+            name, rows = _download_csv(page)
+            assert name.endswith("_lr-0.05_width-16.csv"), name
+            ids = {it["id"] for it in expected["items"]}
+            assert {r["trace_id"] for r in rows} == ids
+            frame = expected["frames"][expected["start"]]["d"]
+            loss = [r for r in rows if r["trace_id"] == "loss"]
+            assert [float(r["y"]) for r in loss] == frame[0]["y"]
+            assert [float(r["lower"]) for r in loss] == frame[0]["lo"]
+            cka = [r for r in rows if r["trace_id"] == "CKA"]
+            assert len(cka) == 36 and float(cka[1]["z"]) == frame[5]["z"][0][1]
+            assert cka[1]["x"] == "2" and cka[1]["y"] == "1"
+            # Each slider changes the plotted data, the heatmap included.
+            for s in range(2):
+                before = gd.evaluate("gd => JSON.stringify(gd.data)")
+                z_before = gd.evaluate("gd => JSON.stringify(gd.data[6].z)")
+                _move_slider(page, gd, s)
+                assert gd.evaluate("gd => JSON.stringify(gd.data)") != before
+                if s == 1:  # width: the CKA matrix
+                    assert gd.evaluate("gd => JSON.stringify(gd.data[6].z)") != (
+                        z_before
+                    )
+            name, moved = _download_csv(page)
+            assert name.endswith("_lr-0.1_width-64.csv"), name
+            assert moved != rows
+            if png:  # the same figure in the book theme's dark mode
+                page.evaluate(
+                    "() => { document.documentElement.dataset.theme = 'dark';"
+                    " document.body.style.background = '#121212'; }"
+                )
+                page.wait_for_timeout(300)
+                page.screenshot(path=png.replace(".png", "_dark.png"), full_page=True)
+            page.wait_for_timeout(200)
+        finally:
+            context.close()
+    assert not left_file, f"requests left file://: {left_file}"
+    assert not console, f"console errors: {console}"

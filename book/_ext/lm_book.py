@@ -20,6 +20,12 @@ It does two things, both so that the built book works offline with no kernel:
    jupyter-cache keys notebooks on their code only, so clear ``_build/.jupyter_cache``
    if a page was ever executed without this flag.
 
+3. **A cache of explorer grids next to the build.** At ``builder-inited`` it sets
+   ``LM_SIMS_CACHE_DIR`` (unless already set) to ``_build/.lm_sims_cache``: a page
+   whose code changed re-executes, but its unchanged explorers are read from there
+   instead of recomputed (``lm_sims.viz.cache_dir``). A clean build (a new output
+   folder, or ``jupyter-book clean --all``) computes every explorer again.
+
 It also keeps the API page free of duplicates: ``NamedTuple`` fields are documented
 in their class's ``Attributes:`` section (house style), so autodoc's automatic
 "Alias for field number N" members are skipped.
@@ -49,6 +55,11 @@ def plotly_js_path() -> Path:
     return path
 
 
+def _set_explorer_cache(app: Sphinx) -> None:
+    cache = Path(app.outdir).parent / ".lm_sims_cache"
+    os.environ.setdefault("LM_SIMS_CACHE_DIR", str(cache))
+
+
 def _add_plotly_js(app: Sphinx) -> None:
     if app.builder.format != "html":
         return
@@ -75,6 +86,7 @@ def _skip_namedtuple_aliases(app, what, name, obj, skip, options):
 
 def setup(app: Sphinx) -> dict:
     os.environ["LM_SIMS_STATIC"] = "1"
+    app.connect("builder-inited", _set_explorer_cache)
     app.connect("builder-inited", _add_plotly_js)
     app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
     app.connect("build-finished", _copy_plotly_js)

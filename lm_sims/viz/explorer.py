@@ -897,6 +897,7 @@ class Explorer:
                     type="log" if self.log_y2[r][c] else "linear",
                     showgrid=False,
                     zeroline=False,
+                    tickmode="auto",  # not synced to the left axis' grid
                     secondary_y=True,
                     **at,
                 )
