@@ -15,9 +15,12 @@ from lm_sims import (
     mlp,
     observables,
 )
+from lm_sims.fitting import PowerLawFit, power_law_fit
 from lm_sims.sweep import sweep
 
 __all__ = [
+    "PowerLawFit",
+    "power_law_fit",
     "data",
     "deep_linear",
     "eigenlearning",
