@@ -454,7 +454,7 @@ def band(
         >>> import numpy as np
         >>> c = band([0, 1], np.array([[1.0, 2.0], [3.0, 4.0]]), "loss")
         >>> c.y.tolist(), c.lower.tolist(), c.band_label
-        ([2.0, 3.0], [0.5857..., 1.5857...], 'mean ± 1 s.d. over 2 seeds')
+        ([2.0, 3.0], [0.5858, 1.5858], 'mean ± 1 s.d. over 2 seeds')
     """
     if spread not in SPREADS:
         raise ValueError(f"spread must be one of {SPREADS}, got spread={spread!r}")
@@ -1370,10 +1370,13 @@ def cache_dir() -> Path | None:
 
     Example:
         >>> import os
-        >>> os.environ["LM_SIMS_CACHE_DIR"] = "off"
-        >>> cache_dir() is None
-        True
-        >>> del os.environ["LM_SIMS_CACHE_DIR"]
+        >>> from unittest import mock
+        >>> with mock.patch.dict(os.environ, {"LM_SIMS_CACHE_DIR": "off"}):
+        ...     print(cache_dir())
+        None
+        >>> with mock.patch.dict(os.environ, {"LM_SIMS_CACHE_DIR": "/tmp/grids"}):
+        ...     print(cache_dir())
+        /tmp/grids
     """
     raw = os.environ.get("LM_SIMS_CACHE_DIR", "").strip()
     if raw.lower() == "off":
@@ -1455,7 +1458,7 @@ def _fingerprint(obj: Any) -> str:
     third-party code by its version; anything else it cannot describe raises
     :class:`_Uncacheable` (no caching beats a stale cache)."""
     h = hashlib.sha256()
-    _feed(h, obj, set(), 0)
+    _feed(h, obj, {}, 0)  # id -> object: keeps each visited object (and its id) alive
     return h.hexdigest()
 
 
@@ -1517,7 +1520,7 @@ def _feed_function(h, fn: types.FunctionType, seen, depth) -> None:
         _feed(h, value, seen, depth + 1)
 
 
-def _feed(h, obj: Any, seen: set, depth: int) -> None:
+def _feed(h, obj: Any, seen: dict, depth: int) -> None:
     if depth > 60:
         raise _Uncacheable("nested too deep")
     if obj is None or isinstance(obj, (bool, int, float, complex, str, bytes)):
@@ -1536,7 +1539,7 @@ def _feed(h, obj: Any, seen: set, depth: int) -> None:
     if id(obj) in seen:
         _put(h, "seen")
         return
-    seen.add(id(obj))
+    seen[id(obj)] = obj
     module = type(obj).__module__ or ""
     if module.startswith(("jax", "jaxlib")) and hasattr(obj, "dtype"):
         import jax
