@@ -1107,8 +1107,9 @@ class Explorer:
         Traces are matched by id across grid points; a trace missing at a grid point
         is hidden there. Under the figure, a link downloads the data shown as CSV
         (columns ``trace_id, x, y, lower, upper, error_y, z``; a heatmap gives one
-        row per cell with its x and y labels), made in the browser from the current
-        slider positions.
+        row per cell with its x and y labels; numbers as plotted, to 5 significant
+        digits), made in the browser from the current slider positions and named
+        after the title and the knob values.
 
         Raises:
             ValueError: more than ``max_states`` grid points (see :meth:`grid`).
