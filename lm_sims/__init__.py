@@ -14,6 +14,7 @@ from lm_sims import (
     lazy_rich,
     mlp,
     observables,
+    training,
 )
 from lm_sims.fitting import PowerLawFit, power_law_fit
 from lm_sims.sweep import sweep
@@ -30,5 +31,6 @@ __all__ = [
     "mlp",
     "observables",
     "sweep",
+    "training",
 ]
 __version__ = "0.1.0"

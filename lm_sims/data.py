@@ -1,9 +1,15 @@
 """Datasets for the simulations: synthetic generators and one real dataset.
 
-Every task is a :class:`Task` with samples along the first axis and *whitened* inputs,
-``x.T @ x / P = I``, so that the input-output correlation ``Sigma_yx = y.T @ x / P``
-alone drives linear-network learning (Saxe et al. 2014). The real dataset is
-scikit-learn's bundled 8x8 handwritten digits (1,797 images; no download at run time).
+Two families, both returning a :class:`Task` with samples along the first axis:
+
+* tasks for deep linear networks (:func:`make_task`, ``DATASETS``) have *whitened*
+  inputs, ``x.T @ x / P = I``, so that the input-output correlation
+  ``Sigma_yx = y.T @ x / P`` alone drives linear-network learning (Saxe et al. 2014);
+* regression datasets for nonlinear networks (:func:`make_regression`,
+  ``REGRESSION_DATASETS``): a random ReLU teacher, random +-1 labels, or the digits.
+
+The real dataset is scikit-learn's bundled 8x8 handwritten digits (1,797 images; no
+download at run time).
 """
 
 from __future__ import annotations
@@ -21,21 +27,33 @@ from lm_sims._config import check_choice, check_int, check_key, check_real
 __all__ = [
     "DATASETS",
     "Task",
+    "REGRESSION_DATASETS",
     "correlation_svd",
+    "digits_regression",
     "digits_task",
     "hierarchical_task",
+    "make_regression",
     "make_task",
+    "random_labels",
     "synthetic_task",
+    "teacher_regression",
 ]
 
 DATASETS = ("synthetic", "tree", "digits")
+#: Dataset names accepted by :func:`make_regression` (and ``mlp.Config.dataset``).
+REGRESSION_DATASETS = ("teacher", "random_labels", "digits")
+#: Hidden width of the fixed random ReLU teacher of :func:`teacher_regression`.
+TEACHER_WIDTH = 8
+#: Number of images in scikit-learn's digits dataset.
+NUM_DIGITS = 1797
 
 
 class Task(NamedTuple):
-    """A regression task with whitened inputs.
+    """A regression task: inputs and targets, samples along the first axis.
 
     Attributes:
-        x: inputs, shape (P, d_in), float32, with ``x.T @ x / P = I``.
+        x: inputs, shape (P, d_in), float32; whitened (``x.T @ x / P = I``) for the
+            tasks of :func:`make_task`.
         y: targets, shape (P, d_out), float32.
     """
 
@@ -216,3 +234,196 @@ def correlation_svd(task: Task):
     sigma_yx = task.y.T @ task.x / task.x.shape[0]
     u, s, vt = jnp.linalg.svd(sigma_yx, full_matrices=False)
     return u, s, vt
+
+
+# -- regression datasets for nonlinear networks (mlp) --------------------------------
+
+
+def _check_regression(num_train, d_in, d_out):
+    check_int("num_train", num_train, minimum=1)
+    check_int("d_in", d_in, minimum=1)
+    check_int("d_out", d_out, minimum=1)
+
+
+def teacher_regression(key: jax.Array, num_train: int, d_in: int, d_out: int) -> Task:
+    """Gaussian inputs labelled by a fixed random two-layer ReLU teacher.
+
+    ``x ~ N(0, I_d_in)`` and ``y = relu(x W1) W2`` with ``TEACHER_WIDTH`` (= 8)
+    hidden units, ``W1 ~ N(0, 1/d_in)`` and ``W2 ~ N(0, 1/TEACHER_WIDTH)``
+    entrywise, so each target has variance O(1) whatever ``d_in``. The teacher is
+    drawn from ``key`` too (one key: teacher and inputs).
+
+    Args:
+        key: PRNG key.
+        num_train: number of samples P (>= 1).
+        d_in: input dimension (>= 1).
+        d_out: output dimension (>= 1).
+
+    Returns:
+        A :class:`Task`, x of shape (P, d_in), y of shape (P, d_out).
+
+    Raises:
+        ValueError, TypeError: a size is not an int >= 1, or ``key`` is not a key.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import data
+        >>> data.teacher_regression(jax.random.key(0), 16, 3, 1).y.shape
+        (16, 1)
+    """
+    check_key(key)
+    _check_regression(num_train, d_in, d_out)
+    return _teacher(key, num_train, d_in, d_out)
+
+
+def _teacher(key, num_train, d_in, d_out):
+    k_x, k_1, k_2 = jax.random.split(key, 3)
+    x = jax.random.normal(k_x, (num_train, d_in))
+    w1 = jax.random.normal(k_1, (d_in, TEACHER_WIDTH)) / jnp.sqrt(d_in)
+    w2 = jax.random.normal(k_2, (TEACHER_WIDTH, d_out)) / jnp.sqrt(TEACHER_WIDTH)
+    return Task(x, jax.nn.relu(x @ w1) @ w2)
+
+
+def random_labels(key: jax.Array, num_train: int, d_in: int, d_out: int) -> Task:
+    """Gaussian inputs with independent random +-1 labels (a task with no structure).
+
+    ``x ~ N(0, I_d_in)`` and every entry of ``y`` is +1 or -1 with probability 1/2,
+    independent of ``x``: fitting it needs memorisation, which makes it the hard task
+    of edge-of-stability experiments (Cohen et al. 2021).
+
+    Args:
+        key: PRNG key.
+        num_train: number of samples P (>= 1).
+        d_in: input dimension (>= 1).
+        d_out: output dimension (>= 1).
+
+    Returns:
+        A :class:`Task`, x of shape (P, d_in), y of shape (P, d_out) in {-1, +1}.
+
+    Raises:
+        ValueError, TypeError: a size is not an int >= 1, or ``key`` is not a key.
+
+    References:
+        Zhang et al., "Understanding deep learning requires rethinking
+        generalization", 2017, arXiv:1611.03530.
+        Cohen et al., "Gradient descent on neural networks typically occurs at the
+        edge of stability", 2021, arXiv:2103.00065.
+    """
+    check_key(key)
+    _check_regression(num_train, d_in, d_out)
+    return _random_labels(key, num_train, d_in, d_out)
+
+
+def _random_labels(key, num_train, d_in, d_out):
+    k_x, k_y = jax.random.split(key)
+    x = jax.random.normal(k_x, (num_train, d_in))
+    y = jnp.where(jax.random.bernoulli(k_y, 0.5, (num_train, d_out)), 1.0, -1.0)
+    return Task(x, y.astype(x.dtype))
+
+
+@functools.cache
+def _digits_pixels():
+    try:
+        from sklearn.datasets import load_digits  # bundled with scikit-learn
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the digits dataset needs scikit-learn: pip install 'lm_sims[data]'"
+        ) from err
+
+    images, labels = load_digits(return_X_y=True)
+    x = images - images.mean(0)
+    x = x / np.sqrt(np.mean(np.sum(x**2, axis=1)) / x.shape[1])
+    return x.astype(np.float32), labels.astype(np.int32)
+
+
+def digits_regression(key: jax.Array, num_train: int, d_out: int = 10) -> Task:
+    """``num_train`` random digits images (8x8 pixels, d_in = 64) as a regression task.
+
+    Inputs: the 64 pixels, centred per pixel and scaled by one global factor so
+    that ``mean |x|^2 = 64`` (as for ``N(0, I_64)`` inputs; constant border pixels
+    stay 0). Targets: with ``d_out = 10``, the one-hot label minus its mean 0.1
+    (regression onto centred one-hot codes); with ``d_out = 1``, the scalar
+    ``(label - 4.5) / 2.87`` (digit value standardised to unit variance). The images
+    are a random subset drawn from ``key`` without replacement.
+
+    Args:
+        key: PRNG key (which images).
+        num_train: number of images P (1..1797).
+        d_out: 10 (one-hot) or 1 (scalar digit value).
+
+    Returns:
+        A :class:`Task`, x of shape (P, 64), y of shape (P, d_out).
+
+    Raises:
+        ValueError, TypeError: ``num_train`` out of range or ``d_out`` not 1 or 10.
+
+    References:
+        Alpaydin & Kaynak, "Optical recognition of handwritten digits", UCI ML
+        repository, 1998 (as bundled in scikit-learn, ``load_digits``).
+    """
+    check_key(key)
+    check_int("num_train", num_train, minimum=1, maximum=NUM_DIGITS)
+    check_choice("d_out", d_out, (1, 10))
+    return _digits(key, num_train, d_out)
+
+
+def _digits(key, num_train, d_out):
+    pixels, labels = _digits_pixels()
+    idx = jax.random.choice(key, NUM_DIGITS, (num_train,), replace=False)
+    x = jnp.asarray(pixels)[idx]
+    lab = jnp.asarray(labels)[idx]
+    if d_out == 10:
+        y = jax.nn.one_hot(lab, 10, dtype=x.dtype) - 0.1
+    else:
+        y = ((lab.astype(x.dtype) - 4.5) / 2.87)[:, None]
+    return Task(x, y)
+
+
+def make_regression(
+    key: jax.Array, dataset: str, num_train: int, d_in: int, d_out: int
+) -> Task:
+    """The regression dataset ``dataset`` in ``REGRESSION_DATASETS`` (jittable).
+
+    ``"teacher"``: :func:`teacher_regression`; ``"random_labels"``:
+    :func:`random_labels`; ``"digits"``: :func:`digits_regression` (needs
+    ``d_in = 64`` and ``d_out`` 1 or 10). Sizes must be Python ints (static).
+
+    Args:
+        key: PRNG key.
+        dataset: one of ``REGRESSION_DATASETS``.
+        num_train: number of samples P.
+        d_in: input dimension.
+        d_out: output dimension.
+
+    Returns:
+        A :class:`Task`, x of shape (P, d_in), y of shape (P, d_out).
+
+    Raises:
+        ValueError: unknown ``dataset`` or sizes that do not fit it.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import data
+        >>> task = data.make_regression(jax.random.key(0), "random_labels", 8, 4, 1)
+        >>> task.x.shape, sorted(set(task.y.ravel().tolist()))
+        ((8, 4), [-1.0, 1.0])
+    """
+    check_regression_dataset(dataset, num_train, d_in, d_out)
+    if dataset == "teacher":
+        return _teacher(key, num_train, d_in, d_out)
+    if dataset == "random_labels":
+        return _random_labels(key, num_train, d_in, d_out)
+    return _digits(key, num_train, d_out)
+
+
+def check_regression_dataset(dataset: str, num_train: int, d_in: int, d_out: int):
+    """Raise ValueError unless the sizes fit the regression dataset ``dataset``."""
+    check_choice("dataset", dataset, REGRESSION_DATASETS)
+    _check_regression(num_train, d_in, d_out)
+    if dataset == "digits":
+        if d_in != 64:
+            raise ValueError(
+                f"dataset='digits' has d_in=64 (8x8 pixels), got d_in={d_in}"
+            )
+        check_choice("d_out", d_out, (1, 10))
+        check_int("num_train", num_train, minimum=1, maximum=NUM_DIGITS)

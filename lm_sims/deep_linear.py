@@ -22,7 +22,8 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,8 +37,8 @@ from lm_sims._config import (
     check_real,
     config_dataclass,
 )
-from lm_sims._gd import gradient_descent
 from lm_sims.observables import balancedness, mode_strengths
+from lm_sims.training import run
 
 __all__ = [
     "INITS",
@@ -123,7 +124,7 @@ class Trajectory(NamedTuple):
     """A recorded run (``records = steps // record_every + 1``).
 
     Attributes:
-        step: (records,) int32, the step of each record.
+        step: (records,) int, the step of each record (0, record_every, ..., steps).
         t: (records,) float32, the book's time ``t = lr * step``.
         mode_strengths: (records, modes) ``u_i = U_i^T W V_i``, modes by descending s.
         loss: (records,) training loss (1/2 MSE).
@@ -135,8 +136,10 @@ class Trajectory(NamedTuple):
         u0: (modes,) effective initial strengths for the theory: ``init_scale`` for
             aligned init; ``|W_1 V_i + W_2^T U_i|^2 / 4`` for random init at depth 2
             (the component that grows, see :func:`effective_u0`); NaN otherwise.
-        diverged_step: () int32, the first step whose loss blew up, or -1. Records
+        diverged_step: () int, the first step whose loss blew up, or -1. Records
             after it are NaN.
+        observed: what ``train``'s ``observe`` hook recorded (leading axis
+            records), or None.
     """
 
     step: Int[Array, " records"]
@@ -148,9 +151,11 @@ class Trajectory(NamedTuple):
     singular_values: Float[Array, " modes"]
     u0: Float[Array, " modes"]
     diverged_step: Int[Array, ""]
+    observed: Any = None
 
     @property
     def diverged(self) -> bool:
+        """True if the run diverged (``diverged_step >= 0``)."""
         return bool(self.diverged_step >= 0)
 
 
@@ -256,7 +261,12 @@ def effective_u0(
     return jnp.sum((a + b) ** 2, axis=0) / 4.0
 
 
-def train(key: jax.Array, cfg: Config) -> Trajectory:
+def train(
+    key: jax.Array,
+    cfg: Config,
+    *,
+    observe: Callable[[Params], Any] | None = None,
+) -> Trajectory:
     """Train a deep linear network by full-batch gradient descent.
 
     The task comes from ``lm_sims.data.make_task(k_data, cfg.dataset)``; the loss is
@@ -266,6 +276,9 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
     Args:
         key: PRNG key (data for ``"synthetic"``, and the initial weights).
         cfg: the run's :class:`Config`.
+        observe: optional function of the :class:`Params`, evaluated at every
+            record (:func:`lm_sims.training.run`); its outputs land in
+            ``Trajectory.observed``. A new function recompiles ``train``.
 
     Returns:
         A :class:`Trajectory`; ``t`` is in units of ``lr * steps``.
@@ -284,11 +297,11 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         check_key(key)
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a deep_linear.Config, got {type(cfg).__name__}")
-    return _train(key, cfg)
+    return _train(key, cfg, observe)
 
 
-@jax.jit
-def _train(key: jax.Array, cfg: Config) -> Trajectory:
+@functools.partial(jax.jit, static_argnums=(2,))
+def _train(key: jax.Array, cfg: Config, observe_fn=None) -> Trajectory:
     k_data, k_init = jax.random.split(key)
     task = _data.make_task(k_data, cfg.dataset)
     params = _init(k_init, cfg, task)
@@ -306,23 +319,25 @@ def _train(key: jax.Array, cfg: Config) -> Trajectory:
         qs = balancedness(prm.weights)
         return (
             mode_strengths(w, u, vt),
-            _loss_from_stats(prm, sigma_yx, floor),
             jnp.stack([jnp.linalg.norm(q) for q in qs]),
             jnp.stack(
                 [jnp.linalg.norm(q - q0) for q, q0 in zip(qs, q_init, strict=True)]
             ),
         )
 
-    result = gradient_descent(
+    def observe_all(prm):
+        return observe(prm), None if observe_fn is None else observe_fn(prm)
+
+    result = run(
         lambda prm: _loss_from_stats(prm, sigma_yx, floor),
         params,
         cfg.lr,
-        cfg.steps,
-        cfg.record_every,
-        observe,
+        steps=cfg.steps,
+        record_every=cfg.record_every,
+        observe=observe_all,
     )
-    strengths, losses, bal, drift = result.records
-    step = jnp.arange(strengths.shape[0], dtype=jnp.int32) * cfg.record_every
+    (strengths, bal, drift), observed = result.observed
+    step = result.step
     if cfg.init == "aligned":
         u0 = jnp.full((r,), cfg.init_scale, jnp.float32)
     elif cfg.depth == 2:
@@ -333,12 +348,13 @@ def _train(key: jax.Array, cfg: Config) -> Trajectory:
         step=step,
         t=cfg.lr * step,
         mode_strengths=strengths,
-        loss=losses,
+        loss=result.loss,
         balancedness=bal,
         balancedness_drift=drift,
         singular_values=s,
         u0=u0,
         diverged_step=result.diverged_step,
+        observed=observed,
     )
 
 

@@ -60,7 +60,8 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -68,7 +69,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from lm_sims._config import check_int, check_key, check_real, config_dataclass
-from lm_sims._gd import gradient_descent
+from lm_sims.training import run
 
 __all__ = [
     "Batch",
@@ -160,6 +161,7 @@ class Trajectory(NamedTuple):
     """A training run, recorded every ``record_every`` steps (``records`` rows).
 
     Attributes:
+        step: the step of each record, 0, record_every, ..., steps (int).
         t: time ``lr * step`` of each record.
         loss: training loss 1/2 mean (f - y)^2.
         relative_change: ``||theta_t - theta_0|| / ||theta_0||`` over all parameters.
@@ -170,8 +172,11 @@ class Trajectory(NamedTuple):
         teacher_directions: the teacher's unit vectors ``w*_j``.
         diverged_step: first step whose loss blew up, or -1. Records after it are
             NaN (do not plot them).
+        observed: what ``train``'s ``observe`` hook recorded (leading axis
+            records), or None.
     """
 
+    step: Int[Array, " records"]
     t: Float[Array, " records"]
     loss: Float[Array, " records"]
     relative_change: Float[Array, " records"]
@@ -180,6 +185,12 @@ class Trajectory(NamedTuple):
     alignment: Float[Array, " records"]
     teacher_directions: Float[Array, "teacher_width 2"]
     diverged_step: Int[Array, ""]
+    observed: Any = None
+
+    @property
+    def diverged(self) -> bool:
+        """True if the run diverged (``diverged_step >= 0``)."""
+        return bool(self.diverged_step >= 0)
 
 
 def effective_lr(cfg: Config) -> Float[Array, ""]:
@@ -426,8 +437,8 @@ def uniform_alignment_baseline(
     return jnp.sum(jnp.minimum(gaps, 2 * radius)) / (2 * jnp.pi)
 
 
-@jax.jit
-def _train(key, cfg):
+@functools.partial(jax.jit, static_argnums=(2,))
+def _train(key, cfg, observe_fn=None):
     k_teacher, k_data, k_init = jax.random.split(key, 3)
     directions = teacher(k_teacher, cfg)
     batch = dataset(k_data, cfg, directions)
@@ -435,36 +446,42 @@ def _train(key, cfg):
 
     def observe(p):
         return (
-            loss(p, batch, cfg.alpha),
             relative_change(p, params0),
             neuron_positions(p),
             jnp.sign(p.a),
             teacher_alignment_fraction(p, directions),
+            None if observe_fn is None else observe_fn(p),
         )
 
-    result = gradient_descent(
+    result = run(
         functools.partial(loss, batch=batch, alpha=cfg.alpha),
         params0,
         effective_lr(cfg),
-        cfg.steps,
-        cfg.record_every,
-        observe,
+        steps=cfg.steps,
+        record_every=cfg.record_every,
+        observe=observe,
     )
-    losses, change, positions, sign, alignment = result.records
-    t = cfg.lr * cfg.record_every * jnp.arange(cfg.steps // cfg.record_every + 1)
+    change, positions, sign, alignment, observed = result.observed
     return Trajectory(
-        t=t,
-        loss=losses,
+        step=result.step,
+        t=cfg.lr * result.step,
+        loss=result.loss,
         relative_change=change,
         positions=positions,
         sign=sign,
         alignment=alignment,
         teacher_directions=directions,
         diverged_step=result.diverged_step,
+        observed=observed,
     )
 
 
-def train(key: jax.Array, cfg: Config) -> Trajectory:
+def train(
+    key: jax.Array,
+    cfg: Config,
+    *,
+    observe: Callable[[Params], Any] | None = None,
+) -> Trajectory:
     """Train the student on its teacher by full-batch gradient descent.
 
     One key makes the teacher, the data and the initialisation (split in that
@@ -476,6 +493,9 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
     Args:
         key: PRNG key, e.g. ``jax.random.key(0)``.
         cfg: a :class:`Config`.
+        observe: optional function of the :class:`Params`, evaluated at every
+            record (:func:`lm_sims.training.run`); its outputs land in
+            ``Trajectory.observed``. A new function recompiles ``train``.
 
     Returns:
         :class:`Trajectory` with ``steps // record_every + 1`` records.
@@ -494,10 +514,11 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
         >>> bool(rich.relative_change[-1] > 10 * lazy.relative_change[-1])
         True
     """
-    check_key(key)
+    if not isinstance(key, jax.core.Tracer):
+        check_key(key)
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
-    return _train(key, cfg)
+    return _train(key, cfg, observe)
 
 
 # -- theory: the network linearised at initialisation (the lazy limit) --------------

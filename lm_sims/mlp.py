@@ -2,8 +2,11 @@
 
 A network with ``depth`` hidden layers of width ``n`` maps ``x`` (dimension ``d_in``)
 to ``f(x)`` (dimension ``d_out``) through ``depth + 1`` linear layers,
-``h^l = W^l_eff x^{l-1} + b^l_eff`` and ``x^l = phi(h^l)``, trained by full-batch
-gradient descent on the loss ``1/(2P) sum_i |y_i - f(x_i)|^2``.
+``h^l = W^l_eff x^{l-1} + b^l_eff`` and ``x^l = phi(h^l)``, trained on the loss
+``1/(2P) sum_i |y_i - f(x_i)|^2`` by full-batch gradient descent (the default) or any
+optimizer of :mod:`lm_sims.training` (minibatch SGD, momentum, Adam). The training
+data come from the config (``dataset``, ``num_train``: see
+:func:`lm_sims.data.make_regression`) unless given explicitly.
 
 **abc-parameterisations** (Yang & Hu 2021). Each weight tensor is stored as a trained
 parameter ``w`` and used as ``W_eff = m w``; ``w ~ N(0, s^2)`` entrywise and gradient
@@ -52,21 +55,23 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from lm_sims import kernels
+from lm_sims import data as _data
+from lm_sims import kernels, training
 from lm_sims._config import (
     check_choice,
     check_int,
     check_key,
     check_real,
     config_dataclass,
+    is_concrete,
 )
-from lm_sims._gd import gradient_descent
 
 __all__ = [
     "ACTIVATIONS",
@@ -100,10 +105,14 @@ PARAMETERIZATIONS = ("sp", "ntk", "mup")
         "parameterization",
         "steps",
         "record_every",
+        "dataset",
+        "num_train",
+        "optimizer",
+        "batch_size",
     )
 )
 class Config:
-    """A fully connected network and its gradient-descent run.
+    """A fully connected network, its training data and its optimizer run.
 
     Attributes:
         width: hidden width n (int >= 1). Static.
@@ -117,6 +126,22 @@ class Config:
         sigma_w2: weight variance sigma_w^2 (> 0); 2.0 is He initialisation.
         sigma_b2: bias variance sigma_b^2 (>= 0).
         lr: base learning rate (> 0); tensor l is trained at ``lr * n^{-c_l}``.
+            Time on the book's axes is ``t = lr * step``.
+        dataset: the training data drawn by :func:`train` when no ``x_train`` is
+            given, one of ``lm_sims.data.REGRESSION_DATASETS``: "teacher" (Gaussian
+            inputs, fixed random ReLU teacher), "random_labels" (Gaussian inputs,
+            +-1 labels) or "digits" (d_in = 64; d_out = 10 one-hot or 1 scalar),
+            see :func:`lm_sims.data.make_regression`. Static.
+        num_train: number of training samples P drawn from ``dataset`` (int >= 1).
+            Static.
+        optimizer: "gd" (default), "momentum" or "adam"
+            (:class:`lm_sims.training.Optimizer`). Static.
+        batch_size: None (full batch, default) or minibatch size for SGD (int >= 1,
+            at most P). Static.
+        momentum: momentum decay in [0, 1) (optimizer "momentum").
+        b1: Adam's first-moment decay in [0, 1).
+        b2: Adam's second-moment decay in [0, 1).
+        eps: Adam's denominator offset (> 0).
     """
 
     width: int = 256
@@ -130,6 +155,14 @@ class Config:
     sigma_w2: float = 2.0
     sigma_b2: float = 0.0
     lr: float = 0.1
+    dataset: str = "teacher"
+    num_train: int = 64
+    optimizer: str = "gd"
+    batch_size: int | None = None
+    momentum: float = 0.9
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
 
     def _validate(self):
         check_int("width", self.width, minimum=1)
@@ -148,6 +181,23 @@ class Config:
         check_real("sigma_w2", self.sigma_w2, positive=True)
         check_real("sigma_b2", self.sigma_b2, nonnegative=True)
         check_real("lr", self.lr, positive=True)
+        _data.check_regression_dataset(
+            self.dataset, self.num_train, self.d_in, self.d_out
+        )
+        check_choice("optimizer", self.optimizer, training.OPTIMIZERS)
+        _ = self.optimizer_config  # validates batch_size, momentum, b1, b2, eps
+
+    @property
+    def optimizer_config(self) -> training.Optimizer:
+        """The run's :class:`lm_sims.training.Optimizer`."""
+        return training.Optimizer(
+            name=self.optimizer,
+            batch_size=self.batch_size,
+            momentum=self.momentum,
+            b1=self.b1,
+            b2=self.b2,
+            eps=self.eps,
+        )
 
 
 class Layer(NamedTuple):
@@ -176,9 +226,10 @@ class LayerScales(NamedTuple):
 
 
 class Trajectory(NamedTuple):
-    """Recorded gradient-descent run; leading axis = records (steps/record_every + 1).
+    """Recorded training run; leading axis = records (steps/record_every + 1).
 
     Attributes:
+        step: the step of each record, 0, record_every, ..., steps (int).
         t: time ``lr * step`` of each record.
         loss: training loss ``1/(2P) sum |y - f|^2``.
         f_train: outputs on the training inputs, (records, P, d_out).
@@ -189,8 +240,11 @@ class Trajectory(NamedTuple):
         params: parameters after the last step (frozen if the run diverged).
         diverged_step: first step whose loss blew up, or -1. Records after it are
             NaN.
+        observed: what ``train``'s ``observe`` hook recorded (leading axis
+            records), or None.
     """
 
+    step: Int[Array, " records"]
     t: Float[Array, " records"]
     loss: Float[Array, " records"]
     f_train: Float[Array, "records P d_out"]
@@ -199,6 +253,12 @@ class Trajectory(NamedTuple):
     layer_weight_change: Float[Array, "records layers"]
     params: Params
     diverged_step: Int[Array, ""]
+    observed: Any = None
+
+    @property
+    def diverged(self) -> bool:
+        """True if the run diverged (``diverged_step >= 0``)."""
+        return bool(self.diverged_step >= 0)
 
 
 def abc_exponents(parameterization: str, depth: int) -> dict[str, tuple[float, ...]]:
@@ -354,6 +414,16 @@ def loss(
 
 
 def _check_data(cfg, x, y, x_test):
+    if x is not None:
+        _check_train_data(cfg, x, y)
+    if x_test is not None and (x_test.ndim != 2 or x_test.shape[1] != cfg.d_in):
+        raise ValueError(
+            f"x_test must have shape (n_test, d_in={cfg.d_in}), got "
+            f"{tuple(x_test.shape)}"
+        )
+
+
+def _check_train_data(cfg, x, y):
     if x.ndim != 2 or x.shape[1] != cfg.d_in:
         raise ValueError(
             f"x_train must have shape (P, d_in={cfg.d_in}), got {tuple(x.shape)}"
@@ -363,11 +433,9 @@ def _check_data(cfg, x, y, x_test):
             f"y_train must have shape (P={x.shape[0]}, d_out={cfg.d_out}), or (P,) "
             f"if d_out = 1; got {tuple(y.shape)}"
         )
-    if x_test is not None and (x_test.ndim != 2 or x_test.shape[1] != cfg.d_in):
-        raise ValueError(
-            f"x_test must have shape (n_test, d_in={cfg.d_in}), got "
-            f"{tuple(x_test.shape)}"
-        )
+    for name, v in (("x_train", x), ("y_train", y)):
+        if is_concrete(v) and not bool(jnp.all(jnp.isfinite(v))):
+            raise ValueError(f"{name} must be finite, got NaN or inf entries")
 
 
 def _as_targets(cfg, y):
@@ -378,33 +446,48 @@ def _as_targets(cfg, y):
 def train(
     key: jax.Array,
     cfg: Config,
-    x_train: Float[ArrayLike, "P d_in"],
-    y_train: Float[ArrayLike, "P d_out"],
+    x_train: Float[ArrayLike, "P d_in"] | None = None,
+    y_train: Float[ArrayLike, "P d_out"] | None = None,
     x_test: Float[ArrayLike, "n_test d_in"] | None = None,
+    *,
+    observe: Callable[[Params], Any] | None = None,
 ) -> Trajectory:
-    """Initialise with ``init(key, cfg)`` and train by full-batch gradient descent.
+    """Initialise with ``init(key, cfg)`` and train with the config's optimizer.
 
     Each tensor is updated at ``cfg.lr * lr_scale`` (:func:`layer_scales`) for
-    ``cfg.steps`` steps on :func:`loss`; every ``record_every`` steps the outputs on
-    train and test inputs, the loss and the relative weight change are recorded.
-    ``key`` is used only by ``init``, so ``init(key, cfg)`` recovers the initial
-    parameters. Jitted: changing a static field recompiles, dynamic ones do not
-    (use ``lm_sims.sweep`` over seeds and lr, sigma_w2, sigma_b2).
+    ``cfg.steps`` steps on :func:`loss` by :func:`lm_sims.training.run`: full-batch
+    gradient descent by default, or ``cfg.optimizer`` ("momentum", "adam") with
+    minibatches of ``cfg.batch_size``. Every ``record_every`` steps the outputs on
+    train and test inputs, the loss, the relative weight change and ``observe``
+    are recorded.
+
+    Without ``x_train`` the data are ``lm_sims.data.make_regression(
+    jax.random.fold_in(key, 1), cfg.dataset, cfg.num_train, cfg.d_in, cfg.d_out)``,
+    so ``lm_sims.sweep(mlp.train, key, cfg, lr=[...])`` works; minibatches use
+    ``jax.random.fold_in(key, 2)``. ``key`` itself goes to ``init`` only, so
+    ``init(key, cfg)`` recovers the initial parameters. Jitted: changing a static
+    field (or ``observe``) recompiles, dynamic ones do not (use ``lm_sims.sweep``
+    over seeds and lr, sigma_w2, sigma_b2, momentum, b1, b2, eps).
 
     Args:
         key: PRNG key.
-        cfg: network and run config.
-        x_train: training inputs, shape (P, d_in).
-        y_train: targets, shape (P, d_out), or (P,) when d_out = 1.
+        cfg: network, data and run config.
+        x_train: training inputs, shape (P, d_in); None: drawn from
+            ``cfg.dataset``.
+        y_train: targets, shape (P, d_out), or (P,) when d_out = 1; given exactly
+            when x_train is.
         x_test: optional test inputs, shape (n_test, d_in).
+        observe: optional function of the parameters, evaluated at every record;
+            its outputs land in ``Trajectory.observed``.
 
     Returns:
         :class:`Trajectory`. A diverging run is not an error: ``diverged_step`` says
         where, and later records are NaN.
 
     Raises:
-        ValueError: data shapes do not match cfg.
-        TypeError: key is not a PRNG key.
+        ValueError: data shapes do not match cfg, only one of x_train and y_train
+            is given, or batch_size exceeds the number of training samples.
+        TypeError: key is not a PRNG key or cfg is not an mlp.Config.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -414,25 +497,49 @@ def train(
         >>> traj = mlp.train(jax.random.key(0), cfg, x, jnp.array([1.0, -1.0]))
         >>> bool(traj.loss[-1] < traj.loss[0])
         True
+        >>> adam = mlp.train(jax.random.key(0), cfg.replace(optimizer="adam",
+        ...                  lr=0.01, batch_size=16))  # data from cfg.dataset
+        >>> adam.loss.shape
+        (11,)
     """
-    check_key(key)
-    x_train = jnp.asarray(x_train)
-    y_train = _as_targets(cfg, y_train)
+    if not isinstance(key, jax.core.Tracer):
+        check_key(key)
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
+    if (x_train is None) != (y_train is None):
+        raise ValueError(
+            "give both x_train and y_train, or neither (then the data are drawn "
+            f"from cfg.dataset={cfg.dataset!r})"
+        )
+    if x_train is not None:
+        x_train = jnp.asarray(x_train)
+        y_train = _as_targets(cfg, y_train)
     x_test = None if x_test is None else jnp.asarray(x_test)
     _check_data(cfg, x_train, y_train, x_test)
-    return _train(key, cfg, x_train, y_train, x_test)
+    num = cfg.num_train if x_train is None else x_train.shape[0]
+    if cfg.batch_size is not None and cfg.batch_size > num:
+        raise ValueError(
+            f"batch_size must be <= the number of training samples P={num}, got "
+            f"batch_size={cfg.batch_size}"
+        )
+    return _train(key, cfg, x_train, y_train, x_test, observe)
 
 
-@jax.jit
-def _train(key, cfg, x_train, y_train, x_test):
+@functools.partial(jax.jit, static_argnums=(5,))
+def _train(key, cfg, x_train, y_train, x_test, observe_fn=None):
     params0 = init(key, cfg)
+    if x_train is None:
+        task = _data.make_regression(
+            jax.random.fold_in(key, 1), cfg.dataset, cfg.num_train, cfg.d_in, cfg.d_out
+        )
+        x_train, y_train = task.x, task.y
     lr_tree = tuple(
         Layer(cfg.lr * s.w_lr * jnp.ones(()), cfg.lr * s.b_lr * jnp.ones(()))
         for s in layer_scales(cfg)
     )
 
-    def loss_fn(p):
-        return loss(p, x_train, y_train, cfg)
+    def loss_fn(p, batch):
+        return loss(p, batch[0], batch[1], cfg)
 
     norms0 = jnp.stack([jnp.sum(layer.w**2) for layer in params0])
 
@@ -441,27 +548,36 @@ def _train(key, cfg, x_train, y_train, x_test):
             [jnp.sum((a.w - b.w) ** 2) for a, b in zip(p, params0, strict=True)]
         )
         return {
-            "loss": loss_fn(p),
             "f_train": apply(p, x_train, cfg),
             "f_test": None if x_test is None else apply(p, x_test, cfg),
             "weight_change": jnp.sqrt(jnp.sum(diffs) / jnp.sum(norms0)),
             "layer_weight_change": jnp.sqrt(diffs / norms0),
+            "observed": None if observe_fn is None else observe_fn(p),
         }
 
-    result = gradient_descent(
-        loss_fn, params0, lr_tree, cfg.steps, cfg.record_every, observe
+    result = training.run(
+        loss_fn,
+        params0,
+        lr_tree,
+        steps=cfg.steps,
+        record_every=cfg.record_every,
+        optimizer=cfg.optimizer_config,
+        data=(x_train, y_train),
+        key=jax.random.fold_in(key, 2),
+        observe=observe,
     )
-    rec = result.records
-    t = cfg.lr * jnp.arange(0, cfg.steps + 1, cfg.record_every)
+    rec = result.observed
     return Trajectory(
-        t=t,
-        loss=rec["loss"],
+        step=result.step,
+        t=cfg.lr * result.step,
+        loss=result.loss,
         f_train=rec["f_train"],
         f_test=rec["f_test"],
         weight_change=rec["weight_change"],
         layer_weight_change=rec["layer_weight_change"],
         params=result.params,
         diverged_step=result.diverged_step,
+        observed=rec["observed"],
     )
 
 

@@ -1,0 +1,368 @@
+# ruff: noqa: F722  (jaxtyping shape strings are not forward references)
+"""One training loop for every model family: Optax optimizers inside one ``lax.scan``.
+
+:func:`run` trains any parameter pytree on any loss with full-batch gradient descent
+(the default), minibatch SGD, momentum or Adam (:class:`Optimizer`), all built from
+Optax transformations. The loop records the full-data loss and a user ``observe``
+hook every ``record_every`` steps, and stops updating at the first step whose loss or
+parameters blow up, so a diverging run is a result (``diverged_step >= 0``), never a
+crash or a wall of NaN.
+
+Learning rates are a scalar or a pytree matching the parameters (per-tensor rates,
+as muP needs): the update of a tensor ``w`` with rate ``a`` is
+``w <- w + (-a) * u`` where ``u`` is the optimizer's direction (the gradient for GD).
+
+References:
+    Robbins & Monro, "A stochastic approximation method", 1951 (SGD).
+    Polyak, "Some methods of speeding up the convergence of iteration methods",
+    1964 (heavy-ball momentum).
+    Kingma & Ba, "Adam: a method for stochastic optimization", 2015,
+    arXiv:1412.6980.
+    DeepMind et al., "The DeepMind JAX ecosystem" (Optax), 2020,
+    github.com/google-deepmind/optax.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Float, Int
+
+from lm_sims._config import (
+    check_choice,
+    check_int,
+    check_key,
+    check_real,
+    config_dataclass,
+    is_concrete,
+)
+
+__all__ = [
+    "BLOWUP",
+    "OPTIMIZERS",
+    "Optimizer",
+    "RunResult",
+    "make_optimizer",
+    "run",
+]
+
+#: A run is marked diverged once its loss exceeds ``BLOWUP * (1 + |loss_0|)``.
+BLOWUP = 1e8
+#: Optimizer names accepted by :class:`Optimizer`.
+OPTIMIZERS = ("gd", "momentum", "adam")
+
+
+@config_dataclass(static=("name", "batch_size"))
+class Optimizer:
+    """An optimizer: its kind, batch size and hyperparameters (a pytree config).
+
+    The learning rate is not part of it: it is given to :func:`run` as a scalar or
+    a pytree matching the parameters.
+
+    Attributes:
+        name: ``"gd"`` (plain steps along the gradient), ``"momentum"`` (heavy-ball,
+            ``optax.trace``) or ``"adam"`` (``optax.scale_by_adam``). Static.
+        batch_size: None for full-batch steps, or an int >= 1: minibatch SGD with a
+            fresh batch of ``batch_size`` distinct samples (drawn without
+            replacement within the batch, independently at every step). Static.
+        momentum: momentum decay ``beta`` in [0, 1) for ``"momentum"``:
+            ``v <- g + beta v``, ``w <- w - lr v``. Dynamic.
+        b1: Adam's first-moment decay in [0, 1). Dynamic.
+        b2: Adam's second-moment decay in [0, 1). Dynamic.
+        eps: Adam's denominator offset (> 0). Dynamic.
+
+    Example:
+        >>> from lm_sims import training
+        >>> training.Optimizer("adam", batch_size=32).b1
+        0.9
+    """
+
+    name: str = "gd"
+    batch_size: int | None = None
+    momentum: float = 0.9
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+    def _validate(self):
+        check_choice("name", self.name, OPTIMIZERS)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, minimum=1)
+        check_real("momentum", self.momentum, low=0.0)
+        if float(self.momentum) >= 1.0:
+            raise ValueError(f"momentum must be < 1, got momentum={self.momentum:g}")
+        for name in ("b1", "b2"):
+            value = getattr(self, name)
+            check_real(name, value, low=0.0)
+            if float(value) >= 1.0:
+                raise ValueError(f"{name} must be < 1, got {name}={value:g}")
+        check_real("eps", self.eps, positive=True)
+
+
+class RunResult(NamedTuple):
+    """What :func:`run` returns (``records = steps // record_every + 1``).
+
+    Attributes:
+        step: (records,) int, the step of each record: 0, r, 2r, ..., steps.
+        loss: (records,) the full-data loss at each record; NaN after divergence.
+        observed: ``observe(params)`` at each record, every leaf with a leading
+            records axis (floating leaves NaN after divergence), or None.
+        params: parameters after the last step (frozen at the last finite step if
+            the run diverged).
+        diverged_step: () int, the first step whose loss or parameters blew up, or
+            -1. Its dtype is the loop index's (int64 under ``jax_enable_x64``).
+    """
+
+    step: Int[Array, " records"]
+    loss: Float[Array, " records"]
+    observed: Any
+    params: Any
+    diverged_step: Int[Array, ""]
+
+
+def _is_scalar(lr) -> bool:
+    return not isinstance(lr, (dict, list, tuple)) and jnp.ndim(lr) == 0
+
+
+def make_optimizer(
+    optimizer: Optimizer, lr: Any, params: Any
+) -> optax.GradientTransformation:
+    """The Optax transformation for ``optimizer`` with learning rate(s) ``lr``.
+
+    ``optax.chain(direction, scale by -lr)`` where the direction is the gradient
+    (``"gd"``), ``optax.trace(momentum)`` or ``optax.scale_by_adam(b1, b2, eps)``,
+    and ``-lr`` is applied tensor by tensor when ``lr`` is a pytree.
+
+    Args:
+        optimizer: an :class:`Optimizer`.
+        lr: learning rate, a scalar or a pytree with the structure of ``params``
+            (one scalar per tensor).
+        params: the parameter pytree (only its structure is used).
+
+    Returns:
+        An ``optax.GradientTransformation``.
+    """
+    if _is_scalar(lr):
+        lr_tree = jax.tree_util.tree_map(lambda _: lr, params)
+    else:
+        lr_tree = lr
+
+    def scale(updates, _params=None):
+        return jax.tree_util.tree_map(lambda u, a: -a * u, updates, lr_tree)
+
+    descend = optax.stateless(scale)
+    if optimizer.name == "gd":
+        return descend
+    if optimizer.name == "momentum":
+        return optax.chain(optax.trace(decay=optimizer.momentum), descend)
+    return optax.chain(
+        optax.scale_by_adam(b1=optimizer.b1, b2=optimizer.b2, eps=optimizer.eps),
+        descend,
+    )
+
+
+def _check_lr(lr, params):
+    if _is_scalar(lr):
+        leaves = [lr]
+    else:
+        if jax.tree_util.tree_structure(lr) != jax.tree_util.tree_structure(params):
+            raise ValueError(
+                "lr must be a scalar or a pytree with the structure of params; got "
+                f"{jax.tree_util.tree_structure(lr)} for params "
+                f"{jax.tree_util.tree_structure(params)}"
+            )
+        leaves = jax.tree_util.tree_leaves(lr)
+    for a in leaves:
+        if jnp.ndim(a) != 0:
+            raise ValueError(
+                f"every learning rate must be a scalar, got shape {jnp.shape(a)}"
+            )
+        if is_concrete(a):
+            check_real("lr", a, positive=True)
+
+
+def _num_samples(data) -> int:
+    leaves = jax.tree_util.tree_leaves(data)
+    if not leaves:
+        raise ValueError("data must hold at least one array")
+    sizes = {int(jnp.shape(x)[0]) if jnp.ndim(x) else -1 for x in leaves}
+    if len(sizes) != 1 or -1 in sizes:
+        raise ValueError(
+            "every array in data must have the same leading (sample) axis, got "
+            f"shapes {[tuple(jnp.shape(x)) for x in leaves]}"
+        )
+    return sizes.pop()
+
+
+def _mask(rec, diverged):
+    def f(x):
+        x = jnp.asarray(x)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.where(diverged, jnp.nan, x)
+        return x
+
+    return jax.tree_util.tree_map(f, rec)
+
+
+def _all_finite(tree) -> jax.Array:
+    return jnp.all(
+        jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)])
+    )
+
+
+def run(
+    loss_fn: Callable[..., Float[Array, ""]],
+    params: Any,
+    lr: Any,
+    *,
+    steps: int,
+    record_every: int,
+    optimizer: Optimizer | None = None,
+    data: Any = None,
+    key: jax.Array | None = None,
+    observe: Callable[[Any], Any] | None = None,
+) -> RunResult:
+    r"""Train ``params`` on ``loss_fn`` for ``steps`` steps in one ``lax.scan``.
+
+    Every step computes the gradient of the loss on the full data (default) or on a
+    fresh minibatch, turns it into an update with the :class:`Optimizer` (Optax), and
+    applies it with learning rate(s) ``lr``. Full-batch gradient descent is
+
+    .. math:: \theta_{k+1} = \theta_k - \eta\, \nabla \mathcal{L}(\theta_k).
+
+    At steps 0, ``record_every``, ..., ``steps`` it records the full-data loss and
+    ``observe(params)``. The first step whose loss is non-finite or exceeds
+    ``BLOWUP * (1 + |loss_0|)``, or whose update makes a parameter non-finite, is
+    ``diverged_step``: from then on the parameters (and optimizer state) stay frozen
+    and the floating leaves of later records are NaN.
+
+    Works eagerly and under ``jax.jit`` / ``vmap`` (call it inside a jitted
+    function to compile once: ``loss_fn`` and ``observe`` are traced each call).
+
+    Args:
+        loss_fn: ``loss_fn(params)`` if ``data`` is None, else
+            ``loss_fn(params, batch)`` with ``batch`` a pytree like ``data`` whose
+            arrays hold a subset of its samples (leading axis). Returns a scalar.
+        params: the initial parameter pytree (floating arrays).
+        lr: learning rate > 0: a scalar, or a pytree with the structure of
+            ``params`` holding one scalar per tensor (per-tensor rates, e.g. muP).
+            Time on the book's axes is ``t = lr * step``.
+        steps: number of optimizer steps (int >= 1).
+        record_every: record every this many steps (int >= 1, divides ``steps``).
+        optimizer: an :class:`Optimizer`; default full-batch gradient descent.
+        data: a pytree of arrays with a shared leading sample axis of size P, or
+            None. Needed for minibatches.
+        key: PRNG key for the minibatches; required when
+            ``optimizer.batch_size`` is set, unused otherwise.
+        observe: any function of the parameters, evaluated at every record (e.g.
+            sharpness, a kernel, representations); returns a pytree. None: record
+            nothing beyond the loss.
+
+    Returns:
+        :class:`RunResult` with ``steps // record_every + 1`` records.
+
+    Raises:
+        ValueError: ``steps`` or ``record_every`` out of range or not dividing,
+            ``lr`` <= 0 or not matching ``params``, ``batch_size`` > P, data arrays
+            with different leading axes, or a minibatch optimizer without ``data``.
+        TypeError: ``optimizer`` is not an :class:`Optimizer`, or ``key`` is missing
+            or not a PRNG key when minibatches are drawn.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims import training
+        >>> res = training.run(lambda w: 0.5 * jnp.sum(w**2), jnp.ones(3), 0.5,
+        ...                    steps=4, record_every=2)
+        >>> res.loss.tolist()  # the loss falls by (1 - lr)^2 = 1/4 a step
+        [1.5, 0.09375, 0.005859375]
+    """
+    optimizer = Optimizer() if optimizer is None else optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            "optimizer must be an lm_sims.training.Optimizer, got "
+            f"{type(optimizer).__name__}"
+        )
+    check_int("steps", steps, minimum=1)
+    check_int("record_every", record_every, minimum=1)
+    if steps % record_every:
+        raise ValueError(
+            f"record_every must divide steps, got steps={steps}, "
+            f"record_every={record_every}"
+        )
+    _check_lr(lr, params)
+    batch_size = optimizer.batch_size
+    if batch_size is not None:
+        if data is None:
+            raise ValueError(
+                f"batch_size={batch_size} needs data (a pytree of arrays with a "
+                "leading sample axis) to draw minibatches from"
+            )
+        if key is None:
+            raise TypeError("minibatch SGD needs a PRNG key: pass key=...")
+        if is_concrete(key):
+            check_key(key)
+        num = _num_samples(data)
+        if batch_size > num:
+            raise ValueError(
+                f"batch_size must be <= the number of samples P={num}, got "
+                f"batch_size={batch_size}"
+            )
+    elif data is not None:
+        _num_samples(data)
+
+    def full_loss(p):
+        return loss_fn(p) if data is None else loss_fn(p, data)
+
+    def batch_loss(p, k):
+        if batch_size is None:
+            return full_loss(p)
+        num = _num_samples(data)
+        idx = jax.random.choice(k, num, (batch_size,), replace=False)
+        batch = jax.tree_util.tree_map(lambda x: x[idx], data)
+        return loss_fn(p, batch)
+
+    observe_fn = (lambda _p: None) if observe is None else observe
+    tx = make_optimizer(optimizer, lr, params)
+    value_and_grad = jax.value_and_grad(batch_loss)
+    loss0 = full_loss(params)
+    limit = BLOWUP * (1.0 + jnp.abs(loss0))
+    index = jnp.arange(steps)
+    if key is None or batch_size is None:
+        key = jax.random.key(0)  # never used: full-batch steps draw nothing
+
+    def step(carry, i):
+        p, state, diverged_step = carry
+        loss, grads = value_and_grad(p, jax.random.fold_in(key, i))
+        updates, new_state = tx.update(grads, state, p)
+        new = optax.apply_updates(p, updates)
+        bad = (~jnp.isfinite(loss)) | (loss > limit) | (~_all_finite(new))
+        newly = bad & (diverged_step < 0)
+        diverged_step = jnp.where(newly, i, diverged_step)
+        keep = diverged_step >= 0
+        p, state = jax.tree_util.tree_map(
+            lambda a, b: jnp.where(keep, a, b), (p, state), (new, new_state)
+        )
+        return (p, state, diverged_step), None
+
+    def record(p, diverged_step):
+        rec = (full_loss(p), observe_fn(p))
+        return _mask(rec, diverged_step >= 0)
+
+    def block(carry, b):
+        rec = record(carry[0], carry[2])
+        carry, _ = jax.lax.scan(step, carry, b * record_every + index[:record_every])
+        return carry, rec
+
+    carry = (params, tx.init(params), jnp.full((), -1, index.dtype))
+    carry, recs = jax.lax.scan(block, carry, index[: steps // record_every])
+    p, _, diverged_step = carry
+    last = record(p, diverged_step)
+    losses, observed = jax.tree_util.tree_map(
+        lambda r, x: jnp.concatenate([r, x[None]]), recs, last
+    )
+    record_steps = jnp.arange(0, steps + 1, record_every, dtype=index.dtype)
+    return RunResult(record_steps, losses, observed, p, diverged_step)
