@@ -1,19 +1,75 @@
 #!/usr/bin/env bash
-# Run every test, the slow ones too (book build, headless-browser checks).
-# From a fresh clone: creates .venv, and installs Debian's chromium when it is
-# missing and we are root. Extra arguments go to pytest.
+# Run every check, as CI does (.ci/run calls this script and nothing else):
+#   1. lint: ruff check and ruff format --check on the repository;
+#   2. fast tier: unit tests and every docstring example in lm_sims, in parallel
+#      (pytest-xdist, LM_TEST_WORKERS workers, default 2);
+#   3. statistical tier: many-trial checks and width scans (marker `statistical`),
+#      in parallel;
+#   4. slow tier: the book build and the headless-browser checks (marker `slow`),
+#      in one process (the build is a session fixture: one build, shared).
+# Every step runs even if an earlier one failed; the script exits non-zero if any
+# failed. A tier that selects no test (pytest's exit code 5) is not a failure.
+#
+# With arguments, runs only `pytest ARGS...` (no lint, no tiers), e.g.
+#   bash scripts/run_tests.sh tests/test_fitting.py -x
+#   bash scripts/run_tests.sh -m "not slow" -n 2
+#
+# From a fresh clone: creates .venv (scripts/setup_env.sh), and installs Debian's
+# chromium for the browser tests when it is missing and we are root.
 set -euo pipefail
-source "$(dirname "$0")/setup_env.sh"   # also cds to the repository root
+source "$(dirname "$0")/setup_env.sh" # also cds to the repository root
 
-if [ ! -x /usr/bin/chromium ]; then
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
   else
     echo "error: the browser tests need /usr/bin/chromium (Debian: apt-get install" \
       "chromium); run as root to have this script install it." >&2
-    exit 1
+    return 1
   fi
+}
+
+if [ $# -gt 0 ]; then
+  # only a warning here: most selections do not need the browser
+  ensure_chromium || echo "warning: continuing without chromium" >&2
+  exec .venv/bin/pytest "$@"
 fi
 
-exec .venv/bin/pytest "$@"
+ensure_chromium
+
+workers="${LM_TEST_WORKERS:-2}"
+failed=()
+
+# step NAME COMMAND...: run, time, and record a failure (exit 5, no tests, is fine)
+step() {
+  local name="$1" rc=0 start=$SECONDS
+  shift
+  echo
+  echo "=== run_tests: $name ==="
+  "$@" || rc=$?
+  if [ "$rc" -eq 5 ]; then
+    echo "=== run_tests: $name selected no tests (pytest exit 5); not a failure ==="
+    rc=0
+  fi
+  echo "=== run_tests: $name: exit $rc, $((SECONDS - start)) s ==="
+  [ "$rc" -eq 0 ] || failed+=("$name (exit $rc)")
+}
+
+step "ruff check" .venv/bin/ruff check .
+step "ruff format --check" .venv/bin/ruff format --check .
+# --dist loadfile: each test module runs whole on one worker, so its cached
+# simulations (functools.cache, explorer grids) are computed once, not per worker
+step "fast tier" .venv/bin/pytest -m "not slow and not statistical" \
+  -n "$workers" --dist loadfile --durations=15
+step "statistical tier" .venv/bin/pytest -m "statistical and not slow" \
+  -n "$workers" --dist loadfile --durations=5
+step "slow tier" .venv/bin/pytest -m slow --durations=5
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "run_tests: FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "run_tests: all steps passed (lint, fast, statistical and slow tiers)"

@@ -33,6 +33,7 @@ CASES = [
 ]
 
 
+@pytest.mark.statistical  # 64-400 trials per case
 @pytest.mark.parametrize("n,num_modes,ridge,noise,num_seeds", CASES)
 def test_mean_test_and_train_mse_match_eigenlearning(
     n, num_modes, ridge, noise, num_seeds
@@ -67,6 +68,7 @@ def test_mean_test_and_train_mse_match_eigenlearning(
             np.testing.assert_allclose(phi @ coeffs, y, rtol=0, atol=1e-8 * scale)
 
 
+@pytest.mark.statistical  # 64-400 trials per case
 @pytest.mark.parametrize("case", [CASES[0], CASES[2], CASES[3]])
 def test_per_mode_learnabilities_match(case):
     cfg, fits = _fits(*case)
@@ -182,6 +184,7 @@ def test_learning_curve_exponent_theory(alpha, r, slope):
     assert abs(fit - slope) < 0.05, fit
 
 
+@pytest.mark.statistical  # 64-400 trials per case
 def test_learning_curve_exponent_simulation():
     cfg = el.Config(num_modes=1024, alpha=1.5, r=2.0)
     curve = el.simulate_learning_curve(

@@ -1,0 +1,37 @@
+"""Test-session setup: a persistent JAX compilation cache shared by test runs.
+
+Most of the fast tier's time is XLA compilation of the same small programs at every
+run. JAX's persistent cache stores each compiled executable on disk, keyed by the
+program, the JAX/jaxlib version, the backend and the JAX flags (x64 included), so a
+second run on the same machine loads it instead of compiling. The cache lives under
+``~/.cache/lm_sims/`` (set ``LM_SIMS_JAX_CACHE_DIR`` to move it, or to an empty
+string to turn it off).
+
+Safe with pytest-xdist workers and concurrent runs: a finite
+``jax_compilation_cache_max_size`` makes JAX take a file lock (the ``filelock``
+package) around every read and write of the cache, so no worker reads an entry that
+another is still writing, and it bounds the folder by evicting the least recently
+used entries. (Without the lock a torn read is a warning, an error under this
+suite's ``filterwarnings = error``.) pytest loads this file in every xdist worker
+before any test module, so the settings hold before the first compilation.
+"""
+
+import os
+from pathlib import Path
+
+import jax
+
+_DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
+_CACHE_DIR = os.environ.get("LM_SIMS_JAX_CACHE_DIR", str(_DEFAULT_DIR))
+_CACHE_MAX_BYTES = 2 * 1024**3  # 2 GiB; a full fast-tier run writes ~100-200 MB
+# Cache every program that took at least this long to compile. JAX's default, 1 s,
+# skips most of this suite's programs (0.1-1 s each); reading an entry takes ~ms.
+_MIN_COMPILE_SECONDS = 0.05
+
+if _CACHE_DIR:
+    jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
+    jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
+    jax.config.update(
+        "jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_SECONDS
+    )
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
