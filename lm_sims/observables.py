@@ -1,13 +1,39 @@
-"""Observables: pure functions of parameters, separate from any training loop."""
+# ruff: noqa: F722  (jaxtyping shape strings are not forward references)
+"""Observables: pure functions of parameters or representations, separate from any
+training loop (record them along a run with ``observe=`` of a module's ``train`` or
+of :func:`lm_sims.training.run`).
+
+* curvature: :func:`sharpness` (top Hessian eigenvalue) and :func:`hessian_top_k`,
+  by Lanczos iteration on Hessian-vector products (never the dense Hessian);
+* representations: :func:`linear_cka` and :func:`mutual_knn_alignment`;
+* parameters and activations: :func:`relative_change`, :func:`rms_coordinates`,
+  and the deep-linear quantities :func:`mode_strengths`, :func:`balancedness`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, ArrayLike, Float
 
-__all__ = ["balancedness", "balancedness_step_change", "mode_strengths"]
+from lm_sims._config import check_int, is_concrete
+
+__all__ = [
+    "balancedness",
+    "balancedness_step_change",
+    "hessian_top_k",
+    "linear_cka",
+    "mode_strengths",
+    "mutual_knn_alignment",
+    "relative_change",
+    "rms_coordinates",
+    "sharpness",
+]
 
 
 def mode_strengths(
@@ -76,3 +102,388 @@ def balancedness_step_change(
         lr**2 * (grads[i] @ grads[i].T - grads[i + 1].T @ grads[i + 1])
         for i in range(len(grads) - 1)
     ]
+
+
+# -- curvature: Lanczos on Hessian-vector products ---------------------------------
+
+
+def _probe(n: int, j: int, dtype) -> jax.Array:
+    """A fixed, deterministic start/restart vector (unit norm, no zero entries)."""
+    i = jnp.arange(1, n + 1, dtype=dtype)
+    golden = (math.sqrt(5.0) - 1.0) / 2.0
+    v = jnp.cos(2.0 * jnp.pi * jnp.mod(i * (j + 1) * golden, 1.0)) + 0.5 / (j + 1)
+    return v / jnp.linalg.norm(v)
+
+
+def _lanczos(hvp, n: int, m: int, dtype):
+    """m steps of Lanczos with full reorthogonalisation; returns Ritz values."""
+    basis = jnp.zeros((m, n), dtype)
+    v = _probe(n, 0, dtype)
+    alphas = jnp.zeros(m, dtype)
+    betas = jnp.zeros(m, dtype)  # betas[j] couples vectors j and j + 1
+
+    def body(j, state):
+        basis, v, alphas, betas = state
+        basis = basis.at[j].set(v)
+        w = hvp(v)
+        alpha = jnp.vdot(v, w)
+        # full reorthogonalisation against every stored vector, twice
+        # (Paige 1971; Parlett 1998, ch. 13): keeps the basis orthonormal in floats
+        for _ in range(2):
+            w = w - basis.T @ (basis @ w)
+        beta = jnp.linalg.norm(w)
+        scale = jnp.maximum(jnp.abs(alpha), jnp.max(jnp.abs(alphas)))
+        breakdown = beta <= 1e3 * jnp.finfo(dtype).eps * jnp.maximum(scale, 1e-30)
+        # an invariant subspace is exhausted: restart from a fresh vector orthogonal
+        # to the basis (beta = 0 decouples the tridiagonal matrix exactly)
+        fresh = _probe(n, j + 1, dtype)
+        for _ in range(2):
+            fresh = fresh - basis.T @ (basis @ fresh)
+        nxt = jnp.where(breakdown, fresh / jnp.linalg.norm(fresh), w / beta)
+        beta = jnp.where(breakdown, 0.0, beta)
+        return basis, nxt, alphas.at[j].set(alpha), betas.at[j].set(beta)
+
+    _, _, alphas, betas = jax.lax.fori_loop(0, m, body, (basis, v, alphas, betas))
+    tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
+    return jnp.linalg.eigvalsh(tri)  # ascending
+
+
+def _check_params(params):
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError("params must hold at least one array")
+    for x in leaves:
+        if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
+            raise TypeError(
+                f"params must be floating arrays, got dtype {jnp.result_type(x)}"
+            )
+        if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+            raise ValueError("params must be finite, got NaN or inf entries")
+
+
+def hessian_top_k(
+    loss_fn: Callable[[Any], Float[Array, ""]],
+    params: Any,
+    k: int,
+    *,
+    num_iters: int = 32,
+) -> Float[Array, " k"]:
+    r"""The k largest eigenvalues of the Hessian of ``loss_fn`` at ``params``.
+
+    Lanczos iteration (with full reorthogonalisation) on Hessian-vector products
+    :math:`v \mapsto \nabla^2 \mathcal{L}(\theta)\, v` (forward-over-reverse
+    autodiff), so the Hessian is never formed: ``num_iters`` HVPs, memory
+    ``num_iters x num_params``. The Ritz values converge first at the ends of the
+    spectrum; with ``num_iters >= num_params`` they are the exact eigenvalues (up
+    to rounding). The start vector is fixed and deterministic, so the result is
+    reproducible. Jittable (``k`` and ``num_iters`` are Python ints) and works on
+    any parameter pytree.
+
+    Args:
+        loss_fn: scalar function of the parameters (close over the data).
+        params: a pytree of floating arrays (num_params entries in all).
+        k: number of eigenvalues, 1 <= k <= min(num_iters, num_params).
+        num_iters: Lanczos steps (>= 1); capped at num_params.
+
+    Returns:
+        (k,) the largest eigenvalues (algebraic, not by magnitude), descending,
+        in the dtype of ``params``.
+
+    Raises:
+        ValueError: ``k`` or ``num_iters`` out of range, or ``params`` has NaN.
+        TypeError: a leaf of ``params`` is not floating, or ``k`` is not an int.
+
+    References:
+        Lanczos, "An iteration method for the solution of the eigenvalue problem
+        of linear differential and integral operators", 1950.
+        Ghorbani, Krishnan & Xiao, "An investigation into neural net optimization
+        via Hessian eigenvalue density", 2019, arXiv:1901.10159.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims.observables import hessian_top_k
+        >>> a = jnp.diag(jnp.array([3.0, 2.0, 1.0, -1.0]))
+        >>> top = hessian_top_k(lambda w: 0.5 * w @ a @ w, jnp.ones(4), 2)
+        >>> [round(v, 4) for v in top.tolist()]
+        [3.0, 2.0]
+    """
+    _check_params(params)
+    flat, unravel = ravel_pytree(params)
+    n = flat.shape[0]
+    check_int("num_iters", num_iters, minimum=1)
+    m = min(num_iters, n)
+    check_int("k", k, minimum=1, maximum=m)
+
+    def flat_loss(x):
+        return loss_fn(unravel(x))
+
+    grad = jax.grad(flat_loss)
+
+    def hvp(v):
+        return jax.jvp(grad, (flat,), (v,))[1]
+
+    ritz = _lanczos(hvp, n, m, flat.dtype)
+    return ritz[::-1][:k]
+
+
+def sharpness(
+    loss_fn: Callable[[Any], Float[Array, ""]],
+    params: Any,
+    *,
+    num_iters: int = 20,
+) -> Float[Array, ""]:
+    r"""Sharpness: the largest eigenvalue of the Hessian of the loss.
+
+    :math:`\lambda_{\max}(\nabla^2 \mathcal{L}(\theta))`, by :func:`hessian_top_k`
+    with k = 1 (Lanczos on Hessian-vector products). Gradient descent with step
+    ``lr`` is stable on a quadratic only while sharpness < 2 / lr; full-batch
+    training drives it up to that edge and hovers there (Cohen et al. 2021).
+    Exact on a quadratic ``1/2 w^T A w`` once ``num_iters`` reaches the number of
+    distinct eigenvalues of A. Jittable; use it as an ``observe`` hook.
+
+    Args:
+        loss_fn: scalar function of the parameters (close over the data).
+        params: a pytree of floating arrays.
+        num_iters: Lanczos steps (>= 1); capped at the number of parameters.
+
+    Returns:
+        Scalar, the top Hessian eigenvalue (algebraic), dtype of ``params``.
+
+    Raises:
+        ValueError, TypeError: as :func:`hessian_top_k`.
+
+    References:
+        Cohen et al., "Gradient descent on neural networks typically occurs at the
+        edge of stability", 2021, arXiv:2103.00065.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims.observables import sharpness
+        >>> a = jnp.array([[2.0, 1.0], [1.0, 2.0]])  # eigenvalues 3 and 1
+        >>> round(float(sharpness(lambda w: 0.5 * w @ a @ w, jnp.zeros(2))), 5)
+        3.0
+    """
+    return hessian_top_k(loss_fn, params, 1, num_iters=num_iters)[0]
+
+
+# -- representations ------------------------------------------------------------
+
+
+def _check_features(name, x, *, min_samples=2):
+    x = jnp.asarray(x)
+    if x.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (samples, features), got shape {tuple(x.shape)}"
+        )
+    if x.shape[0] < min_samples or x.shape[1] < 1:
+        raise ValueError(
+            f"{name} needs >= {min_samples} samples and >= 1 feature, got shape "
+            f"{tuple(x.shape)}"
+        )
+    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+        raise ValueError(f"{name} must be finite, got NaN or inf entries")
+    return x
+
+
+def _check_pair(x, y, min_samples=2):
+    x = _check_features("x", x, min_samples=min_samples)
+    y = _check_features("y", y, min_samples=min_samples)
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(
+            "x and y must hold the same samples (same first axis), got "
+            f"{x.shape[0]} and {y.shape[0]}"
+        )
+    dtype = jnp.result_type(x.dtype, y.dtype, float)
+    return x.astype(dtype), y.astype(dtype)
+
+
+def linear_cka(
+    x: Float[ArrayLike, "n p1"], y: Float[ArrayLike, "n p2"]
+) -> Float[Array, ""]:
+    r"""Linear centred kernel alignment (CKA) between two representations.
+
+    With column-centred features :math:`X` (n, p1) and :math:`Y` (n, p2) of the
+    same n samples,
+
+    .. math::
+
+        \mathrm{CKA}(X, Y) = \frac{\lVert Y^\top X \rVert_F^2}
+            {\lVert X^\top X \rVert_F\, \lVert Y^\top Y \rVert_F} \in [0, 1],
+
+    the HSIC of the linear kernels normalised. It is 1 for identical inputs and is
+    invariant to orthogonal transforms and isotropic scaling of either argument
+    (not to arbitrary invertible linear maps), and the feature counts may differ.
+
+    Args:
+        x: (n, p1) features, n >= 2 samples.
+        y: (n, p2) features of the same samples.
+
+    Returns:
+        Scalar CKA in [0, 1]; NaN if a representation is constant over samples.
+
+    Raises:
+        ValueError: not 2-D, different sample counts, fewer than 2 samples, or NaN.
+
+    References:
+        Kornblith, Norouzi, Lee & Hinton, "Similarity of neural network
+        representations revisited", 2019, arXiv:1905.00414.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims.observables import linear_cka
+        >>> x = jax.random.normal(jax.random.key(0), (50, 8))
+        >>> round(float(linear_cka(x, 3.0 * x)), 5)
+        1.0
+    """
+    x, y = _check_pair(x, y)
+    x = x - jnp.mean(x, axis=0)
+    y = y - jnp.mean(y, axis=0)
+    # Scale first so the squared Frobenius norms stay in floating range.
+    x = x / jnp.linalg.norm(x)
+    y = y / jnp.linalg.norm(y)
+    cross = jnp.sum((y.T @ x) ** 2)
+    return cross / (jnp.linalg.norm(x.T @ x) * jnp.linalg.norm(y.T @ y))
+
+
+def _knn(z, k):
+    z = z / jnp.maximum(jnp.linalg.norm(z, axis=1, keepdims=True), 1e-30)
+    sim = z @ z.T
+    sim = jnp.where(jnp.eye(z.shape[0], dtype=bool), -jnp.inf, sim)
+    return jax.lax.top_k(sim, k)[1]
+
+
+def mutual_knn_alignment(
+    x: Float[ArrayLike, "n p1"], y: Float[ArrayLike, "n p2"], k: int
+) -> Float[Array, ""]:
+    r"""Mutual k-nearest-neighbour alignment of two representations.
+
+    For each sample i, :math:`N_X(i)` is the set of its k nearest other samples in
+    representation X by cosine similarity (rows normalised to unit length, as in
+    Huh et al.), and likewise :math:`N_Y(i)`. The alignment is the mean overlap
+
+    .. math:: m_{kNN}(X, Y) = \frac{1}{n} \sum_i \frac{|N_X(i) \cap N_Y(i)|}{k}.
+
+    It is 1 for identical representations (or ones related by a rotation or
+    positive scaling) and about ``k / (n - 1)`` for independent ones (chance).
+
+    Args:
+        x: (n, p1) features.
+        y: (n, p2) features of the same n samples.
+        k: neighbours per sample, 1 <= k <= n - 1 (Python int).
+
+    Returns:
+        Scalar in [0, 1].
+
+    Raises:
+        ValueError: shapes or ``k`` out of range, or NaN entries.
+
+    References:
+        Huh, Cheung, Wang & Isola, "The Platonic representation hypothesis", 2024,
+        arXiv:2405.07987.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims.observables import mutual_knn_alignment
+        >>> x = jax.random.normal(jax.random.key(0), (40, 5))
+        >>> float(mutual_knn_alignment(x, 2.0 * x, k=5))
+        1.0
+    """
+    x, y = _check_pair(x, y)
+    check_int("k", k, minimum=1, maximum=x.shape[0] - 1)
+    nx, ny = _knn(x, k), _knn(y, k)
+    shared = jnp.sum(nx[:, :, None] == ny[:, None, :], axis=(1, 2))
+    return jnp.mean(shared / k)
+
+
+# -- parameters and coordinates ------------------------------------------------------
+
+
+def relative_change(params: Any, params0: Any) -> Float[Array, ""]:
+    r"""Relative parameter change :math:`\lVert\theta - \theta_0\rVert /
+    \lVert\theta_0\rVert` over a whole pytree.
+
+    The norms are Euclidean over every entry of every leaf together (the Frobenius
+    norm of all parameters stacked). Small in the lazy (kernel) regime, O(1) in the
+    rich regime (Chizat, Oyallon & Bach 2019).
+
+    Args:
+        params: current parameters, a pytree of arrays.
+        params0: reference (initial) parameters, the same structure and shapes.
+
+    Returns:
+        Scalar ratio (inf or NaN if ``params0`` is all zeros).
+
+    Raises:
+        ValueError: the two pytrees differ in structure or shapes.
+
+    References:
+        Chizat, Oyallon & Bach, "On lazy training in differentiable programming",
+        2019, arXiv:1812.07956.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims.observables import relative_change
+        >>> p0 = {"a": jnp.array([3.0, 0.0]), "b": jnp.array(4.0)}
+        >>> p1 = {"a": jnp.array([3.0, 1.0]), "b": jnp.array(4.0)}
+        >>> round(float(relative_change(p1, p0)), 6)
+        0.2
+    """
+    s1, s0 = jax.tree_util.tree_structure(params), jax.tree_util.tree_structure(params0)
+    if s1 != s0:
+        raise ValueError(
+            f"params and params0 must have the same structure, got {s1} and {s0}"
+        )
+    leaves, leaves0 = (
+        jax.tree_util.tree_leaves(params),
+        jax.tree_util.tree_leaves(params0),
+    )
+    for a, b in zip(leaves, leaves0, strict=True):
+        if jnp.shape(a) != jnp.shape(b):
+            raise ValueError(
+                "params and params0 must have the same shapes, got "
+                f"{jnp.shape(a)} and {jnp.shape(b)}"
+            )
+    num = sum(jnp.sum((a - b) ** 2) for a, b in zip(leaves, leaves0, strict=True))
+    den = sum(jnp.sum(b**2) for b in leaves0)
+    return jnp.sqrt(num / den)
+
+
+def rms_coordinates(
+    x: Float[ArrayLike, ...], axis: int | tuple[int, ...] | None = None
+) -> Float[Array, ...]:
+    r"""Root-mean-square size of the coordinates of ``x``:
+    :math:`\sqrt{\mathrm{mean}(x^2)}`.
+
+    The quantity of the muP coordinate check (Yang et al. 2022): a typical entry of
+    a width-n activation vector stays O(1) as n grows in a well-scaled network,
+    where the vector's norm grows as :math:`\sqrt{n}`. Default: over all entries
+    (e.g. an activation matrix (samples, width)); ``axis=0`` gives each
+    coordinate's RMS over samples.
+
+    Args:
+        x: an array of any shape, at least one entry.
+        axis: axes to average over; None for all.
+
+    Returns:
+        The RMS, reduced over ``axis`` (a scalar by default).
+
+    Raises:
+        ValueError: ``x`` is empty or has NaN entries.
+
+    References:
+        Yang et al., "Tensor Programs V: tuning large neural networks via zero-shot
+        hyperparameter transfer", 2022, arXiv:2203.03466 (coordinate check).
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims.observables import rms_coordinates
+        >>> float(rms_coordinates(jnp.array([[3.0, -3.0], [3.0, 3.0]])))
+        3.0
+    """
+    x = jnp.asarray(x)
+    if x.size == 0:
+        raise ValueError(f"x must have at least one entry, got shape {x.shape}")
+    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
+        raise ValueError("x must be finite, got NaN or inf entries")
+    x = x.astype(jnp.result_type(x.dtype, float))
+    return jnp.sqrt(jnp.mean(x**2, axis=axis))
