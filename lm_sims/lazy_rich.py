@@ -292,9 +292,11 @@ def init(key: jax.Array, cfg: Config) -> Params:
     Draws ``a_i ~ N(0, 1)`` and ``w_i ~ N(0, I_2)`` for ``i < n/2`` and sets
     ``a_{i + n/2} = -a_i``, ``w_{i + n/2} = w_i``; every term of (lazy-rich-model)
     cancels with its partner, so ``f_0(x) = 0`` for all x and every alpha.
+    ``key`` is split as :func:`train` splits it (teacher, data, init), so
+    ``init(key, cfg)`` is the initial state of ``train(key, cfg)``.
 
     Args:
-        key: PRNG key.
+        key: PRNG key, the one given to :func:`train`.
         cfg: uses ``width`` (even).
 
     Returns:
@@ -306,6 +308,10 @@ def init(key: jax.Array, cfg: Config) -> Params:
         >>> float(abs(forward(p, jax.numpy.ones((1, 2)), 30.0)[0]))
         0.0
     """
+    return _init(jax.random.split(key, 3)[2], cfg)
+
+
+def _init(key, cfg):
     half = cfg.width // 2
     k_a, k_w = jax.random.split(key)
     a = jax.random.normal(k_a, (half,))
@@ -446,7 +452,7 @@ def _train(key, cfg, observe_fn=None):
     k_teacher, k_data, k_init = jax.random.split(key, 3)
     directions = teacher(k_teacher, cfg)
     batch = dataset(k_data, cfg, directions)
-    params0 = init(k_init, cfg)
+    params0 = _init(k_init, cfg)
 
     def observe(p):
         return (
@@ -553,7 +559,7 @@ def _tangent_spectrum(key_data: tuple, cfg: Config):
     k_teacher, k_data, k_init = jax.random.split(key, 3)  # as train
     directions = teacher(k_teacher, cfg)
     batch = dataset(k_data, cfg, directions)
-    params = init(k_init, cfg)
+    params = _init(k_init, cfg)
     x = np.asarray(batch.x, np.float64)
     y = np.asarray(batch.y, np.float64)
     a = np.asarray(params.a, np.float64)

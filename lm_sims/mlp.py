@@ -89,6 +89,7 @@ __all__ = [
     "loss",
     "predict_ntk",
     "train",
+    "training_data",
 ]
 
 ACTIVATIONS = kernels.ACTIVATIONS
@@ -443,6 +444,33 @@ def _as_targets(cfg, y):
     return y[:, None] if (y.ndim == 1 and cfg.d_out == 1) else y
 
 
+def training_data(key: jax.Array, cfg: Config) -> _data.Task:
+    """The training set that ``train(key, cfg)`` draws when no ``x_train`` is given.
+
+    ``lm_sims.data.make_regression(jax.random.fold_in(key, 1), cfg.dataset,
+    cfg.num_train, cfg.d_in, cfg.d_out)``: use it to evaluate a theory
+    (:func:`predict_ntk`) on the data a run was trained on.
+
+    Args:
+        key: the PRNG key given to :func:`train`.
+        cfg: network config (dataset, num_train, d_in, d_out).
+
+    Returns:
+        ``lm_sims.data.Task(x, y)``, x of shape (num_train, d_in) and y of shape
+        (num_train, d_out).
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import mlp
+        >>> task = mlp.training_data(jax.random.key(0), mlp.Config(num_train=16))
+        >>> task.x.shape, task.y.shape
+        ((16, 2), (16, 1))
+    """
+    return _data.make_regression(
+        jax.random.fold_in(key, 1), cfg.dataset, cfg.num_train, cfg.d_in, cfg.d_out
+    )
+
+
 def train(
     key: jax.Array,
     cfg: Config,
@@ -529,10 +557,7 @@ def train(
 def _train(key, cfg, x_train, y_train, x_test, observe_fn=None):
     params0 = init(key, cfg)
     if x_train is None:
-        task = _data.make_regression(
-            jax.random.fold_in(key, 1), cfg.dataset, cfg.num_train, cfg.d_in, cfg.d_out
-        )
-        x_train, y_train = task.x, task.y
+        x_train, y_train = training_data(key, cfg)
     lr_tree = tuple(
         Layer(cfg.lr * s.w_lr * jnp.ones(()), cfg.lr * s.b_lr * jnp.ones(()))
         for s in layer_scales(cfg)

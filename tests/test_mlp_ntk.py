@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from lm_sims import kernels, mlp
+from lm_sims import kernels, mlp, sweep
 
 
 def _loglog_slope(widths, values):
@@ -346,6 +346,13 @@ def test_train_records_and_divergence():
         ({"sigma_b2": -1.0}, ValueError, "sigma_b2 must be >= 0, got sigma_b2=-1"),
         ({"lr": -0.1}, ValueError, "lr must be > 0, got lr=-0.1"),
         ({"steps": 10, "record_every": 3}, ValueError, "record_every must divide"),
+        ({"dataset": "mnist"}, ValueError, "dataset must be one of 'teacher'"),
+        ({"dataset": "digits"}, ValueError, "dataset='digits' has d_in=64"),
+        ({"num_train": 0}, ValueError, "num_train must be >= 1, got num_train=0"),
+        ({"optimizer": "sgd"}, ValueError, "optimizer must be one of 'gd'"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got batch_size=0"),
+        ({"momentum": 1.0}, ValueError, "momentum must be < 1, got momentum=1"),
+        ({"eps": -1.0}, ValueError, "eps must be > 0, got eps=-1"),
     ],
 )
 def test_invalid_config_raises(kwargs, exc, match):
@@ -364,5 +371,80 @@ def test_invalid_data_raises():
         mlp.train(jax.random.key(0), cfg, x, y, np.ones((2, 4)))
     with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
         mlp.train(0, cfg, x, y)
+    with pytest.raises(ValueError, match="give both x_train and y_train"):
+        mlp.train(jax.random.key(0), cfg, x)
+    with pytest.raises(ValueError, match="x_train must be finite"):
+        mlp.train(jax.random.key(0), cfg, np.where(np.eye(4, 3) > 0, np.nan, x), y)
+    with pytest.raises(ValueError, match="batch_size must be <= the number of"):
+        mlp.train(jax.random.key(0), cfg.replace(batch_size=5), x, y)
     with pytest.raises(ValueError, match="predict_ntk needs parameterization='ntk'"):
         mlp.predict_ntk(cfg.replace(parameterization="mup"), x, y, 1.0)
+
+
+# --- data from the config, optimizers, observe ---------------------------------------
+
+
+def test_train_draws_its_data_from_the_config_and_sweeps():
+    cfg = mlp.Config(width=16, d_in=3, steps=20, record_every=10, num_train=12)
+    key = jax.random.key(4)
+    traj = mlp.train(key, cfg)
+    task = mlp.training_data(key, cfg)
+    assert task.x.shape == (12, 3) and traj.f_train.shape == (3, 12, 1)
+    # the same run with the data passed explicitly: identical
+    explicit = mlp.train(key, cfg, task.x, task.y)
+    np.testing.assert_array_equal(traj.loss, explicit.loss)
+    # init(key, cfg) is still the run's initial state
+    f0 = mlp.apply(mlp.init(key, cfg), task.x, cfg)
+    np.testing.assert_allclose(traj.f_train[0], f0, rtol=1e-5)  # jit vs eager
+    # explicit data override the config's dataset
+    other = mlp.train(key, cfg, task.x, -task.y)
+    assert not np.allclose(other.loss, traj.loss)
+    out = sweep(mlp.train, key, cfg, num_seeds=2, lr=[0.05, 0.1])
+    assert out.loss.shape == (2, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "dataset, d_in, d_out", [("random_labels", 5, 2), ("digits", 64, 10)]
+)
+def test_datasets_train(dataset, d_in, d_out):
+    cfg = mlp.Config(
+        width=32,
+        d_in=d_in,
+        d_out=d_out,
+        dataset=dataset,
+        num_train=32,
+        steps=50,
+        record_every=50,
+        lr=0.2,
+    )
+    task = mlp.training_data(jax.random.key(0), cfg)
+    assert task.x.shape == (32, d_in) and task.y.shape == (32, d_out)
+    traj = mlp.train(jax.random.key(0), cfg)
+    assert float(traj.loss[-1]) < float(traj.loss[0])
+
+
+@pytest.mark.parametrize("optimizer, lr", [("momentum", 0.05), ("adam", 0.01)])
+def test_optimizers_from_the_config_train(optimizer, lr):
+    cfg = mlp.Config(width=32, d_in=3, steps=100, record_every=50, num_train=32, lr=lr)
+    key = jax.random.key(1)
+    gd = mlp.train(key, cfg)
+    run = mlp.train(key, cfg.replace(optimizer=optimizer))
+    sgd = mlp.train(key, cfg.replace(optimizer=optimizer, batch_size=8))
+    for traj in (run, sgd):
+        assert float(traj.loss[-1]) < 0.5 * float(traj.loss[0])
+        assert not np.allclose(traj.loss[1:], gd.loss[1:])
+        np.testing.assert_array_equal(traj.loss[0], gd.loss[0])  # same init, data
+
+
+def test_observe_hook_records_any_function_of_the_parameters():
+    cfg = mlp.Config(width=16, d_in=3, steps=20, record_every=10, num_train=8)
+    key = jax.random.key(2)
+
+    def hook(p):
+        return {"w0": p[0].w, "norm": jnp.sum(p[-1].w ** 2)}
+
+    traj = mlp.train(key, cfg, observe=hook)
+    assert traj.observed["w0"].shape == (3, 3, 16)
+    np.testing.assert_array_equal(traj.observed["w0"][0], mlp.init(key, cfg)[0].w)
+    np.testing.assert_array_equal(traj.observed["w0"][-1], traj.params[0].w)
+    assert mlp.train(key, cfg).observed is None

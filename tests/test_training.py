@@ -167,7 +167,7 @@ def _old_lazy_rich(key, cfg):
     k_teacher, k_data, k_init = jax.random.split(key, 3)
     directions = lazy_rich.teacher(k_teacher, cfg)
     batch = lazy_rich.dataset(k_data, cfg, directions)
-    params0 = lazy_rich.init(k_init, cfg)
+    params0 = lazy_rich._init(k_init, cfg)
 
     def observe(p):
         return lazy_rich.loss(p, batch, cfg.alpha), lazy_rich.neuron_positions(p)
