@@ -4,7 +4,8 @@ feature movement of the NTK and muP infinite-width limits.
 * :func:`lazy_rich_explorer`: the paths of a two-layer ReLU network's neurons in
   the input plane under the output scale alpha (Chizat, Oyallon & Bach 2019; the
   position paper's Fig. 2), with the teacher's directions and the linearised (lazy)
-  prediction of the loss and of the parameter movement, :func:`predict_lazy`.
+  prediction of the loss and of the parameter movement,
+  :func:`lm_sims.lazy_rich.predict_lazy`.
 * :func:`relative_change_explorer`: the final relative parameter change against
   alpha, measured and linearised (the ``1/alpha`` law).
 * :func:`feature_learning_explorer`: the coordinate check of Yang & Hu (2021),
@@ -18,32 +19,28 @@ import functools
 
 import jax
 import numpy as np
-from jaxtyping import Float
 
 from lm_sims import feature_learning, lazy_rich
-from lm_sims.lazy_rich import LazyPrediction, predict_lazy  # noqa: F401 (re-export)
+from lm_sims.lazy_rich import LAZY_CONFIG, predict_lazy
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = [
-    "EXPONENTS",
-    "LAZY_CONFIG",
-    "SP_LR_SCALINGS",
     "feature_learning_explorer",
     "lazy_rich_explorer",
-    "one_step_changes",
-    "predicted_exponents",
     "relative_change_explorer",
 ]
 
-# The explorer's run: 400 steps at lr = 0.5 reach t = 200, where the rich network
-# has gathered most of its mass on the teacher (alignment ~4.6x the uniform value,
-# against ~5.0x after 6,000 steps) and the lazy loss is below 1e-3; one run costs
-# ~30 ms on 2 cores instead of ~400 ms for the 6,000-step default. Records every
-# 4 steps, so that the fast start of the paths is resolved.
-LAZY_CONFIG = lazy_rich.Config(steps=400, record_every=4)
 _PATH_POINTS = 40  # records per neuron path (log-spaced in time)
 _CURVE_POINTS = 150  # records per loss / change curve (log-spaced in time)
 _SWEEP_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+
+
+def _key_data(key: jax.Array) -> tuple:
+    return tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
+
+
+def _key(key_data: tuple) -> jax.Array:
+    return jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
 
 
 # -- 2.3: the linearised (lazy) prediction -------------------------------------------
@@ -132,19 +129,7 @@ def _lazy_rich_panel(key, cfg: lazy_rich.Config) -> Panel:
             f"Diverged at step {int(traj.diverged_step)}: paths and curves stop "
             "there (lower the learning rate)."
         )
-    base = float(lazy_rich.uniform_alignment_baseline(traj.teacher_directions))
-    extras = {
-        "relative_change": float(traj.relative_change[last]),
-        "relative_change_lazy": float(theory.relative_change[last]),
-        "loss": float(traj.loss[last]),
-        "alignment_ratio": float(traj.alignment[last]) / base,
-        "alignment_ratio_init": float(traj.alignment[0]) / base,
-        "alignment_ratio_max": 1.0 / base,
-        "max_mass": float(np.linalg.norm(positions[last], axis=-1).max()),
-        "init_max_mass": float(np.linalg.norm(positions[0], axis=-1).max()),
-        "diverged_step": int(traj.diverged_step),
-    }
-    return Panel(curves, note, extras)
+    return Panel(curves, note)
 
 
 def lazy_rich_explorer(key: jax.Array) -> Explorer:
@@ -155,16 +140,16 @@ def lazy_rich_explorer(key: jax.Array) -> Explorer:
     each path) to the end of training (markers), coloured by the sign of ``a_i``,
     with the teacher's directions (dashed rays) where rich training sends them.
     Right: training loss and relative parameter change against ``t = lr * steps``,
-    with the linearised (lazy) prediction :func:`predict_lazy` dashed. The step is
+    with the linearised (lazy) prediction :func:`lm_sims.lazy_rich.predict_lazy`
+    dashed. The step is
     ``lr * n / (alpha * max(alpha, 1))`` (:func:`lm_sims.lazy_rich.effective_lr`),
-    so the same ``lr`` trains every alpha. Runs ``LAZY_CONFIG`` (400 steps,
-    ~30 ms on 2 cores).
+    so the same ``lr`` trains every alpha. Runs ``lm_sims.lazy_rich.LAZY_CONFIG``
+    (400 steps, ~30 ms on 2 cores).
 
     Static grid: alpha in (0.1, 1, 3, 30) x width in (50, 200), lr = 0.5. Live:
-    alpha in [0.03, 100], lr in [0.02, 1]. ``explorer.evaluate(alpha=...)``
-    returns a panel whose ``extras`` hold the run's final numbers: relative change
-    (simulated and linearised), loss, alignment with the teacher over its uniform
-    value (at the end, at init, and the most possible), largest neuron mass.
+    alpha in [0.03, 100], lr in [0.02, 1]. The run's final numbers (loss,
+    relative change, alignment with the teacher, largest neuron) are
+    :func:`lm_sims.lazy_rich.run_summary`.
     """
 
     def panel(alpha, width, lr):
@@ -207,14 +192,10 @@ def lazy_rich_explorer(key: jax.Array) -> Explorer:
 
 
 @functools.lru_cache(maxsize=8)
-def _sweep(key_data: tuple, width: int, lr: float):
-    key = jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
-    out = []
-    for alpha in _SWEEP_ALPHAS:
-        cfg = LAZY_CONFIG.replace(alpha=alpha, width=width, lr=lr)
-        traj = lazy_rich.train(key, cfg)
-        out.append(float(traj.relative_change[-1]))
-    return np.array(out)
+def _sweep(key_data: tuple, width: int, lr: float) -> np.ndarray:
+    """Cached :func:`lm_sims.lazy_rich.alpha_sweep` at the explorer's alphas."""
+    cfg = LAZY_CONFIG.replace(width=width, lr=lr)
+    return lazy_rich.alpha_sweep(_key(key_data), cfg, _SWEEP_ALPHAS).relative_change
 
 
 def relative_change_explorer(key: jax.Array) -> Explorer:
@@ -222,11 +203,12 @@ def relative_change_explorer(key: jax.Array) -> Explorer:
 
     Simulation (markers) at alpha = 0.1 ... 100 after the run of
     :func:`lazy_rich_explorer` (lr = 0.5, 400 steps: t = 200), and the linearised
-    prediction :func:`predict_lazy` (dashed), exactly proportional to ``1/alpha``
-    for alpha >= 1. The one knob, width, is discrete: each width's sweep (seven
+    prediction :func:`lm_sims.lazy_rich.predict_lazy` (dashed), exactly
+    proportional to ``1/alpha`` for alpha >= 1 (:func:`lm_sims.lazy_rich.alpha_sweep`).
+    The one knob, width, is discrete: each width's sweep (seven
     runs, ~0.3 s) is computed once and cached.
     """
-    key_data = tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
+    key_data = _key_data(key)
     lr = LAZY_CONFIG.lr
 
     def panel(width):
@@ -268,74 +250,18 @@ def relative_change_explorer(key: jax.Array) -> Explorer:
 
 # -- 2.4: coordinate check -------------------------------------------------------------
 
-# Predicted width exponents of the one-step change at a fixed base lr (Yang & Hu
-# 2021): (hidden layer 1, hidden layer 2, output) per parameterisation. With the SP
-# learning rate scaled as 1/n (the largest stable choice), subtract 1 from SP's.
-EXPONENTS = {
-    "sp": (-0.5, 0.5, 1.0),
-    "ntk": (-0.5, -0.5, 0.0),
-    "mup": (0.0, 0.0, 0.0),
-}
-SP_LR_SCALINGS = ("fixed", "lr × 64/n")
 _NAMES = {"sp": "SP", "ntk": "NTK", "mup": "μP"}
-_WIDTHS = (64, 128, 256, 512, 1024)
-_SEEDS = 4  # per-seed exponent sd <= 0.09 (output), so <= ~0.05 for the mean
+_WIDTHS = feature_learning.WIDTHS
 
 
 @functools.lru_cache(maxsize=64)
-def _one_step(key_data: tuple, parameterization: str, lr: float, per_width: bool):
-    """(widths, seeds, 3) changes (hidden 1, hidden 2, output) after one step;
-    ``per_width``: the learning rate is ``lr * 64 / n``."""
-    key = jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
-    out = np.zeros((len(_WIDTHS), _SEEDS, 3))
-    for i, n in enumerate(_WIDTHS):
-        lr_n = lr * _WIDTHS[0] / n if per_width else lr
-        for s in range(_SEEDS):
-            c = feature_learning.feature_change_after_one_step(
-                jax.random.fold_in(key, s), n, parameterization, lr_n
-            )
-            out[i, s] = [*c.hidden, c.output]
-    return out
-
-
-def one_step_changes(
-    key: jax.Array, parameterization: str, lr: float, sp_lr: str = "fixed"
-) -> Float[np.ndarray, "5 3"]:
-    """Geometric mean over 4 seeds of the one-step changes at widths 64 ... 1024.
-
-    Args:
-        key: PRNG key; seed s uses ``jax.random.fold_in(key, s)``.
-        parameterization: ``"sp"``, ``"ntk"`` or ``"mup"``.
-        lr: base learning rate.
-        sp_lr: ``"fixed"`` or ``"lr × 64/n"`` (SP only: lr falls as 1/width).
-
-    Returns:
-        Array (5, 3): rows widths (64, 128, 256, 512, 1024), columns hidden layer 1,
-        hidden layer 2, output (RMS changes, see
-        :func:`lm_sims.feature_learning.feature_change_after_one_step`).
-    """
-    if sp_lr not in SP_LR_SCALINGS:
-        raise ValueError(f"sp_lr must be one of {SP_LR_SCALINGS}, got sp_lr={sp_lr!r}")
-    key_data = tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
-    per_width = parameterization == "sp" and sp_lr != "fixed"
-    changes = _one_step(key_data, parameterization, float(lr), per_width)
-    return np.exp(np.log(changes).mean(axis=1))
-
-
-def predicted_exponents(
-    parameterization: str, sp_lr: str = "fixed"
-) -> Float[np.ndarray, " 3"]:
-    """Width exponents (hidden 1, hidden 2, output) of the one-step change.
-
-    Args:
-        parameterization: ``"sp"``, ``"ntk"`` or ``"mup"``.
-        sp_lr: ``"fixed"``, or ``"lr × 64/n"`` (SP's exponents then drop by 1).
-
-    Returns:
-        ``EXPONENTS`` of the parameterisation, shifted for SP at ``lr ∝ 1/n``.
-    """
-    shift = 1.0 if parameterization == "sp" and sp_lr != "fixed" else 0.0
-    return np.asarray(EXPONENTS[parameterization]) - shift
+def _one_step_changes(key_data: tuple, parameterization: str, lr: float, sp_lr: str):
+    """Cached :func:`lm_sims.feature_learning.one_step_changes` (4 seeds)."""
+    if parameterization != "sp":
+        sp_lr = "fixed"  # ignored: one cache entry per lr
+    return feature_learning.one_step_changes(
+        _key(key_data), parameterization, lr, sp_lr
+    )
 
 
 def _slope_line(widths, values, slope):
@@ -357,11 +283,13 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
     1024, 3 parameterisations, 4 seeds) and is cached, so revisiting it is instant.
     """
 
+    key_data = _key_data(key)
+
     def panel(lr, sp_lr, layer):
-        curves, fitted = [], {}
+        curves = []
         for g, par in enumerate(("sp", "ntk", "mup")):
-            y_all = one_step_changes(key, par, lr, sp_lr)
-            slopes = predicted_exponents(par, sp_lr)
+            y_all = _one_step_changes(key_data, par, float(lr), sp_lr)
+            slopes = feature_learning.predicted_exponents(par, sp_lr)
             for col, idx in ((1, layer - 1), (2, 2)):
                 y = y_all[:, idx]
                 name = _NAMES[par] + ("" if col == 1 else " (output)")
@@ -387,12 +315,7 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
                         showlegend=False,
                     )
                 )
-                fit = np.polyfit(np.log(_WIDTHS), np.log(y), 1)[0]
-                fitted[(par, "features" if col == 1 else "output")] = (
-                    float(fit),
-                    float(slopes[idx]),
-                )
-        return Panel(curves, extras={"slopes": fitted})
+        return Panel(curves)
 
     return Explorer(
         panel,
@@ -403,7 +326,7 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
                 default=0.01,
                 label="base learning rate lr",
             ),
-            Knob("sp_lr", SP_LR_SCALINGS, label="SP learning rate"),
+            Knob("sp_lr", feature_learning.SP_LR_SCALINGS, label="SP learning rate"),
             Knob("layer", (1, 2), default=2, label="hidden layer ℓ"),
         ],
         title="One step of gradient descent: do the features move as n → ∞?",
