@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_sims import _dual_kernels, kernels, mlp
+from lm_sims import _dual_kernels, kernels, mlp, power_law_fit
 from lm_sims.kernels import Config
 
 # --- independent references ----------------------------------------------------------
@@ -498,7 +498,7 @@ KEY = jax.random.key(0)
 
 
 def _loglog_slope(x, y):
-    return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+    return float(power_law_fit(np.asarray(x, np.float64), np.asarray(y)).exponent)
 
 
 def _rms(values):

@@ -10,11 +10,11 @@ import numpy as np
 from lm_sims import eigenlearning as el
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
-__all__ = ["NS", "NUM_MODES", "eigenlearning_explorer"]
+__all__ = ["eigenlearning_explorer"]
 
-NUM_MODES = 512  # modes of the Gaussian-design features (theory uses the same)
-NS = (4, 8, 16, 32, 64, 128)  # simulated training-set sizes
-NUM_SEEDS = 16  # trials per size: the error bars are their standard error
+_NUM_MODES = 512  # modes of the Gaussian-design features (theory uses the same)
+_NS = (4, 8, 16, 32, 64, 128)  # simulated training-set sizes
+_NUM_SEEDS = 16  # trials per size: the error bars are their standard error
 _SHOWN = np.unique(np.geomspace(1, 256, 40).astype(int))  # modes in the right panel
 
 
@@ -31,15 +31,17 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
 
     @functools.lru_cache(maxsize=64)
     def curve(ridge, noise, alpha, r):
-        cfg = el.Config(num_modes=NUM_MODES, alpha=alpha, r=r, ridge=ridge, noise=noise)
-        return cfg, el.simulate_learning_curve(key, cfg, NS, num_seeds=NUM_SEEDS)
+        cfg = el.Config(
+            num_modes=_NUM_MODES, alpha=alpha, r=r, ridge=ridge, noise=noise
+        )
+        return cfg, el.simulate_learning_curve(key, cfg, _NS, num_seeds=_NUM_SEEDS)
 
     def panel(n, ridge, noise, alpha, r):
         cfg, lc = curve(ridge, noise, alpha, r)
         lam, v = el.spectrum(cfg)
         n_th = np.geomspace(2, 256, 60)
         mse_th = [el.predict_test_mse(lam, v, m, ridge, noise) for m in n_th]
-        i, k = NS.index(n), _SHOWN - 1
+        i, k = _NS.index(n), _SHOWN - 1
         return Panel(
             curves=[
                 Curve(lc.n, lc.test_mse, "test MSE", mode="markers", error_y=lc.sem),

@@ -14,7 +14,10 @@
 Every input lies on a circle of radius ``sqrt(d)`` (d = 2) in the input plane, which
 is what the NTK parameterisation of :mod:`lm_sims.kernels` expects (``|x|^2 = d``);
 for ``x = sqrt(d) e`` with a unit vector ``e`` the kernels are those of the unit
-sphere.
+sphere. What the figures simulate and predict is in :mod:`lm_sims.kernels`
+(:func:`lm_sims.kernels.output_samples`, :func:`lm_sims.kernels.preactivations`,
+:func:`lm_sims.kernels.signal_propagation_theory`,
+:func:`lm_sims.kernels.ntk_width_scan`); this module only draws it.
 """
 
 # ruff: noqa: F722  (jaxtyping shape strings are not forward references)
