@@ -543,6 +543,7 @@ def test_signal_propagation_theory_is_the_nngp_recursion(
         np.testing.assert_allclose(c[layer], gram[0, 1:] / gram[0, 0], rtol=1e-10)
 
 
+@pytest.mark.statistical  # 32 networks of depth 20, ~9 s per case
 @pytest.mark.parametrize(
     "activation,sigma_w2,sigma_b2", [("erf", 4.0, 0.3), ("relu", 2.0, 0.3)]
 )
@@ -625,6 +626,7 @@ def _wide_scan():
     return _wide_parts()[0]
 
 
+@pytest.mark.statistical  # width scan up to n = 4096
 def test_width_scan_exponents():
     # Widths 64..4096, 4 networks each (RMS over them: ~15% per width, ~0.05 on a
     # slope). Weight change: every weight moves by O(n^-1/2) times the distance
@@ -648,6 +650,7 @@ def test_width_scan_exponents():
     assert gap[-1] < 0.02  # measured ~0.01: the widest net is its kernel prediction
 
 
+@pytest.mark.statistical  # width scan up to n = 4096
 def test_gap_parts_add_up_and_scale():
     # gap = motion + initial as functions, so |gap| <= |motion| + |initial| for
     # every run (float64 arithmetic on the same test grid: 1e-9). The initial
@@ -663,6 +666,7 @@ def test_gap_parts_add_up_and_scale():
         kernels.ntk_gap_parts(KEY, lr=6.0, num_train=4, target="smooth", widths=(16,))
 
 
+@pytest.mark.statistical  # width scan up to n = 4096
 def test_kernel_prediction_fits_the_training_points():
     # t = 400 at P = 4: every mode of Theta/P (smallest ~0.14) is learned to
     # (1 - 2 * 0.14)^200 ~ 1e-29, so the prediction (float64) passes through the
