@@ -317,10 +317,11 @@ def run(
     def full_loss(p):
         return loss_fn(p) if data is None else loss_fn(p, data)
 
-    def batch_loss(p, k):
+    def batch_loss(p, i):
         if batch_size is None:
             return full_loss(p)
         num = _num_samples(data)
+        k = jax.random.fold_in(key, i)  # a fresh batch at every step
         idx = jax.random.choice(k, num, (batch_size,), replace=False)
         batch = jax.tree_util.tree_map(lambda x: x[idx], data)
         return loss_fn(p, batch)
@@ -331,12 +332,10 @@ def run(
     loss0 = full_loss(params)
     limit = BLOWUP * (1.0 + jnp.abs(loss0))
     index = jnp.arange(steps)
-    if key is None or batch_size is None:
-        key = jax.random.key(0)  # never used: full-batch steps draw nothing
 
     def step(carry, i):
         p, state, diverged_step = carry
-        loss, grads = value_and_grad(p, jax.random.fold_in(key, i))
+        loss, grads = value_and_grad(p, i)
         updates, new_state = tx.update(grads, state, p)
         new = optax.apply_updates(p, updates)
         bad = (~jnp.isfinite(loss)) | (loss > limit) | (~_all_finite(new))
