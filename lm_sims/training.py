@@ -18,8 +18,7 @@ References:
     1964 (heavy-ball momentum).
     Kingma & Ba, "Adam: a method for stochastic optimization", 2015,
     arXiv:1412.6980.
-    DeepMind et al., "The DeepMind JAX ecosystem" (Optax), 2020,
-    github.com/google-deepmind/optax.
+    DeepMind et al., "The DeepMind JAX Ecosystem", 2020 (Optax).
 """
 
 from __future__ import annotations
