@@ -40,6 +40,32 @@ def test_static_grid_gives_finite_curves_with_stable_names(factory):
                 assert c.y.size >= 2, (values, c.name)
 
 
+# the curves averaged over networks, drawn as bands (mean and spread)
+BANDS = {
+    vk.nngp_explorer: ("covariance (networks)",),
+    vk.ntk_explorer: ("weights |Δw|/|w|", "kernel |ΔΘ|/|Θ|", "gap |f − f_NTK|"),
+}
+
+
+@pytest.mark.parametrize("factory", tuple(BANDS), ids=lambda f: f.__name__)
+def test_bands_over_networks_contain_their_mean(factory):
+    # at every static grid point each averaged curve is a band of nonzero width
+    # whose edges enclose the mean (1e-12 relative: float64 rounding of the mean
+    # of equal values), and none other is a band
+    for values, panel in grid(factory):
+        bands = {c.name: c for c in panel.curves if c.is_band}
+        assert set(bands) == set(BANDS[factory]), values
+        for name, c in bands.items():
+            assert c.band_label.endswith(" networks"), c.band_label
+            if c.y.size == 0:  # the gap when kernel gradient descent diverges
+                assert name.startswith(NO_KERNEL), (values, name)
+                continue
+            tol = 1e-12 * np.abs(c.y)
+            assert np.all(c.lower <= c.y + tol), (values, name)
+            assert np.all(c.y <= c.upper + tol), (values, name)
+            assert np.all(c.upper > c.lower), (values, name)
+
+
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_static_page_weight(factory):
     grid(factory)  # compile first: static_html then costs the evaluation only
@@ -68,11 +94,19 @@ def test_nngp_panel_covariance_matches_theory_within_sampling_error():
             panel = ex.evaluate(width=width, depth=1, activation=activation)
             sim, theory = panel.curves[0], panel.curves[1]
             th = np.interp(sim.x, theory.x, theory.y)
-            assert np.max(np.abs(sim.y - th) / sim.error_y) < 4.0, (width, activation)
+            assert np.max(np.abs(sim.y - th) / _half_width(sim)) < 4.0, (
+                width,
+                activation,
+            )
     panel = ex.evaluate(width=1, depth=3, activation="relu")
     sim, theory = panel.curves[0], panel.curves[1]
     th = np.interp(sim.x, theory.x, theory.y)
-    assert np.max(np.abs(sim.y - th) / sim.error_y) > 8.0
+    assert np.max(np.abs(sim.y - th) / _half_width(sim)) > 8.0
+
+
+def _half_width(curve):
+    """Half the width of a mean +- spread band: the standard error for the NNGP."""
+    return 0.5 * (curve.upper - curve.lower)
 
 
 def test_output_histogram_is_a_density_and_gaussian_at_large_width():

@@ -35,6 +35,32 @@ def test_static_grid_gives_finite_curves_with_stable_names(factory):
             assert drawn.sum() >= 2, (values, c.name)
 
 
+# the curves averaged over seeds, drawn as bands (mean and range over 4 seeds)
+BANDS = {
+    vlr.relative_change_explorer: {"network (simulation)"},
+    vlr.feature_learning_explorer: {
+        f"{p}{s}" for p in ("SP", "NTK", "μP") for s in ("", " (output)")
+    },
+}
+
+
+@pytest.mark.parametrize("factory", tuple(BANDS), ids=lambda f: f.__name__)
+def test_bands_over_seeds_contain_their_mean(factory):
+    # at every static grid point each averaged curve is a band over 4 seeds of
+    # nonzero width whose edges enclose the mean at every point (1e-12 relative:
+    # float64 rounding of a mean), and no other curve is a band
+    for values, panel in grid(factory):
+        bands = {c.name: c for c in panel.curves if c.is_band}
+        assert set(bands) == BANDS[factory], values
+        for name, c in bands.items():
+            assert c.band_label == "range over 4 seeds", c.band_label
+            assert c.y.size >= 5, (values, name)  # nothing dropped on the grid
+            tol = 1e-12 * np.abs(c.y)
+            assert np.all(c.lower <= c.y + tol), (values, name)
+            assert np.all(c.y <= c.upper + tol), (values, name)
+            assert np.all(c.upper > c.lower), (values, name)
+
+
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_static_page_weight(factory):
     grid(factory)  # warm caches: static_html then costs only the serialisation

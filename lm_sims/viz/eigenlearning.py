@@ -14,15 +14,17 @@ __all__ = ["eigenlearning_explorer"]
 
 _NUM_MODES = 512  # modes of the Gaussian-design features (theory uses the same)
 _NS = (4, 8, 16, 32, 64, 128)  # simulated training-set sizes
-_NUM_SEEDS = 16  # trials per size: the error bars are their standard error
+_NUM_SEEDS = 16  # trials per size: bands and error bars are their standard error
 _SHOWN = np.unique(np.geomspace(1, 256, 40).astype(int))  # modes in the right panel
 
 
 def eigenlearning_explorer(key: jax.Array) -> Explorer:
     """Learning curve (test MSE vs n) and per-mode learnabilities at one n, simulated
-    by kernel ridge regression (markers, mean +- standard error over seeds) against
-    the eigenlearning prediction (dashed). Knobs: n, ridge, label noise, spectrum
-    exponent alpha, target exponent r.
+    by kernel ridge regression against the eigenlearning prediction (dashed). The
+    learning curve is the mean over 16 trials, shaded +- one standard error; each
+    mode's learnability is a marker with a +- one standard error bar (the modes are
+    discrete: a band between them would suggest values there). Knobs: n, ridge,
+    label noise, spectrum exponent alpha, target exponent r.
 
     References:
         Simon, Dickens, Karkada & DeWeese, "The Eigenlearning Framework", 2023,
@@ -44,7 +46,17 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
         i, k = _NS.index(n), _SHOWN - 1
         return Panel(
             curves=[
-                Curve(lc.n, lc.test_mse, "test MSE", mode="markers", error_y=lc.sem),
+                # the core returns the mean and its standard error (not the
+                # trials): the band is mean +- 1 s.e.m.
+                Curve(
+                    lc.n,
+                    lc.test_mse,
+                    "test MSE",
+                    mode="lines+markers",
+                    lower=lc.test_mse - lc.sem,
+                    upper=lc.test_mse + lc.sem,
+                    band_label=f"mean ± 1 s.e.m. over {_NUM_SEEDS} trials",
+                ),
                 Curve(n_th, mse_th, "test MSE (theory)", "theory", showlegend=False),
                 Curve(
                     _SHOWN,

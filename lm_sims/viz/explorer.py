@@ -42,7 +42,7 @@ import time
 import types
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -419,7 +419,6 @@ class Panel:
 
     curves: list[Curve | Heatmap]
     note: str = ""
-    extras: dict = field(default_factory=dict)
 
 
 def band(

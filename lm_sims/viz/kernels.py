@@ -30,7 +30,7 @@ import jax
 import numpy as np
 
 from lm_sims import kernels, mlp
-from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
+from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
 
 __all__ = ["nngp_explorer", "ntk_explorer", "signal_propagation_explorer"]
 
@@ -59,7 +59,8 @@ def nngp_explorer(key: jax.Array) -> Explorer:
 
     Left: ``E[f(x_0) f(x)]`` over 500 initialisations (8 outputs each) of networks
     with ``depth`` hidden layers of width ``width``, for x at angle 0..180 degrees
-    from ``x_0`` on the circle (markers, +- one standard error), against
+    from ``x_0`` on the circle (markers; shaded, +- one standard error over the
+    networks), against
     :func:`lm_sims.kernels.nngp` (dashed). Right: the histogram of ``f(x_0)``
     divided by the NNGP standard deviation, against the standard normal density.
     Knobs: width, depth, sigma_w2, sigma_b2, activation.
@@ -86,14 +87,19 @@ def nngp_explorer(key: jax.Array) -> Explorer:
         out = kernels.output_samples(key, cfg, x, _NNGP_INITS)
         out = np.asarray(out, np.float64)
         z = np.einsum("mo,mjo->mj", out[:, 0], out) / _NNGP_OUTPUTS  # per network
-        cov = z.mean(axis=0)
-        stderr = z.std(axis=0, ddof=1) / math.sqrt(_NNGP_INITS)
         theory = np.asarray(kernels.nngp(x_theory[:1], x_theory, cfg))[0]
         scale = math.sqrt(theory[0])
         hx, hy = _histogram_steps(out[:, 0].ravel() / scale, _HIST_EDGES)
         deg = np.degrees(_NNGP_ANGLES)
         curves = [
-            Curve(deg, cov, "covariance (networks)", mode="markers", error_y=stderr),
+            band(
+                deg,
+                z,
+                "covariance (networks)",
+                spread="sem",
+                mode="lines+markers",
+                band_label=f"mean ± 1 s.e.m. over {_NNGP_INITS} networks",
+            ),
             Curve(np.degrees(_NNGP_THEORY_ANGLES), theory, "NNGP kernel", "theory"),
             Curve(hx, hy, "f(x₀) histogram (networks)", group=1, col=2),
             Curve(grid, gauss, "Gaussian N(0, K(x₀, x₀))", "theory", group=1, col=2),
@@ -243,14 +249,6 @@ def signal_propagation_explorer(key: jax.Array) -> Explorer:
 # -- 2.2: the NTK regime --------------------------------------------------------
 
 
-def _rms(values: np.ndarray) -> np.ndarray:
-    """Root mean square over the last axis, ignoring NaN (NaN if all are)."""
-    finite = np.isfinite(values)
-    total = np.where(finite, values**2, 0.0).sum(axis=-1)
-    count = finite.sum(axis=-1)
-    return np.sqrt(np.where(count > 0, total / np.maximum(count, 1), np.nan))
-
-
 def _power_law_through_widest(widths, values, exponent):
     """``C width^-exponent`` through the widest finite point (the asymptotic end)."""
     ok = np.flatnonzero(np.isfinite(values) & (values > 0))
@@ -271,11 +269,11 @@ _LAZINESS = (
 def ntk_explorer(key: jax.Array) -> Explorer:
     """The NTK regime: a trained two-layer ReLU network against kernel gradient
     descent with the analytic NTK (left, at one width), and how the kernel, the
-    weights and the network-kernel gap shrink with width (right: root mean square
-    over 3 networks per width; dashed, the laws ``width^-1/2`` for the weights and
-    the gap, ``width^-3/4`` for the kernel of a ReLU network, drawn through the
-    widest network). Knobs: width, learning
-    rate, number of training points, target. The setting is
+    weights and the network-kernel gap shrink with width (right: mean over 3
+    networks per width, shaded over their range; dashed, the laws ``width^-1/2``
+    for the weights and the gap, ``width^-3/4`` for the kernel of a ReLU network,
+    drawn through the widest network). Knobs: width, learning rate, number of
+    training points, target. The setting is
     :func:`lm_sims.kernels.ntk_width_scan`'s.
 
     The kernel's law is a counting estimate (a fraction ~n^-1/2 of the ReLU units
@@ -317,10 +315,24 @@ def ntk_explorer(key: jax.Array) -> Explorer:
         # above the kernel's stability limit the run is not lazy: no law to draw
         lazy = 1.0 if lr < s.lr_max else np.nan
         for j, (name, field, exponent, law) in enumerate(_LAZINESS):
-            rms = _rms(getattr(s, field))
-            law_y = lazy * _power_law_through_widest(w, rms, exponent)
+            # (seeds, widths): the mean over the networks, shaded over their range
+            # (3 networks: a standard deviation would be a poor estimate, and its
+            # lower edge can fall below zero on the log axis)
+            scan_band = band(
+                w,
+                getattr(s, field).T,
+                name,
+                spread="range",
+                group=2 + j,
+                col=2,
+                mode="lines+markers",
+                band_label=f"range over {s.gap.shape[1]} networks",
+            )
+            mean = np.full(len(w), np.nan)
+            mean[np.isin(w, scan_band.x)] = scan_band.y
+            law_y = lazy * _power_law_through_widest(w, mean, exponent)
             curves += [
-                Curve(w, rms, name, group=2 + j, col=2, mode="lines+markers"),
+                scan_band,
                 Curve(w, law_y, f"  {law}", "theory", group=2 + j, col=2),
             ]
         notes = []

@@ -22,7 +22,7 @@ import numpy as np
 
 from lm_sims import feature_learning, lazy_rich
 from lm_sims.lazy_rich import LAZY_CONFIG, predict_lazy
-from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
+from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
 
 __all__ = [
     "feature_learning_explorer",
@@ -33,6 +33,7 @@ __all__ = [
 _PATH_POINTS = 40  # records per neuron path (log-spaced in time)
 _CURVE_POINTS = 150  # records per loss / change curve (log-spaced in time)
 _SWEEP_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+_DENSE_ALPHAS = np.geomspace(_SWEEP_ALPHAS[0], _SWEEP_ALPHAS[-1], 40)
 
 
 def _key_data(key: jax.Array) -> tuple:
@@ -191,46 +192,60 @@ def lazy_rich_explorer(key: jax.Array) -> Explorer:
     )
 
 
+_SWEEP_SEEDS = 4  # teachers, data sets and initialisations per width
+
+
 @functools.lru_cache(maxsize=8)
-def _sweep(key_data: tuple, width: int, lr: float) -> np.ndarray:
-    """Cached :func:`lm_sims.lazy_rich.alpha_sweep` at the explorer's alphas."""
-    cfg = LAZY_CONFIG.replace(width=width, lr=lr)
-    return lazy_rich.alpha_sweep(_key(key_data), cfg, _SWEEP_ALPHAS).relative_change
+def _sweep(key_data: tuple, width: int, lr: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lm_sims.lazy_rich.alpha_sweep` at the explorer's alphas for seeds
+    ``jax.random.fold_in(key, s)``, s < 4 (cached), and the linearised prediction
+    on a dense grid of alphas for the same seeds: (seeds, 7) and (seeds, 40)."""
+    key, cfg = _key(key_data), LAZY_CONFIG.replace(width=width, lr=lr)
+    measured, theory = [], []
+    for s in range(_SWEEP_SEEDS):
+        k = jax.random.fold_in(key, s)
+        measured.append(lazy_rich.alpha_sweep(k, cfg, _SWEEP_ALPHAS).relative_change)
+        theory.append(
+            [
+                predict_lazy(k, cfg.replace(alpha=float(a))).relative_change[-1]
+                for a in _DENSE_ALPHAS
+            ]
+        )
+    return np.array(measured), np.array(theory)
 
 
 def relative_change_explorer(key: jax.Array) -> Explorer:
     """Final relative parameter change against alpha: the lazy ``1/alpha`` law.
 
-    Simulation (markers) at alpha = 0.1 ... 100 after the run of
-    :func:`lazy_rich_explorer` (lr = 0.5, 400 steps: t = 200), and the linearised
-    prediction :func:`lm_sims.lazy_rich.predict_lazy` (dashed), exactly
-    proportional to ``1/alpha`` for alpha >= 1 (:func:`lm_sims.lazy_rich.alpha_sweep`).
-    The one knob, width, is discrete: each width's sweep (seven
-    runs, ~0.3 s) is computed once and cached.
+    Simulation at alpha = 0.1 ... 100 after the run of :func:`lazy_rich_explorer`
+    (lr = 0.5, 400 steps: t = 200), mean over 4 seeds (teacher, data and
+    initialisation from ``jax.random.fold_in(key, s)``) shaded over their range,
+    and the linearised prediction :func:`lm_sims.lazy_rich.predict_lazy` averaged
+    over the same seeds (dashed), exactly proportional to ``1/alpha`` for
+    alpha >= 1 (:func:`lm_sims.lazy_rich.alpha_sweep`). The one knob, width, is
+    discrete: each width's sweeps (4 x 7 runs, ~1 s) are computed once and cached.
     """
     key_data = _key_data(key)
     lr = LAZY_CONFIG.lr
 
     def panel(width):
-        measured = _sweep(key_data, width, lr)
-        dense = np.geomspace(_SWEEP_ALPHAS[0], _SWEEP_ALPHAS[-1], 40)
-        theory = [
-            predict_lazy(
-                key, LAZY_CONFIG.replace(alpha=float(a), width=width, lr=lr)
-            ).relative_change[-1]
-            for a in dense
-        ]
+        measured, theory = _sweep(key_data, width, lr)
         return Panel(
             [
-                Curve(
+                band(
                     _SWEEP_ALPHAS,
                     measured,
                     "network (simulation)",
+                    spread="range",
                     mode="lines+markers",
                     group=4,
                 ),
                 Curve(
-                    dense, theory, "linearised network (lazy theory)", "theory", group=4
+                    _DENSE_ALPHAS,
+                    theory.mean(axis=0),
+                    "linearised network (lazy theory)",
+                    "theory",
+                    group=4,
                 ),
             ]
         )
@@ -254,13 +269,23 @@ _NAMES = {"sp": "SP", "ntk": "NTK", "mup": "μP"}
 _WIDTHS = feature_learning.WIDTHS
 
 
+_SEEDS = 4  # networks per width in the coordinate check
+
+
 @functools.lru_cache(maxsize=64)
 def _one_step_changes(key_data: tuple, parameterization: str, lr: float, sp_lr: str):
-    """Cached :func:`lm_sims.feature_learning.one_step_changes` (4 seeds)."""
+    """Cached :func:`lm_sims.feature_learning.one_step_changes`, seed by seed:
+    float64 (seeds, widths, 3), seed s from ``jax.random.fold_in(key, s)``."""
     if parameterization != "sp":
         sp_lr = "fixed"  # ignored: one cache entry per lr
-    return feature_learning.one_step_changes(
-        _key(key_data), parameterization, lr, sp_lr
+    key = _key(key_data)
+    return np.stack(
+        [
+            feature_learning.one_step_changes(
+                jax.random.fold_in(key, s), parameterization, lr, sp_lr, num_seeds=1
+            )
+            for s in range(_SEEDS)
+        ]
     )
 
 
@@ -275,7 +300,9 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
     """Coordinate check: RMS change of hidden features and output after one step
     of gradient descent against width, in SP, NTK and muP (Yang & Hu 2021).
 
-    Measured (solid, markers; geometric mean over 4 seeds) with the predicted
+    Measured (solid, markers: mean over 4 seeds, shaded over their range; one
+    seed per call of :func:`lm_sims.feature_learning.one_step_changes`, seed s
+    from ``jax.random.fold_in(key, s)``) with the predicted
     power laws dashed: slope from the abc analysis, prefactor fitted. Knobs: the
     base lr; SP's learning rate fixed or falling as 1/n; which hidden layer.
     Static grid: lr in (0.001, 0.01, 0.1, 1) x SP lr in (fixed, 64/n) x layer in
@@ -291,23 +318,25 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
             y_all = _one_step_changes(key_data, par, float(lr), sp_lr)
             slopes = feature_learning.predicted_exponents(par, sp_lr)
             for col, idx in ((1, layer - 1), (2, 2)):
-                y = y_all[:, idx]
                 name = _NAMES[par] + ("" if col == 1 else " (output)")
-                curves.append(
-                    Curve(
-                        _WIDTHS,
-                        y,
-                        name,
-                        group=g,
-                        col=col,
-                        mode="lines+markers",
-                        showlegend=col == 1,
-                    )
+                # 4 seeds: shaded over their range (a standard deviation from 4
+                # samples is a poor estimate, and mean - s.d. can be < 0 on a log
+                # axis)
+                measured = band(
+                    _WIDTHS,
+                    y_all[:, :, idx],
+                    name,
+                    spread="range",
+                    group=g,
+                    col=col,
+                    mode="lines+markers",
+                    showlegend=col == 1,
                 )
+                curves.append(measured)
                 curves.append(
                     Curve(
-                        _WIDTHS,
-                        _slope_line(_WIDTHS, y, slopes[idx]),
+                        measured.x,
+                        _slope_line(measured.x, measured.y, slopes[idx]),
                         f"{name} (theory)",
                         "theory",
                         group=g,
