@@ -35,7 +35,7 @@ def test_static_grid_gives_finite_curves_with_stable_names(factory):
             assert drawn.sum() >= 2, (values, c.name)
 
 
-# the curves averaged over seeds, drawn as bands (mean and range over 4 seeds)
+# the curves averaged over seeds, drawn as bands (mean ± 1 s.e.m. over 4 seeds)
 BANDS = {
     vlr.relative_change_explorer: {"network (simulation)"},
     vlr.feature_learning_explorer: {
@@ -53,12 +53,13 @@ def test_bands_over_seeds_contain_their_mean(factory):
         bands = {c.name: c for c in panel.curves if c.is_band}
         assert set(bands) == BANDS[factory], values
         for name, c in bands.items():
-            assert c.band_label == "range over 4 seeds", c.band_label
+            assert c.band_label == "mean ± 1 s.e.m. over 4 seeds", c.band_label
             assert c.y.size >= 5, (values, name)  # nothing dropped on the grid
             tol = 1e-12 * np.abs(c.y)
             assert np.all(c.lower <= c.y + tol), (values, name)
             assert np.all(c.y <= c.upper + tol), (values, name)
             assert np.all(c.upper > c.lower), (values, name)
+            assert np.all(c.lower > 0), (values, name)  # drawn on a log axis
 
 
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)

@@ -270,7 +270,7 @@ def ntk_explorer(key: jax.Array) -> Explorer:
     """The NTK regime: a trained two-layer ReLU network against kernel gradient
     descent with the analytic NTK (left, at one width), and how the kernel, the
     weights and the network-kernel gap shrink with width (right: mean over 3
-    networks per width, shaded over their range; dashed, the laws ``width^-1/2``
+    networks per width, shaded +- one standard error; dashed, the laws ``width^-1/2``
     for the weights and the gap, ``width^-3/4`` for the kernel of a ReLU network,
     drawn through the widest network). Knobs: width, learning rate, number of
     training points, target. The setting is
@@ -315,18 +315,19 @@ def ntk_explorer(key: jax.Array) -> Explorer:
         # above the kernel's stability limit the run is not lazy: no law to draw
         lazy = 1.0 if lr < s.lr_max else np.nan
         for j, (name, field, exponent, law) in enumerate(_LAZINESS):
-            # (seeds, widths): the mean over the networks, shaded over their range
-            # (3 networks: a standard deviation would be a poor estimate, and its
-            # lower edge can fall below zero on the log axis)
+            # (seeds, widths): the mean over the networks +- its standard error,
+            # what the law is drawn through (the networks' full range, a factor
+            # ~3, buried the three curves under each other); for positive samples
+            # mean - s.e.m. >= 0, so the band stays on the log axis
             scan_band = band(
                 w,
                 getattr(s, field).T,
                 name,
-                spread="range",
+                spread="sem",
                 group=2 + j,
                 col=2,
                 mode="lines+markers",
-                band_label=f"range over {s.gap.shape[1]} networks",
+                band_label=f"mean ± 1 s.e.m. over {s.gap.shape[1]} networks",
             )
             mean = np.full(len(w), np.nan)
             mean[np.isin(w, scan_band.x)] = scan_band.y
