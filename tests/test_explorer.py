@@ -362,6 +362,8 @@ def test_subtitle_describes_only_the_roles_present():
         key(Curve([0], [1], "m", mode="markers")) == "T<br><sup>markers: "
         "simulation</sup>"
     )
+    mixed = key(sim, Curve([0], [1], "m", mode="markers"))
+    assert mixed == "T<br><sup>solid or markers: simulation</sup>"
 
 
 def test_number_of_states_is_limited_with_a_clear_error():

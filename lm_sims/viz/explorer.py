@@ -608,10 +608,11 @@ def _subtitle(styles: Sequence[dict]) -> str:
     curves = [s for s in styles if s["kind"] == "curve"]
     sim = [s for s in curves if s["role"] == "simulation"]
     parts = []
-    if any("lines" in s["mode"] for s in sim):
-        parts.append("solid: simulation")
-    if any(s["mode"] == "markers" for s in sim):
-        parts.append("markers: simulation")
+    lines = any("lines" in s["mode"] for s in sim)
+    markers = any(s["mode"] == "markers" for s in sim)
+    if lines or markers:  # one entry for the role, naming each mark it uses
+        marks = "solid" if not markers else ("solid or markers" if lines else "markers")
+        parts.append(f"{marks}: simulation")
     if any(s["role"] == "theory" for s in curves):
         parts.append("dashed: theory")
     labels = dict.fromkeys(
