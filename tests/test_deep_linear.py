@@ -52,9 +52,7 @@ def test_aligned_half_times_within_one_percent():
     lr = 1e-3
     cfg = deep_linear.Config(steps=14000, record_every=20, lr=lr, init_scale=1e-3)
     traj = deep_linear.train(KEY, cfg)
-    observed = deep_linear.half_time(
-        traj.t, traj.mode_strengths, traj.singular_values
-    )
+    observed = deep_linear.half_time(traj.t, traj.mode_strengths, traj.singular_values)
     predicted = deep_linear.predict_half_time(traj.singular_values, traj.u0)
     np.testing.assert_allclose(observed, predicted, rtol=0.01)
 
