@@ -394,8 +394,7 @@ def test_gradient_flow_prediction_and_lr_to_zero_limit():
         ).max()
         for lr in lrs
     ]
-    slope = np.polyfit(np.log(lrs), np.log(errs), 1)[0]
-    assert slope == pytest.approx(1.0, abs=0.05)
+    assert power_law_fit(lrs, errs).exponent == pytest.approx(1.0, abs=0.05)
 
 
 def test_linearized_prediction_with_singular_kernel():

@@ -15,11 +15,7 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from lm_sims import kernels, mlp, sweep
-
-
-def _loglog_slope(widths, values):
-    return float(np.polyfit(np.log(widths), np.log(values), 1)[0])
+from lm_sims import kernels, mlp, power_law_fit, sweep
 
 
 def _circle(num, d, key_seed, angles=None):
@@ -97,7 +93,7 @@ def test_empirical_ntk_converges_at_rate_one_over_sqrt_width():
     for width in widths:
         cfg = mlp.Config(width=width, depth=1, d_in=d, sigma_w2=2.0, sigma_b2=0.1)
         rms.append(np.sqrt(np.mean(_entk_errors(cfg, x, 64, seed=width) ** 2)))
-    assert _loglog_slope(widths, rms) == pytest.approx(-0.5, abs=0.1)
+    assert power_law_fit(widths, rms).exponent == pytest.approx(-0.5, abs=0.1)
     assert rms[-1] <= 5e-2
 
 
@@ -119,7 +115,7 @@ def test_deep_empirical_ntk_converges(activation, depth):
             sigma_b2=0.1,
         )
         rms.append(np.sqrt(np.mean(_entk_errors(cfg, x, 16, seed=width) ** 2)))
-    assert _loglog_slope(widths, rms) == pytest.approx(-0.5, abs=0.15)
+    assert power_law_fit(widths, rms).exponent == pytest.approx(-0.5, abs=0.15)
     assert rms[-1] <= 0.15
 
 
@@ -250,10 +246,10 @@ def test_ntk_regime_training_matches_kernel_prediction():
             )
         init_err.append(np.sqrt(np.mean(emp)))
         weight_change.append(float(np.sqrt(np.mean(traj.weight_change[:, -1] ** 2))))
-    assert -0.7 <= _loglog_slope(widths, net_err) <= -0.3
+    assert -0.7 <= power_law_fit(widths, net_err).exponent <= -0.3
     assert net_err[-1] < 0.03
-    assert _loglog_slope(widths, init_err) == pytest.approx(-0.5, abs=0.1)
-    assert _loglog_slope(widths, weight_change) == pytest.approx(-0.5, abs=0.1)
+    assert power_law_fit(widths, init_err).exponent == pytest.approx(-0.5, abs=0.1)
+    assert power_law_fit(widths, weight_change).exponent == pytest.approx(-0.5, abs=0.1)
 
 
 # --- parameterisations ---------------------------------------------------------------
