@@ -15,7 +15,7 @@ One mechanism serves both ways of reading the book:
   function (the JAX simulation) and updates the same ``FigureWidget`` in place.
 
 Both use one figure model: a grid of subplots laid out by plotly's
-:func:`plotly.subplots.make_subplots` (rows, columns, shared axes, a second y axis),
+``plotly.subplots.make_subplots`` (rows, columns, shared axes, a second y axis),
 holding :class:`Curve` traces (lines, markers, bands of mean +- spread over seeds, see
 :func:`band`) and :class:`Heatmap` traces (CKA or Hessian matrices). Every trace has an
 ``id``; static frames and live updates match traces by id, never by legend text.
@@ -80,9 +80,10 @@ SPREADS = ("std", "sem", "range")
 #: Perceptually uniform, colour-blind safe; both ends stand out on a white and on a
 #: dark page (for CKA and other values in [0, 1]).
 SEQUENTIAL = "Viridis"
-#: For signed matrices (Hessian, AGOP): blue below zero, orange above, and a middle
-#: grey that is visible on a light and on a dark page (white would vanish in light
-#: mode, black in dark mode). Used with ``zmid = 0``.
+#: The diverging scale for signed matrices such as a Hessian or an AGOP matrix. Blue
+#: below zero, orange above, and a middle grey that is visible on a light and on a
+#: dark page (white would vanish in light mode, black in dark mode). Used with
+#: ``zmid = 0``.
 DIVERGING = (
     (0.0, "#08306B"),
     (0.25, "#4A90C8"),
