@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import jax
+import pytest
 
 _DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
 _CACHE_DIR = os.environ.get("LM_SIMS_JAX_CACHE_DIR", str(_DEFAULT_DIR))
@@ -35,3 +36,17 @@ if _CACHE_DIR:
         "jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_SECONDS
     )
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+@pytest.fixture(scope="session")
+def playwright_session():
+    """One Playwright driver for the whole session, shared by every browser test.
+
+    Playwright's sync API runs an asyncio loop while it is open, so a second
+    ``sync_playwright()`` started while another is open fails ("using Playwright
+    Sync API inside the asyncio loop"); the book's session-scoped browser and the
+    explorer's test figure therefore start their browsers from this one driver.
+    """
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p

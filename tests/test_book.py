@@ -239,12 +239,11 @@ def test_chapters_show_explorers(built_book):
 
 
 @pytest.fixture(scope="session")
-def browser_context():
-    sync_api = pytest.importorskip("playwright.sync_api")
+def browser_context(playwright_session):
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(
+    with tempfile.TemporaryDirectory() as profile:
+        context = playwright_session.chromium.launch_persistent_context(
             profile,
             executable_path=str(CHROMIUM),
             headless=True,

@@ -540,7 +540,9 @@ def _download_csv(page) -> tuple[str, list[dict]]:
 
 
 @pytest.mark.slow
-def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path):
+def test_test_figure_draws_moves_and_downloads_in_chromium(
+    tmp_path, playwright_session
+):
     """Every new capability in one static figure, offline in headless Chromium.
 
     Set ``LM_SIMS_FIGURE_PNG=path.png`` to keep a screenshot (light mode; a dark
@@ -550,7 +552,6 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path):
     import pathlib
     import tempfile
 
-    sync_api = pytest.importorskip("playwright.sync_api")
     if not pathlib.Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
     ex = _demo()
@@ -566,8 +567,8 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path):
             left_file.append(r.request.url)
             r.abort()
 
-    with sync_api.sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        context = p.chromium.launch_persistent_context(
+    with tempfile.TemporaryDirectory() as profile:
+        context = playwright_session.chromium.launch_persistent_context(
             profile,
             executable_path=CHROMIUM,
             headless=True,
