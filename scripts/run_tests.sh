@@ -2,7 +2,8 @@
 # Run every check, as CI does (.ci/run calls this script and nothing else):
 #   1. lint: ruff check and ruff format --check on the repository;
 #   2. fast tier: unit tests and every docstring example in lm_sims, in parallel
-#      (pytest-xdist, LM_TEST_WORKERS workers, default 2);
+#      (pytest-xdist, LM_TEST_WORKERS workers, default 2), in float32 and again
+#      with JAX_ENABLE_X64=1;
 #   3. statistical tier: many-trial checks and width scans (marker `statistical`),
 #      in parallel;
 #   4. slow tier: the book build and the headless-browser checks (marker `slow`),
@@ -63,6 +64,10 @@ step "ruff format --check" .venv/bin/ruff format --check .
 # simulations (functools.cache, explorer grids) are computed once, not per worker
 step "fast tier" .venv/bin/pytest -m "not slow and not statistical" \
   -n "$workers" --dist loadfile --durations=15
+# lm_sims must work with jax_enable_x64 on as well as off: the fast tier again in
+# float64 (JAX reads JAX_ENABLE_X64 at import)
+step "fast tier (float64)" env JAX_ENABLE_X64=1 .venv/bin/pytest \
+  -m "not slow and not statistical" -n "$workers" --dist loadfile -q
 step "statistical tier" .venv/bin/pytest -m "statistical and not slow" \
   -n "$workers" --dist loadfile --durations=5
 step "slow tier" .venv/bin/pytest -m slow --durations=5
@@ -72,4 +77,5 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "run_tests: FAILED: ${failed[*]}" >&2
   exit 1
 fi
-echo "run_tests: all steps passed (lint, fast, statistical and slow tiers)"
+echo "run_tests: all steps passed (lint, fast tier in float32 and float64," \
+  "statistical and slow tiers)"
