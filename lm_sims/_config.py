@@ -9,14 +9,21 @@ inside ``jit`` or ``vmap`` a config is rebuilt from tracers and is not re-checke
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["config_dataclass", "is_concrete"]
+
+#: Largest array (bytes) a public function allocates before it refuses with an
+#: estimate (``check_allocation``); set ``LM_SIMS_MAX_BYTES`` to change it.
+MAX_BYTES = int(float(os.environ.get("LM_SIMS_MAX_BYTES", 4 * 2**30)))
 
 
 def is_concrete(value: Any) -> bool:
@@ -146,17 +153,102 @@ def check_choice(name: str, value: Any, options: Iterable[Any]):
         )
 
 
-def check_key(key: Any):
-    """Raise TypeError unless ``key`` is a JAX PRNG key (typed or raw uint32[2])."""
+def check_key(key: Any, name: str = "key"):
+    """Raise TypeError unless ``key`` is one JAX PRNG key (typed, shape (), or raw
+    uint32[2]); a batch of keys is refused (vmap over them instead)."""
     if not isinstance(key, (jax.Array, np.ndarray)):
         raise TypeError(
-            "key must be a JAX PRNG key, e.g. jax.random.key(0); "
-            f"got key={key!r} ({type(key).__name__})"
+            f"{name} must be a JAX PRNG key, e.g. jax.random.key(0); "
+            f"got {name}={key!r} ({type(key).__name__})"
         )
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if key.shape != ():
+            raise TypeError(
+                f"{name} must be a single PRNG key (shape ()), got a batch of keys "
+                f"of shape {key.shape}; call once per key or use lm_sims.sweep"
+            )
         return
-    if key.dtype != np.uint32 or key.shape[-1:] != (2,):
+    if key.dtype != np.uint32 or key.shape != (2,):
         raise TypeError(
-            "key must be a JAX PRNG key, e.g. jax.random.key(0); "
+            f"{name} must be a JAX PRNG key, e.g. jax.random.key(0); "
             f"got an array of dtype {key.dtype} and shape {key.shape}"
         )
+
+
+def as_float_array(name: str, value: Any, *, finite: bool = True) -> jax.Array:
+    """``value`` as a floating JAX array (ints and bools promoted to the default
+    float dtype), or TypeError naming ``name`` for None, strings, objects or
+    complex numbers; with ``finite``, ValueError on NaN or inf (concrete only)."""
+    if isinstance(value, jax.core.Tracer):
+        x = value
+    else:
+        if value is None or isinstance(value, (str, bytes)):
+            raise TypeError(
+                f"{name} must be an array of real numbers, got {name}={value!r} "
+                f"({type(value).__name__})"
+            )
+        try:
+            x = jnp.asarray(value)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"{name} must be an array of real numbers, got a "
+                f"{type(value).__name__} that is not one ({err})"
+            ) from None
+    dtype = x.dtype
+    if not (
+        jnp.issubdtype(dtype, jnp.floating)
+        or jnp.issubdtype(dtype, jnp.integer)
+        or jnp.issubdtype(dtype, jnp.bool_)
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        x = x.astype(jnp.result_type(float))
+    if finite:
+        check_finite(name, x)
+    return x
+
+
+def check_finite(name: str, x: Any):
+    """Raise ValueError if the concrete array ``x`` has NaN or inf entries (says
+    how many and where the first is); tracers pass (checked at the boundary)."""
+    if not is_concrete(x):
+        return
+    a = np.asarray(x)
+    bad = ~np.isfinite(a)
+    if np.any(bad):
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} must be finite, got {int(bad.sum())} NaN or inf entries "
+            f"(first at index {first}: {a[first]})"
+        )
+
+
+def check_callable(name: str, fn: Any, *, optional: bool = True):
+    """Raise TypeError unless ``fn`` is callable (or None when ``optional``)."""
+    if fn is None and optional:
+        return
+    if not isinstance(fn, Callable):
+        raise TypeError(
+            f"{name} must be a function{' or None' if optional else ''}, got "
+            f"{name}={fn!r} ({type(fn).__name__})"
+        )
+
+
+def check_allocation(what: str, nbytes: float, fix: str):
+    """Raise ValueError before allocating more than ``MAX_BYTES``, with the size
+    estimate, what it is for and how to shrink it."""
+    if nbytes > MAX_BYTES:
+        raise ValueError(
+            f"{what} would need about {nbytes / 2**30:.3g} GiB (limit "
+            f"{MAX_BYTES / 2**30:.3g} GiB, env LM_SIMS_MAX_BYTES); {fix}"
+        )
+
+
+def float_bytes() -> int:
+    """Bytes per entry of the default float dtype (4, or 8 under x64)."""
+    return jnp.zeros((), float).dtype.itemsize
+
+
+def num_bytes(*shape: int) -> float:
+    """Bytes of a default-float array of ``shape`` (a float, no overflow)."""
+    return float(math.prod(float(n) for n in shape)) * float_bytes()

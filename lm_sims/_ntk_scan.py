@@ -7,6 +7,7 @@ and the decomposition of the network-kernel gap. Re-exported by
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -16,7 +17,13 @@ import numpy as np
 # lm_sims.mlp imports lm_sims.kernels, which imports this module last: mlp is used
 # only inside functions (it may be partly initialised while this module loads).
 from lm_sims import mlp
-from lm_sims._config import check_int, check_key, check_real
+from lm_sims._config import (
+    check_allocation,
+    check_choice,
+    check_int,
+    check_key,
+    check_real,
+)
 from lm_sims._dual_kernels import circle, ntk
 from lm_sims._linearized import predict_linearized
 
@@ -149,16 +156,34 @@ def _train_kernels(num_train: int):
 
 def _check_scan_args(key, lr, num_train, target, widths, num_seeds):
     check_key(key)
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {sorted(TARGETS)}, got {target!r}")
+    if not isinstance(target, str):
+        raise TypeError(
+            f"target must be a str, one of {sorted(TARGETS)}; got target={target!r}"
+        )
+    check_choice("target", target, sorted(TARGETS))
     for name, value in (("num_train", num_train), ("num_seeds", num_seeds)):
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {name}={value}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(
+                f"{name} must be an integer >= 1, got {name}={value!r} "
+                f"({type(value).__name__})"
+            )
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {name}={value!r}")
     check_real("lr", lr, positive=True)
+    if not isinstance(widths, (tuple, list)):
+        raise TypeError(
+            f"widths must be a tuple of ints, e.g. (64, 256), got widths={widths!r}"
+        )
     if len(widths) < 1:
         raise ValueError(f"widths must hold at least one width, got widths={widths}")
     for w in widths:
         check_int("width", w, minimum=1)
+    check_allocation(
+        f"the float64 NTK Gram matrices of num_train={num_train} points",
+        # Theta (P, P), its eigendecomposition, Theta* (121, P)
+        8.0 * num_train * (3 * num_train + len(_TEST_ANGLES)),
+        "use fewer training points",
+    )
 
 
 def ntk_width_scan(
@@ -198,8 +223,10 @@ def ntk_width_scan(
 
     Raises:
         ValueError: unknown target, or lr, num_train, num_seeds, widths out of
-            range.
-        TypeError: key is not a PRNG key.
+            range, or num_train so large that the NTK Gram matrices would exceed
+            ``lm_sims._config.MAX_BYTES``.
+        TypeError: key is not a PRNG key, target not a str, widths not a tuple,
+            or num_train, num_seeds, a width not an int.
 
     References:
         Jacot, Gabriel & Hongler, "Neural tangent kernel", 2018, arXiv:1806.07572;

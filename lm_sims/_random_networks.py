@@ -16,7 +16,13 @@ from jaxtyping import Array, ArrayLike, Float
 # name mlp needs): here mlp may be partly initialised, so it is used only inside
 # functions, never at import time.
 from lm_sims import mlp
-from lm_sims._config import check_int, check_key
+from lm_sims._config import (
+    as_float_array,
+    check_allocation,
+    check_int,
+    check_key,
+    num_bytes,
+)
 
 
 @functools.partial(jax.jit, static_argnames=("num_inits",))
@@ -29,10 +35,38 @@ def _apply_many(params, x, cfg):
     return jax.vmap(lambda p: mlp.apply(p, x, cfg))(params)
 
 
+def _check_cfg(cfg):
+    if not isinstance(cfg, mlp.Config):
+        raise TypeError(
+            f"cfg must be an lm_sims.mlp.Config, got {type(cfg).__name__} (for "
+            "kernels.Config, build the network with mlp.Config(...))"
+        )
+
+
 def _check_x(x, cfg):
-    if np.ndim(x) != 2 or np.shape(x)[1] != cfg.d_in:
+    x = as_float_array("x", x)
+    if x.ndim != 2 or x.shape[1] != cfg.d_in or x.shape[0] < 1:
         raise ValueError(
-            f"x must have shape (n, d_in={cfg.d_in}), got shape {np.shape(x)}"
+            f"x must have shape (n, d_in={cfg.d_in}) with n >= 1, got shape "
+            f"{tuple(x.shape)}"
+        )
+    return x
+
+
+def _num_params(cfg):
+    dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
+    return sum((m + 1) * n for m, n in zip(dims[:-1], dims[1:], strict=True))
+
+
+def _check_params(params, cfg):
+    dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
+    expected = [(m, n) for m, n in zip(dims[:-1], dims[1:], strict=True)]
+    got = [tuple(np.shape(getattr(layer, "w", None))) for layer in params]
+    if got != expected:
+        raise ValueError(
+            f"params do not match cfg: weight shapes {got}, but cfg (width="
+            f"{cfg.width}, depth={cfg.depth}, d_in={cfg.d_in}, d_out={cfg.d_out}) "
+            f"has {expected}"
         )
 
 
@@ -59,8 +93,10 @@ def output_samples(
         outputs, shape (num_inits, n, d_out), in the default float dtype.
 
     Raises:
-        ValueError: num_inits < 1, or x is not of shape (n, cfg.d_in).
-        TypeError: key is not a PRNG key, or num_inits is not an integer.
+        ValueError: num_inits < 1, x is not of shape (n, cfg.d_in) with n >= 1 or
+            has NaN, or the networks would exceed ``lm_sims._config.MAX_BYTES``.
+        TypeError: key is not a PRNG key, cfg is not an mlp.Config, x is not real,
+            or num_inits is not an integer.
 
     References:
         Neal, "Bayesian Learning for Neural Networks", 1996; Lee et al., "Deep
@@ -75,10 +111,16 @@ def output_samples(
         (10, 2, 3)
     """
     check_key(key)
+    _check_cfg(cfg)
     check_int("num_inits", num_inits, minimum=1)
-    _check_x(x, cfg)
+    x = _check_x(x, cfg)
+    check_allocation(
+        f"{num_inits} networks of {_num_params(cfg)} parameters",
+        num_bytes(num_inits, _num_params(cfg) + x.shape[0] * cfg.width),
+        "use fewer num_inits (or call it several times with different keys)",
+    )
     params = _init_many(key, cfg, int(num_inits))
-    return _apply_many(params, jnp.asarray(x), cfg)
+    return _apply_many(params, x, cfg)
 
 
 _PHI = {
@@ -122,7 +164,9 @@ def preactivations(
         shape (depth, n, width).
 
     Raises:
-        ValueError: x is not of shape (n, cfg.d_in).
+        ValueError: x is not of shape (n, cfg.d_in) or has NaN, or the weight
+            shapes of params do not match cfg.
+        TypeError: cfg is not an mlp.Config, or x is not an array of reals.
 
     References:
         Poole et al., "Exponential expressivity in deep neural networks through
@@ -136,5 +180,7 @@ def preactivations(
         >>> kernels.preactivations(p, kernels.circle(np.zeros(4)), cfg).shape
         (3, 4, 16)
     """
-    _check_x(x, cfg)
-    return _preactivations(params, jnp.asarray(x), cfg)
+    _check_cfg(cfg)
+    x = _check_x(x, cfg)
+    _check_params(params, cfg)
+    return _preactivations(params, x, cfg)

@@ -14,8 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from lm_sims._config import check_int, check_real
+from lm_sims._config import as_float_array, check_int, check_real
 from lm_sims._dual_kernels import _as_config, _diag_recursion, _dual, _dual_diag, _f64
+
+#: Deepest network :func:`signal_propagation_theory` iterates (one Python step per
+#: layer; the maps have long converged by then).
+MAX_DEPTH = 10_000
 
 
 @functools.partial(jax.jit, static_argnames=("activation",))
@@ -197,8 +201,10 @@ def signal_propagation_theory(
         ``(q, c)``: float64 NumPy arrays of shapes (L,) and (L, k), layer 1 first.
 
     Raises:
-        ValueError: depth < 1, or c0 not finite or outside [-1, 1].
-        TypeError: depth is not an integer, or cfg lacks a kernel field.
+        ValueError: depth < 1 or > ``MAX_DEPTH`` (10,000), or c0 empty, not
+            finite or outside [-1, 1].
+        TypeError: depth is not an integer, c0 is not real numbers, or cfg lacks
+            a kernel field.
 
     References:
         Poole et al., "Exponential expressivity in deep neural networks through
@@ -212,8 +218,11 @@ def signal_propagation_theory(
         ((3,), (3, 2))
     """
     cfg = _as_config(cfg)
-    check_int("depth", depth, minimum=1)
+    check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
+    as_float_array("c0", c0, finite=False)  # TypeError for None, strings, complex
     c0 = np.asarray(c0, np.float64).reshape(-1)
+    if not c0.size:
+        raise ValueError("c0 must hold at least one cosine, got none")
     if not np.all(np.isfinite(c0)) or np.any(np.abs(c0) > 1):
         raise ValueError(f"c0 must be cosines in [-1, 1], got c0={c0}")
     sw2, sb2 = float(cfg.sigma_w2), float(cfg.sigma_b2)

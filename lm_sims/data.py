@@ -22,7 +22,14 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from lm_sims._config import check_choice, check_int, check_key, check_real
+from lm_sims._config import (
+    check_allocation,
+    check_choice,
+    check_int,
+    check_key,
+    check_real,
+    num_bytes,
+)
 
 __all__ = [
     "DATASETS",
@@ -243,6 +250,11 @@ def _check_regression(num_train, d_in, d_out):
     check_int("num_train", num_train, minimum=1)
     check_int("d_in", d_in, minimum=1)
     check_int("d_out", d_out, minimum=1)
+    check_allocation(
+        f"a dataset of num_train={num_train} samples of d_in={d_in} + d_out={d_out}",
+        num_bytes(num_train, d_in + d_out + TEACHER_WIDTH),
+        "use fewer samples or dimensions",
+    )
 
 
 def teacher_regression(key: jax.Array, num_train: int, d_in: int, d_out: int) -> Task:
@@ -263,7 +275,8 @@ def teacher_regression(key: jax.Array, num_train: int, d_in: int, d_out: int) ->
         A :class:`Task`, x of shape (P, d_in), y of shape (P, d_out).
 
     Raises:
-        ValueError, TypeError: a size is not an int >= 1, or ``key`` is not a key.
+        ValueError, TypeError: a size is not an int >= 1 (or the arrays would
+            exceed ``lm_sims._config.MAX_BYTES``), or ``key`` is not a key.
 
     Example:
         >>> import jax
@@ -301,7 +314,8 @@ def random_labels(key: jax.Array, num_train: int, d_in: int, d_out: int) -> Task
         A :class:`Task`, x of shape (P, d_in), y of shape (P, d_out) in {-1, +1}.
 
     Raises:
-        ValueError, TypeError: a size is not an int >= 1, or ``key`` is not a key.
+        ValueError, TypeError: a size is not an int >= 1 (or the arrays would
+            exceed ``lm_sims._config.MAX_BYTES``), or ``key`` is not a key.
 
     References:
         Zhang et al., "Understanding deep learning requires rethinking
@@ -363,6 +377,7 @@ def digits_regression(key: jax.Array, num_train: int, d_out: int = 10) -> Task:
     """
     check_key(key)
     check_int("num_train", num_train, minimum=1, maximum=NUM_DIGITS)
+    check_int("d_out", d_out)
     check_choice("d_out", d_out, (1, 10))
     return _digits(key, num_train, d_out)
 
@@ -399,7 +414,9 @@ def make_regression(
         A :class:`Task`, x of shape (P, d_in), y of shape (P, d_out).
 
     Raises:
-        ValueError: unknown ``dataset`` or sizes that do not fit it.
+        ValueError: unknown ``dataset`` or sizes that do not fit it (or exceed
+            ``lm_sims._config.MAX_BYTES``).
+        TypeError: a size is not an int, or ``key`` is not a PRNG key.
 
     Example:
         >>> import jax
@@ -408,6 +425,8 @@ def make_regression(
         >>> task.x.shape, sorted(set(task.y.ravel().tolist()))
         ((8, 4), [-1.0, 1.0])
     """
+    if not isinstance(key, jax.core.Tracer):
+        check_key(key)
     check_regression_dataset(dataset, num_train, d_in, d_out)
     if dataset == "teacher":
         return _teacher(key, num_train, d_in, d_out)

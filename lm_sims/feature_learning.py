@@ -64,6 +64,7 @@ from jaxtyping import Array, Float
 
 from lm_sims import kernels, mlp
 from lm_sims._config import (
+    check_allocation,
     check_choice,
     check_int,
     check_key,
@@ -133,8 +134,8 @@ class Config:
         check_choice("parameterization", self.parameterization, PARAMETERIZATIONS)
         check_int("input_dim", self.input_dim, minimum=1)
         check_int("batch_size", self.batch_size, minimum=1)
-        if not isinstance(self.center_output, bool):
-            value = self.center_output
+        value = self.center_output
+        if not (isinstance(value, (bool, np.bool_)) or np.asarray(value).dtype == bool):
             raise TypeError(
                 f"center_output must be a bool, got center_output={value!r}"
             )
@@ -395,6 +396,8 @@ def feature_change_after_one_step(key: jax.Array, cfg: Config) -> FeatureChange:
 
     Raises:
         TypeError: ``key`` is not a PRNG key, or cfg is not a :class:`Config`.
+        ValueError: the width is so large that the step would exceed
+            ``lm_sims._config.MAX_BYTES`` (the message gives the estimate).
 
     References:
         Yang & Hu, 2021, arXiv:2011.14522; Yang et al., "Tensor Programs V",
@@ -409,6 +412,16 @@ def feature_change_after_one_step(key: jax.Array, cfg: Config) -> FeatureChange:
     """
     check_key(key)
     network_config(cfg)  # type check
+    check_allocation(
+        f"one step of the width={cfg.width} network in float64",
+        # weights, gradients and the updated copy; activations before and after
+        8.0
+        * (
+            3 * cfg.width * (cfg.width + cfg.input_dim + 1)
+            + 4 * cfg.batch_size * cfg.width
+        ),
+        "use a smaller width",
+    )
     with jax.enable_x64(True):
         out = _one_step(key, cfg.replace(lr=jnp.float64(cfg.lr)))
     # NumPy float64, so callers outside x64 mode can compute with it freely
@@ -471,7 +484,8 @@ def one_step_changes(
     Raises:
         ValueError: unknown parameterisation or sp_lr, lr <= 0, or a width or
             num_seeds < 1.
-        TypeError: key is not a PRNG key.
+        TypeError: key is not a PRNG key, or widths is not a non-empty tuple of
+            ints.
 
     References:
         Yang et al., "Tensor Programs V", 2022, arXiv:2203.03466 (the coordinate
@@ -490,6 +504,11 @@ def one_step_changes(
     check_real("lr", lr, positive=True)
     check_choice("sp_lr", sp_lr, SP_LR_SCALINGS)
     check_int("num_seeds", num_seeds, minimum=1)
+    if not isinstance(widths, (tuple, list)) or not widths:
+        raise TypeError(
+            "widths must be a non-empty tuple of ints, e.g. (64, 128), got "
+            f"widths={widths!r}"
+        )
     for w in widths:
         check_int("width", w, minimum=1)
     per_width = parameterization == "sp" and sp_lr != "fixed"

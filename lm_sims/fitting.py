@@ -9,14 +9,13 @@ interval over seeds or over points.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 from jaxtyping import Float
 
-from lm_sims._config import check_int, check_key
+from lm_sims._config import check_allocation, check_int, check_key, check_real
 
 __all__ = ["PowerLawFit", "power_law_fit"]
 
@@ -49,12 +48,15 @@ class PowerLawFit(NamedTuple):
 
 
 def _positive_finite(name: str, value: Any) -> np.ndarray:
-    try:
-        a = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
+    raw = None if value is None else np.asarray(value)
+    if raw is None or not (
+        np.issubdtype(raw.dtype, np.floating) or np.issubdtype(raw.dtype, np.integer)
+    ):
+        kind = type(value).__name__ if raw is None else f"dtype {raw.dtype}"
         raise TypeError(
-            f"{name} must be an array of real numbers, got {value!r}"
-        ) from err
+            f"{name} must be an array of real numbers, got {value!r:.60} ({kind})"
+        )
+    a = raw.astype(np.float64)
     bad = ~np.isfinite(a) | (a <= 0)
     if np.any(bad):
         first = a[bad].flat[0]
@@ -140,13 +142,13 @@ def power_law_fit(
         A :class:`PowerLawFit` of NumPy float64 scalars.
 
     Raises:
-        TypeError: non-numeric arrays, a non-integer ``num_bootstrap``, or a bad
-            ``key``.
+        TypeError: arrays that are not real numbers (None, strings, bools,
+            complex), a non-integer ``num_bootstrap``, or a bad ``key``.
         ValueError: non-positive or non-finite ``x``, ``y`` or ``sigma`` (NaN
             included); mismatched shapes; fewer than 3 points or 2 distinct ``x``;
             ``sigma`` with a seeds axis; ``seeds < 2``; ``num_bootstrap`` in
             ``1..99``; ``num_bootstrap > 0`` without ``key``; ``confidence`` out of
-            range.
+            range; resamples that would exceed ``lm_sims._config.MAX_BYTES``.
 
     References:
         Efron & Tibshirani, "An Introduction to the Bootstrap", 1993 (Chapman &
@@ -198,11 +200,19 @@ def power_law_fit(
                 "key is required when num_bootstrap > 0, e.g. key=jax.random.key(0)"
             )
         check_key(key)
-    if isinstance(confidence, bool) or not isinstance(confidence, numbers.Real):
-        raise TypeError(f"confidence must be a real number, got {confidence!r}")
+    check_real("confidence", confidence)
     if not 0.0 < float(confidence) < 1.0:
         raise ValueError(
             f"confidence must be > 0 and < 1, got confidence={confidence:g}"
+        )
+
+    if num_bootstrap:
+        rows = yy.shape[0] if yy.ndim == 2 else 1
+        check_allocation(
+            f"{num_bootstrap} bootstrap resamples of {rows} x {points} values",
+            # indices and three float arrays (values, weights, x) per resample
+            4 * 8.0 * num_bootstrap * rows * points,
+            "lower num_bootstrap (1,000 to 10,000 resamples are plenty)",
         )
 
     seeds = None

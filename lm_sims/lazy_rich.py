@@ -69,7 +69,14 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from lm_sims import observables as _observables
-from lm_sims._config import check_int, check_key, check_real, config_dataclass
+from lm_sims._config import (
+    as_float_array,
+    check_callable,
+    check_int,
+    check_key,
+    check_real,
+    config_dataclass,
+)
 from lm_sims.training import run
 
 __all__ = [
@@ -511,7 +518,7 @@ def train(
         :class:`Trajectory` with ``steps // record_every + 1`` records.
 
     Raises:
-        TypeError: ``key`` is not a PRNG key.
+        TypeError: ``key`` is not a PRNG key, or ``observe`` is not callable.
 
     References:
         Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming",
@@ -528,6 +535,7 @@ def train(
         check_key(key)
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
+    check_callable("observe", observe)
     return _train(key, cfg, observe)
 
 
@@ -692,6 +700,7 @@ def alpha_sweep(
     Raises:
         TypeError: cfg is not a :class:`Config`, or key is not a PRNG key.
         ValueError: alphas is empty or holds a value <= 0 or not finite.
+        TypeError: alphas is not an array of real numbers (None, strings).
 
     References:
         Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming",
@@ -709,6 +718,7 @@ def alpha_sweep(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
     check_key(key)
+    as_float_array("alphas", alphas, finite=False)  # TypeError: None, strings
     alphas = np.asarray(alphas, np.float64).reshape(-1)
     if not alphas.size:
         raise ValueError("alphas must hold at least one output scale, got none")
@@ -788,6 +798,7 @@ def run_summary(key: jax.Array, cfg: Config) -> RunSummary:
     """
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
+    check_key(key)
     traj = jax.device_get(train(key, cfg))
     theory = predict_lazy(key, cfg)
     positions = np.asarray(traj.positions, np.float64)

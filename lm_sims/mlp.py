@@ -65,12 +65,17 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from lm_sims import data as _data
 from lm_sims import kernels, training
 from lm_sims._config import (
+    as_float_array,
+    check_allocation,
+    check_callable,
     check_choice,
+    check_finite,
     check_int,
     check_key,
     check_real,
     config_dataclass,
     is_concrete,
+    num_bytes,
 )
 
 __all__ = [
@@ -422,12 +427,31 @@ def _check_data(cfg, x, y, x_test):
             f"x_test must have shape (n_test, d_in={cfg.d_in}), got "
             f"{tuple(x_test.shape)}"
         )
+    if x_test is not None:
+        check_finite("x_test", x_test)
+
+
+def _check_memory(cfg, num_train, num_test):
+    dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
+    num_params = sum((m + 1) * n for m, n in zip(dims[:-1], dims[1:], strict=True))
+    # parameters, gradients, the update and up to two optimizer moments
+    check_allocation(
+        f"training {num_params} parameters (width={cfg.width}, depth={cfg.depth})",
+        5 * num_bytes(num_params),
+        "use a smaller width or depth",
+    )
+    check_allocation(
+        f"the activations of {num_train} samples at width={cfg.width}",
+        2 * num_bytes(num_train + num_test, cfg.width, cfg.depth + 1),
+        "use fewer samples or a smaller width",
+    )
 
 
 def _check_train_data(cfg, x, y):
-    if x.ndim != 2 or x.shape[1] != cfg.d_in:
+    if x.ndim != 2 or x.shape[1] != cfg.d_in or x.shape[0] < 1:
         raise ValueError(
-            f"x_train must have shape (P, d_in={cfg.d_in}), got {tuple(x.shape)}"
+            f"x_train must have shape (P, d_in={cfg.d_in}) with P >= 1, got "
+            f"{tuple(x.shape)}"
         )
     if y.shape != (x.shape[0], cfg.d_out):
         raise ValueError(
@@ -466,6 +490,10 @@ def training_data(key: jax.Array, cfg: Config) -> _data.Task:
         >>> task.x.shape, task.y.shape
         ((16, 2), (16, 1))
     """
+    if not isinstance(key, jax.core.Tracer):
+        check_key(key)
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
     return _data.make_regression(
         jax.random.fold_in(key, 1), cfg.dataset, cfg.num_train, cfg.d_in, cfg.d_out
     )
@@ -513,9 +541,12 @@ def train(
         where, and later records are NaN.
 
     Raises:
-        ValueError: data shapes do not match cfg, only one of x_train and y_train
-            is given, or batch_size exceeds the number of training samples.
-        TypeError: key is not a PRNG key or cfg is not an mlp.Config.
+        ValueError: data shapes do not match cfg (or P = 0), data hold NaN or
+            inf, only one of x_train and y_train is given, batch_size exceeds the
+            number of training samples, or the run would allocate more than
+            ``lm_sims._config.MAX_BYTES`` (the message gives the estimate).
+        TypeError: key is not a PRNG key, cfg is not an mlp.Config, data are not
+            real arrays, or observe is not callable.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -539,12 +570,14 @@ def train(
             "give both x_train and y_train, or neither (then the data are drawn "
             f"from cfg.dataset={cfg.dataset!r})"
         )
+    check_callable("observe", observe)
     if x_train is not None:
-        x_train = jnp.asarray(x_train)
-        y_train = _as_targets(cfg, y_train)
-    x_test = None if x_test is None else jnp.asarray(x_test)
+        x_train = as_float_array("x_train", x_train, finite=False)
+        y_train = _as_targets(cfg, as_float_array("y_train", y_train, finite=False))
+    x_test = None if x_test is None else as_float_array("x_test", x_test, finite=False)
     _check_data(cfg, x_train, y_train, x_test)
     num = cfg.num_train if x_train is None else x_train.shape[0]
+    _check_memory(cfg, num, 0 if x_test is None else x_test.shape[0])
     if cfg.batch_size is not None and cfg.batch_size > num:
         raise ValueError(
             f"batch_size must be <= the number of training samples P={num}, got "

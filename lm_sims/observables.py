@@ -21,7 +21,14 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float
 
-from lm_sims._config import check_int, is_concrete
+from lm_sims._config import (
+    as_float_array,
+    check_allocation,
+    check_callable,
+    check_int,
+    is_concrete,
+    num_bytes,
+)
 
 __all__ = [
     "balancedness",
@@ -207,15 +214,30 @@ def hessian_top_k(
         >>> [round(v, 4) for v in top.tolist()]
         [3.0, 2.0]
     """
+    check_callable("loss_fn", loss_fn, optional=False)
     _check_params(params)
     flat, unravel = ravel_pytree(params)
     n = flat.shape[0]
+    if n == 0:
+        raise ValueError("params must hold at least one entry, got none")
     check_int("num_iters", num_iters, minimum=1)
     m = min(num_iters, n)
     check_int("k", k, minimum=1, maximum=m)
+    check_allocation(
+        f"the Lanczos basis (num_iters={m} x num_params={n})",
+        2 * num_bytes(m, n),
+        "lower num_iters",
+    )
 
     def flat_loss(x):
         return loss_fn(unravel(x))
+
+    out = jax.eval_shape(flat_loss, flat)
+    if getattr(out, "shape", None) != ():
+        raise TypeError(
+            "loss_fn must return a scalar, got "
+            f"{getattr(out, 'shape', type(out).__name__)}"
+        )
 
     grad = jax.grad(flat_loss)
 
@@ -270,7 +292,7 @@ def sharpness(
 
 
 def _check_features(name, x, *, min_samples=2):
-    x = jnp.asarray(x)
+    x = as_float_array(name, x, finite=False)
     if x.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (samples, features), got shape {tuple(x.shape)}"
@@ -319,10 +341,13 @@ def linear_cka(
         y: (n, p2) features of the same samples.
 
     Returns:
-        Scalar CKA in [0, 1]; NaN if a representation is constant over samples.
+        Scalar CKA in [0, 1]. (Under ``jit``, where inputs are not checked, NaN if
+        a representation is constant over samples.)
 
     Raises:
-        ValueError: not 2-D, different sample counts, fewer than 2 samples, or NaN.
+        ValueError: not 2-D, different sample counts, fewer than 2 samples, NaN or
+            inf entries, or a representation constant over samples.
+        TypeError: an input is not an array of real numbers (None, str, complex).
 
     References:
         Kornblith, Norouzi, Lee & Hinton, "Similarity of neural network
@@ -338,7 +363,16 @@ def linear_cka(
     x, y = _check_pair(x, y)
     x = x - jnp.mean(x, axis=0)
     y = y - jnp.mean(y, axis=0)
-    # Scale first so the squared Frobenius norms stay in floating range.
+    for name, z in (("x", x), ("y", y)):
+        if is_concrete(z) and not bool(jnp.any(z != 0)):
+            raise ValueError(
+                f"{name} is constant over samples (all zero once centred): CKA "
+                "is undefined for a representation without variance"
+            )
+    # Scale by the largest entry, then by the norm, so that the squared norms
+    # neither underflow (entries ~1e-30) nor overflow (~1e30) in float32.
+    x = x / jnp.max(jnp.abs(x))
+    y = y / jnp.max(jnp.abs(y))
     x = x / jnp.linalg.norm(x)
     y = y / jnp.linalg.norm(y)
     cross = jnp.sum((y.T @ x) ** 2)
@@ -375,7 +409,10 @@ def mutual_knn_alignment(
         Scalar in [0, 1].
 
     Raises:
-        ValueError: shapes or ``k`` out of range, or NaN entries.
+        ValueError: shapes or ``k`` out of range (k >= n included), NaN entries,
+            or n so large that the (n, n) similarity matrix exceeds the memory
+            limit (``lm_sims._config.MAX_BYTES``).
+        TypeError: an input is not an array of real numbers, or k not an int.
 
     References:
         Huh, Cheung, Wang & Isola, "The Platonic representation hypothesis", 2024,
@@ -390,6 +427,12 @@ def mutual_knn_alignment(
     """
     x, y = _check_pair(x, y)
     check_int("k", k, minimum=1, maximum=x.shape[0] - 1)
+    n = x.shape[0]
+    check_allocation(
+        f"the (n, n) similarity matrices for n={n} samples",
+        2 * num_bytes(n, n),
+        "use fewer samples (a random subset)",
+    )
     nx, ny = _knn(x, k), _knn(y, k)
     shared = jnp.sum(nx[:, :, None] == ny[:, None, :], axis=(1, 2))
     return jnp.mean(shared / k)
@@ -411,10 +454,14 @@ def relative_change(params: Any, params0: Any) -> Float[Array, ""]:
         params0: reference (initial) parameters, the same structure and shapes.
 
     Returns:
-        Scalar ratio (inf or NaN if ``params0`` is all zeros).
+        Scalar ratio, in the default float dtype (integer leaves are promoted,
+        so squares do not overflow). (Under ``jit``, where inputs are not
+        checked, inf or NaN if ``params0`` is all zeros.)
 
     Raises:
-        ValueError: the two pytrees differ in structure or shapes.
+        ValueError: the two pytrees differ in structure or shapes, are empty,
+            hold NaN or inf, or ``params0`` is all zeros.
+        TypeError: a leaf is not an array of real numbers.
 
     References:
         Chizat, Oyallon & Bach, "On lazy training in differentiable programming",
@@ -433,10 +480,10 @@ def relative_change(params: Any, params0: Any) -> Float[Array, ""]:
         raise ValueError(
             f"params and params0 must have the same structure, got {s1} and {s0}"
         )
-    leaves, leaves0 = (
-        jax.tree_util.tree_leaves(params),
-        jax.tree_util.tree_leaves(params0),
-    )
+    leaves = [as_float_array("params", a) for a in jax.tree_util.tree_leaves(params)]
+    leaves0 = [as_float_array("params0", b) for b in jax.tree_util.tree_leaves(params0)]
+    if not leaves:
+        raise ValueError("params must hold at least one array, got an empty pytree")
     for a, b in zip(leaves, leaves0, strict=True):
         if jnp.shape(a) != jnp.shape(b):
             raise ValueError(
@@ -445,6 +492,11 @@ def relative_change(params: Any, params0: Any) -> Float[Array, ""]:
             )
     num = sum(jnp.sum((a - b) ** 2) for a, b in zip(leaves, leaves0, strict=True))
     den = sum(jnp.sum(b**2) for b in leaves0)
+    if is_concrete(den) and not float(den) > 0:
+        raise ValueError(
+            "params0 must not be all zeros (the change relative to a zero "
+            "reference is undefined)"
+        )
     return jnp.sqrt(num / den)
 
 
@@ -468,7 +520,9 @@ def rms_coordinates(
         The RMS, reduced over ``axis`` (a scalar by default).
 
     Raises:
-        ValueError: ``x`` is empty or has NaN entries.
+        ValueError: ``x`` is empty, has NaN or inf entries, or ``axis`` is out
+            of range.
+        TypeError: ``x`` is not an array of real numbers, or ``axis`` not ints.
 
     References:
         Yang et al., "Tensor Programs V: tuning large neural networks via zero-shot
@@ -480,10 +534,13 @@ def rms_coordinates(
         >>> float(rms_coordinates(jnp.array([[3.0, -3.0], [3.0, 3.0]])))
         3.0
     """
-    x = jnp.asarray(x)
+    x = as_float_array("x", x)
     if x.size == 0:
         raise ValueError(f"x must have at least one entry, got shape {x.shape}")
-    if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
-        raise ValueError("x must be finite, got NaN or inf entries")
-    x = x.astype(jnp.result_type(x.dtype, float))
-    return jnp.sqrt(jnp.mean(x**2, axis=axis))
+    if axis is not None:
+        for a in (axis,) if isinstance(axis, int) else tuple(axis):
+            check_int("axis", a, minimum=-x.ndim, maximum=x.ndim - 1)
+    # scale by the largest entry so that squares neither overflow nor underflow
+    scale = jnp.max(jnp.abs(x))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    return scale * jnp.sqrt(jnp.mean((x / scale) ** 2, axis=axis))

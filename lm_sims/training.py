@@ -28,11 +28,15 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, Float, Int
 
 from lm_sims._config import (
+    check_allocation,
+    check_callable,
     check_choice,
+    check_finite,
     check_int,
     check_key,
     check_real,
@@ -188,13 +192,62 @@ def _num_samples(data) -> int:
     leaves = jax.tree_util.tree_leaves(data)
     if not leaves:
         raise ValueError("data must hold at least one array")
+    for x in leaves:
+        if isinstance(x, (str, bytes)) or not hasattr(x, "shape"):
+            raise TypeError(
+                "every leaf of data must be an array with a leading sample axis, "
+                f"got {type(x).__name__} {x!r:.60}; convert lists with jnp.asarray"
+            )
     sizes = {int(jnp.shape(x)[0]) if jnp.ndim(x) else -1 for x in leaves}
     if len(sizes) != 1 or -1 in sizes:
         raise ValueError(
             "every array in data must have the same leading (sample) axis, got "
             f"shapes {[tuple(jnp.shape(x)) for x in leaves]}"
         )
-    return sizes.pop()
+    num = sizes.pop()
+    if num < 1:
+        raise ValueError(f"data must hold at least one sample, got P={num}")
+    return num
+
+
+def _check_data(data):
+    _num_samples(data)
+    for i, x in enumerate(jax.tree_util.tree_leaves(data)):
+        if jnp.issubdtype(jnp.result_type(x), jnp.inexact):
+            check_finite(f"data leaf {i}", x)
+
+
+def _check_params(params):
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves:
+        raise ValueError("params must hold at least one array, got an empty pytree")
+    for i, x in enumerate(leaves):
+        if isinstance(x, (str, bytes)) or not jnp.issubdtype(
+            jnp.result_type(x), jnp.floating
+        ):
+            raise TypeError(
+                f"params must be floating arrays (gradients need them), got leaf "
+                f"{i} of type {type(x).__name__} and dtype "
+                f"{getattr(x, 'dtype', None)}; use e.g. jnp.asarray(x, float)"
+            )
+        check_finite(f"params leaf {i}", x)
+
+
+def _as_record(tree):
+    """Check that ``observe`` returned a pytree of numbers or arrays."""
+
+    def leaf(x):
+        if not isinstance(x, (str, bytes)):
+            try:
+                return jnp.asarray(x)
+            except TypeError:
+                pass
+        raise TypeError(
+            "observe must return a pytree of arrays or numbers, got a leaf of type "
+            f"{type(x).__name__}: {x!r:.60}"
+        )
+
+    return jax.tree_util.tree_map(leaf, tree)
 
 
 def _mask(rec, diverged):
@@ -265,11 +318,18 @@ def run(
         :class:`RunResult` with ``steps // record_every + 1`` records.
 
     Raises:
-        ValueError: ``steps`` or ``record_every`` out of range or not dividing,
-            ``lr`` <= 0 or not matching ``params``, ``batch_size`` > P, data arrays
-            with different leading axes, or a minibatch optimizer without ``data``.
-        TypeError: ``optimizer`` is not an :class:`Optimizer`, or ``key`` is missing
-            or not a PRNG key when minibatches are drawn.
+        ValueError: ``steps`` or ``record_every`` out of range or not dividing
+            (``steps`` above the int32 step counter without x64), ``lr`` <= 0 or
+            not matching ``params``, ``batch_size`` > P, data arrays with
+            different leading axes or no samples, NaN or inf in ``params`` or
+            ``data``, empty ``params``, a minibatch optimizer without ``data``, or
+            records of ``observe`` that would exceed
+            ``lm_sims._config.MAX_BYTES`` (the message gives the estimate).
+        TypeError: ``optimizer`` is not an :class:`Optimizer`; ``loss_fn`` or
+            ``observe`` not callable; ``loss_fn`` not returning a scalar;
+            ``observe`` returning something other than arrays or numbers;
+            ``params`` not floating; ``key`` missing when minibatches are drawn,
+            or not a single PRNG key.
 
     Example:
         >>> import jax.numpy as jnp
@@ -285,14 +345,25 @@ def run(
             "optimizer must be an lm_sims.training.Optimizer, got "
             f"{type(optimizer).__name__}"
         )
+    check_callable("loss_fn", loss_fn, optional=False)
+    check_callable("observe", observe)
     check_int("steps", steps, minimum=1)
     check_int("record_every", record_every, minimum=1)
+    index_dtype = jnp.arange(1).dtype
+    if steps > jnp.iinfo(index_dtype).max:
+        raise ValueError(
+            f"steps must be <= {jnp.iinfo(index_dtype).max} (the {index_dtype} step "
+            f"counter; set JAX_ENABLE_X64=1 for more), got steps={steps}"
+        )
     if steps % record_every:
         raise ValueError(
             f"record_every must divide steps, got steps={steps}, "
             f"record_every={record_every}"
         )
+    _check_params(params)
     _check_lr(lr, params)
+    if key is not None and is_concrete(key):
+        check_key(key)
     batch_size = optimizer.batch_size
     if batch_size is not None:
         if data is None:
@@ -302,8 +373,7 @@ def run(
             )
         if key is None:
             raise TypeError("minibatch SGD needs a PRNG key: pass key=...")
-        if is_concrete(key):
-            check_key(key)
+        _check_data(data)
         num = _num_samples(data)
         if batch_size > num:
             raise ValueError(
@@ -311,7 +381,7 @@ def run(
                 f"batch_size={batch_size}"
             )
     elif data is not None:
-        _num_samples(data)
+        _check_data(data)
 
     def full_loss(p):
         return loss_fn(p) if data is None else loss_fn(p, data)
@@ -325,15 +395,32 @@ def run(
         batch = jax.tree_util.tree_map(lambda x: x[idx], data)
         return loss_fn(p, batch)
 
-    observe_fn = (lambda _p: None) if observe is None else observe
+    def observe_fn(p):
+        return None if observe is None else _as_record(observe(p))
+
+    num_records = steps // record_every + 1
+    shapes = jax.eval_shape(observe_fn, params)
+    per_record = sum(
+        float(np.prod(x.shape)) * x.dtype.itemsize
+        for x in jax.tree_util.tree_leaves(shapes)
+    )
+    check_allocation(
+        f"recording observe at {num_records} records",
+        num_records * per_record,
+        "record less often (a larger record_every) or observe less",
+    )
     tx = make_optimizer(optimizer, lr, params)
     value_and_grad = jax.value_and_grad(batch_loss)
     loss0 = full_loss(params)
+    if jnp.shape(loss0) != ():
+        raise TypeError(
+            f"loss_fn must return a scalar, got shape {jnp.shape(loss0)} (reduce "
+            "it, e.g. with jnp.mean)"
+        )
     limit = BLOWUP * (1.0 + jnp.abs(loss0))
-    index = jnp.arange(steps)
 
-    def step(carry, i):
-        p, state, diverged_step = carry
+    def step(carry, _):
+        p, state, diverged_step, i = carry
         loss, grads = value_and_grad(p, i)
         updates, new_state = tx.update(grads, state, p)
         new = optax.apply_updates(p, updates)
@@ -344,23 +431,29 @@ def run(
         p, state = jax.tree_util.tree_map(
             lambda a, b: jnp.where(keep, a, b), (p, state), (new, new_state)
         )
-        return (p, state, diverged_step), None
+        return (p, state, diverged_step, i + 1), None
 
     def record(p, diverged_step):
         rec = (full_loss(p), observe_fn(p))
         return _mask(rec, diverged_step >= 0)
 
-    def block(carry, b):
+    def block(carry, _):
         rec = record(carry[0], carry[2])
-        carry, _ = jax.lax.scan(step, carry, b * record_every + index[:record_every])
+        # the step counter is in the carry: no (steps,) index array is allocated
+        carry, _ = jax.lax.scan(step, carry, None, length=record_every)
         return carry, rec
 
-    carry = (params, tx.init(params), jnp.full((), -1, index.dtype))
-    carry, recs = jax.lax.scan(block, carry, index[: steps // record_every])
-    p, _, diverged_step = carry
+    carry = (
+        params,
+        tx.init(params),
+        jnp.full((), -1, index_dtype),
+        jnp.zeros((), index_dtype),
+    )
+    carry, recs = jax.lax.scan(block, carry, None, length=steps // record_every)
+    p, _, diverged_step, _ = carry
     last = record(p, diverged_step)
     losses, observed = jax.tree_util.tree_map(
         lambda r, x: jnp.concatenate([r, x[None]]), recs, last
     )
-    record_steps = jnp.arange(0, steps + 1, record_every, dtype=index.dtype)
+    record_steps = jnp.arange(0, steps + 1, record_every, dtype=index_dtype)
     return RunResult(record_steps, losses, observed, p, diverged_step)
