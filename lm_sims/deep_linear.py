@@ -125,7 +125,8 @@ class Trajectory(NamedTuple):
 
     Attributes:
         step: (records,) int, the step of each record (0, record_every, ..., steps).
-        t: (records,) float32, the book's time ``t = lr * step``.
+        t: (records,) the book's time ``t = lr * step`` (float32, or float64 under
+            ``jax_enable_x64``).
         mode_strengths: (records, modes) ``u_i = U_i^T W V_i``, modes by descending s.
         loss: (records,) training loss (1/2 MSE).
         balancedness: (records, depth - 1) Frobenius norms of
@@ -339,11 +340,11 @@ def _train(key: jax.Array, cfg: Config, observe_fn=None) -> Trajectory:
     (strengths, bal, drift), observed = result.observed
     step = result.step
     if cfg.init == "aligned":
-        u0 = jnp.full((r,), cfg.init_scale, jnp.float32)
+        u0 = jnp.full((r,), cfg.init_scale, s.dtype)
     elif cfg.depth == 2:
         u0 = effective_u0(params, task, r)
     else:
-        u0 = jnp.full((r,), jnp.nan, jnp.float32)
+        u0 = jnp.full((r,), jnp.nan, s.dtype)
     return Trajectory(
         step=step,
         t=cfg.lr * step,
@@ -460,18 +461,43 @@ def predict_half_time(s, u0, depth: int = 2):
     return jnp.trapezoid(integrand, x, axis=0)
 
 
-def half_time(time: Float[Array, " records"], u: Float[Array, "records modes"], s):
+def half_time(
+    t: Float[Array, " records"], u: Float[Array, "records modes"], s
+) -> Float[Array, " modes"]:
     """Observed half-times: the first time each mode reaches ``s/2`` (linear
     interpolation between records); NaN for a mode that never does.
 
     Args:
-        time: (records,) times (``lr * steps``).
-        u: (records, modes) mode strengths.
+        t: (records,) non-decreasing times in units of ``lr * steps``
+            (``Trajectory.t``).
+        u: (records, modes) mode strengths (``Trajectory.mode_strengths``).
         s: (modes,) target singular values.
 
     Returns:
-        (modes,) half-times in the units of ``time``.
+        (modes,) half-times in the units of ``t``.
+
+    Raises:
+        ValueError: ``t`` is not 1-D, ``u`` is not (len(t), modes), or ``s`` does
+            not have one value per mode.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims import deep_linear
+        >>> t = jnp.array([0.0, 1.0, 2.0])
+        >>> u = jnp.array([[0.1], [0.5], [0.9]])
+        >>> float(deep_linear.half_time(t, u, jnp.array([1.2]))[0])
+        1.25
     """
+    t, u = jnp.asarray(t), jnp.asarray(u)
+    if t.ndim != 1 or u.ndim != 2 or u.shape[0] != t.shape[0]:
+        raise ValueError(
+            "t must be 1-D and u of shape (len(t), modes); got t of shape "
+            f"{t.shape} and u of shape {u.shape}"
+        )
+    if jnp.ndim(s) != 1 or jnp.shape(s)[0] != u.shape[1]:
+        raise ValueError(
+            f"s must have one value per mode ({u.shape[1]}), got shape {jnp.shape(s)}"
+        )
     s = jnp.asarray(s)
     above = u >= s / 2
     idx = jnp.argmax(above, axis=0)
@@ -479,6 +505,6 @@ def half_time(time: Float[Array, " records"], u: Float[Array, "records modes"], 
     i0 = jnp.maximum(idx - 1, 0)
     cols = jnp.arange(u.shape[1])
     u_lo, u_hi = u[i0, cols], u[idx, cols]
-    t_lo, t_hi = time[i0], time[idx]
+    t_lo, t_hi = t[i0], t[idx]
     frac = jnp.where(u_hi > u_lo, (s / 2 - u_lo) / (u_hi - u_lo), 0.0)
     return jnp.where(reached, t_lo + frac * (t_hi - t_lo), jnp.nan)

@@ -39,21 +39,26 @@ def sweep(run: Callable, key: jax.Array, cfg: Any, *, num_seeds: int = 1, **grid
 
     Args:
         run: a function ``(key, cfg) -> pytree`` such as a module's ``train``.
-        key: PRNG key; split into ``num_seeds`` keys shared by all grid points.
+        key: PRNG key; split into ``num_seeds`` keys with
+            ``jax.random.split(key, num_seeds)``, shared by all grid points. Seed
+            ``i`` of the sweep is therefore ``run(jax.random.split(key,
+            num_seeds)[i], cfg)``, not ``run(key, cfg)`` (even for one seed).
         cfg: the base config (a ``config_dataclass``). Grid fields override it.
         num_seeds: number of independent seeds (int >= 1).
         **grid: ``field=values`` with ``values`` a 1-D sequence of numbers, for
             dynamic fields of ``cfg`` only. The grid is their Cartesian product, in
-            the order given.
+            the order given. Values enter the run in JAX's default float dtype
+            (float64 when ``jax_enable_x64`` is on, else float32).
 
     Returns:
         The output pytree of ``run`` with leading axes ``(*grid_shape, num_seeds)``,
         where ``grid_shape`` lists the lengths of the grid value lists in order.
 
     Raises:
-        ValueError: a grid field is static (it sets shapes: loop over it in Python,
-            one sweep per value), is not a field of ``cfg``, has no values, or a grid
-            value is out of the field's valid range.
+        ValueError: a grid field is static (it sets shapes, loop lengths or the
+            kind of computation, so each value compiles anew: loop over it in
+            Python, one sweep per value), is not a field of ``cfg``, has no
+            values, or a grid value is out of the field's valid range.
         TypeError: ``key`` is not a PRNG key or ``num_seeds`` is not an int.
 
     Example:
@@ -77,7 +82,8 @@ def sweep(run: Callable, key: jax.Array, cfg: Any, *, num_seeds: int = 1, **grid
         if name in static:
             raise ValueError(
                 f"cannot sweep {name!r}: it is a static field of {cls.__name__} "
-                "(it sets shapes or loop lengths, so each value compiles anew). "
+                "(it sets shapes, loop lengths or the kind of computation, so each "
+                "value compiles anew). "
                 f"Loop over {name} in Python and call sweep once per value."
             )
         if name not in cls.dynamic_fields:
@@ -96,7 +102,8 @@ def sweep(run: Callable, key: jax.Array, cfg: Any, *, num_seeds: int = 1, **grid
     points = np.array(combos, dtype=float).reshape(len(combos), len(names))
     keys = jax.random.split(key, num_seeds)
     values = tuple(
-        jnp.asarray(points[:, i], dtype=jnp.float32) for i in range(len(names))
+        jnp.asarray(points[:, i], dtype=jnp.result_type(float))
+        for i in range(len(names))
     )
     index = jnp.arange(points.shape[0])
     out = _batched(run, names)(keys, cfg, (index, values))
