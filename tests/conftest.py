@@ -4,8 +4,8 @@ Most of the fast tier's time is XLA compilation of the same small programs at ev
 run. JAX's persistent cache stores each compiled executable on disk, keyed by the
 program, the JAX/jaxlib version, the backend and the JAX flags (x64 included), so a
 second run on the same machine loads it instead of compiling. The cache lives under
-``~/.cache/lm_sims/`` (set ``LM_SIMS_JAX_CACHE_DIR`` to move it, or to an empty
-string to turn it off).
+``~/.cache/lm_sims/`` (set ``LM_SIMS_JAX_CACHE_DIR`` to move it, or to ``off`` to
+turn it off).
 
 Safe with pytest-xdist workers and concurrent runs: a finite
 ``jax_compilation_cache_max_size`` makes JAX take a file lock (the ``filelock``
@@ -24,6 +24,8 @@ import pytest
 
 _DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
 _CACHE_DIR = os.environ.get("LM_SIMS_JAX_CACHE_DIR", str(_DEFAULT_DIR))
+if _CACHE_DIR.strip().lower() in ("", "off", "0"):  # as LM_SIMS_CACHE_DIR=off
+    _CACHE_DIR = ""
 _CACHE_MAX_BYTES = 2 * 1024**3  # 2 GiB; a full fast-tier run writes ~100-200 MB
 # Cache every program that took at least this long to compile. JAX's default, 1 s,
 # skips most of this suite's programs (0.1-1 s each); reading an entry takes ~ms.
