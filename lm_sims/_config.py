@@ -252,3 +252,13 @@ def float_bytes() -> int:
 def num_bytes(*shape: int) -> float:
     """Bytes of a default-float array of ``shape`` (a float, no overflow)."""
     return float(math.prod(float(n) for n in shape)) * float_bytes()
+
+
+def diverged_flag(diverged_step: Any) -> bool | np.ndarray:
+    """``Trajectory.diverged`` of every module: ``diverged_step >= 0``.
+
+    A bool for one run; a NumPy bool array of the same shape for a batch of runs
+    (the output of :func:`lm_sims.sweep`, leading axes grid x seeds).
+    """
+    flags = np.asarray(diverged_step) >= 0
+    return bool(flags) if flags.ndim == 0 else flags

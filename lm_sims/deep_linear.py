@@ -27,15 +27,18 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, Int
 
 from lm_sims import data as _data
 from lm_sims._config import (
+    check_callable,
     check_choice,
     check_int,
     check_key,
     check_real,
     config_dataclass,
+    diverged_flag,
 )
 from lm_sims.observables import balancedness, mode_strengths
 from lm_sims.training import run
@@ -155,9 +158,10 @@ class Trajectory(NamedTuple):
     observed: Any = None
 
     @property
-    def diverged(self) -> bool:
-        """True if the run diverged (``diverged_step >= 0``)."""
-        return bool(self.diverged_step >= 0)
+    def diverged(self) -> bool | np.ndarray:
+        """True if the run diverged (``diverged_step >= 0``); for swept output
+        (leading grid and seed axes) a bool array of those axes."""
+        return diverged_flag(self.diverged_step)
 
 
 def _dims(task: _data.Task, cfg: Config):
@@ -298,6 +302,7 @@ def train(
         check_key(key)
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a deep_linear.Config, got {type(cfg).__name__}")
+    check_callable("observe", observe)
     return _train(key, cfg, observe)
 
 

@@ -76,6 +76,7 @@ from lm_sims._config import (
     check_key,
     check_real,
     config_dataclass,
+    diverged_flag,
 )
 from lm_sims.training import run
 
@@ -201,9 +202,10 @@ class Trajectory(NamedTuple):
     observed: Any = None
 
     @property
-    def diverged(self) -> bool:
-        """True if the run diverged (``diverged_step >= 0``)."""
-        return bool(self.diverged_step >= 0)
+    def diverged(self) -> bool | np.ndarray:
+        """True if the run diverged (``diverged_step >= 0``); for swept output
+        (leading grid and seed axes) a bool array of those axes."""
+        return diverged_flag(self.diverged_step)
 
 
 def effective_lr(cfg: Config) -> Float[Array, ""]:

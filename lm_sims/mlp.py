@@ -60,6 +60,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from lm_sims import data as _data
@@ -74,6 +75,7 @@ from lm_sims._config import (
     check_key,
     check_real,
     config_dataclass,
+    diverged_flag,
     is_concrete,
     num_bytes,
 )
@@ -191,6 +193,14 @@ class Config:
             self.dataset, self.num_train, self.d_in, self.d_out
         )
         check_choice("optimizer", self.optimizer, training.OPTIMIZERS)
+        if self.parameterization == "mup" and self.optimizer == "adam":
+            raise ValueError(
+                "parameterization='mup' with optimizer='adam' is not muP: the "
+                "per-layer learning rates here are muP's for SGD (and momentum), "
+                "while Adam needs others (Yang et al. 2022, arXiv:2203.03466, "
+                "Table 3: hidden and readout rates ~ 1/width). Use optimizer='gd' "
+                "or 'momentum' with muP, or parameterization='sp' or 'ntk' with Adam"
+            )
         _ = self.optimizer_config  # validates batch_size, momentum, b1, b2, eps
 
     @property
@@ -236,12 +246,17 @@ class Trajectory(NamedTuple):
 
     Attributes:
         step: the step of each record, 0, record_every, ..., steps (int).
-        t: time ``lr * step`` of each record.
+        t: time ``lr * step`` of each record (the base ``lr``). Under gradient
+            descent this is the gradient-flow time of the book's axes; with
+            momentum the effective step is ``lr / (1 - momentum)``, and with Adam
+            ``t`` is only a rescaled step count.
         loss: training loss ``1/(2P) sum |y - f|^2``.
         f_train: outputs on the training inputs, (records, P, d_out).
         f_test: outputs on the test inputs, (records, n_test, d_out), or None.
         weight_change: ``|w - w_0| / |w_0|`` over all weight matrices together
-            (Frobenius norms of stored parameters; multipliers cancel).
+            (Frobenius norms of stored parameters; multipliers cancel). Biases are
+            left out, unlike :func:`lm_sims.observables.relative_change`, which
+            counts every leaf of the parameters.
         layer_weight_change: the same per layer, (records, depth + 1).
         params: parameters after the last step (frozen if the run diverged).
         diverged_step: first step whose loss blew up, or -1. Records after it are
@@ -262,9 +277,10 @@ class Trajectory(NamedTuple):
     observed: Any = None
 
     @property
-    def diverged(self) -> bool:
-        """True if the run diverged (``diverged_step >= 0``)."""
-        return bool(self.diverged_step >= 0)
+    def diverged(self) -> bool | np.ndarray:
+        """True if the run diverged (``diverged_step >= 0``); for swept output
+        (leading grid and seed axes) a bool array of those axes."""
+        return diverged_flag(self.diverged_step)
 
 
 def abc_exponents(parameterization: str, depth: int) -> dict[str, tuple[float, ...]]:
@@ -350,7 +366,8 @@ def init(key: jax.Array, cfg: Config) -> Params:
 
     Returns:
         Params: a tuple of depth + 1 :class:`Layer`, w of shape (fan_in, fan_out),
-        float32.
+        in JAX's default float dtype (float32, or float64 under
+        ``jax_enable_x64``).
 
     Example:
         >>> import jax
@@ -670,7 +687,8 @@ def empirical_ntk(
         method: "auto", "jacobian" or "implicit".
 
     Returns:
-        (n1, n2) if d_out = 1, else (n1, n2, d_out, d_out). Float32 like params.
+        (n1, n2) if d_out = 1, else (n1, n2, d_out, d_out), in the dtype of
+        params.
     """
     return _empirical_ntk(
         params, jnp.asarray(x1), None if x2 is None else jnp.asarray(x2), cfg, method

@@ -222,6 +222,12 @@ def hessian_top_k(
         raise ValueError("params must hold at least one entry, got none")
     check_int("num_iters", num_iters, minimum=1)
     m = min(num_iters, n)
+    if isinstance(k, int) and not isinstance(k, bool) and k > m:
+        raise ValueError(
+            f"k must be <= min(num_iters, num_params) = min({num_iters}, {n}) = {m}, "
+            f"got k={k}; raise num_iters to at least k (the top k Ritz values "
+            "converge only when num_iters is comfortably above k)"
+        )
     check_int("k", k, minimum=1, maximum=m)
     check_allocation(
         f"the Lanczos basis (num_iters={m} x num_params={n})",
@@ -399,6 +405,9 @@ def mutual_knn_alignment(
 
     It is 1 for identical representations (or ones related by a rotation or
     positive scaling) and about ``k / (n - 1)`` for independent ones (chance).
+    Ties in similarity (duplicate samples, or all-zero rows such as inputs on
+    which every ReLU unit is dead) are broken by sample index in both X and Y
+    alike, which inflates the score: drop such rows first.
 
     Args:
         x: (n, p1) features.

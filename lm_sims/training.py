@@ -92,6 +92,12 @@ class Optimizer:
     eps: float = 1e-8
 
     def _validate(self):
+        if self.name == "sgd":
+            raise ValueError(
+                "name='sgd' is not an optimizer name here: minibatch SGD is "
+                "Optimizer(name='gd', batch_size=B) (plain SGD) or name='momentum' "
+                f"with a batch_size; names are {', '.join(map(repr, OPTIMIZERS))}"
+            )
         check_choice("name", self.name, OPTIMIZERS)
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size, minimum=1)
@@ -184,8 +190,20 @@ def _check_lr(lr, params):
             raise ValueError(
                 f"every learning rate must be a scalar, got shape {jnp.shape(a)}"
             )
-        if is_concrete(a):
-            check_real("lr", a, positive=True)
+    if _is_scalar(lr):
+        if is_concrete(lr):
+            check_real("lr", lr, positive=True)
+        return
+    # per-tensor rates: 0 freezes a tensor (e.g. random features with a trained
+    # readout); at least one tensor must train
+    concrete = [a for a in leaves if is_concrete(a)]
+    for a in concrete:
+        check_real("lr (per tensor)", a, nonnegative=True)
+    if concrete and len(concrete) == len(leaves) and all(float(a) == 0 for a in leaves):
+        raise ValueError(
+            "every per-tensor learning rate is 0, so nothing would train; give at "
+            "least one tensor lr > 0"
+        )
 
 
 def _num_samples(data) -> int:

@@ -125,6 +125,16 @@ def test_sweep_over_a_dynamic_field_compiles_once(module, spec):
     assert not np.allclose(first.loss[:, :, -1], second.loss[:, :, -1])
 
 
+def test_swept_runs_flag_divergence_per_grid_point_and_seed(module, spec):
+    # one stable and one diverging lr: `diverged` is then an array over grid x seeds
+    lr = float(spec.cfg.lr)
+    big = float(spec.cfg.replace(**spec.diverge).lr)
+    out = sweep(module.train, KEY, spec.cfg, num_seeds=2, lr=[lr, big])
+    flags = out.diverged
+    assert isinstance(flags, np.ndarray) and flags.shape == (2, 2)
+    assert not flags[0].any() and flags[1].all()
+
+
 def test_divergence_is_flagged_and_later_records_are_nan(module, spec):
     cfg = spec.cfg.replace(**spec.diverge)
     traj = module.train(KEY, cfg)

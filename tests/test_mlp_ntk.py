@@ -445,3 +445,11 @@ def test_observe_hook_records_any_function_of_the_parameters():
     np.testing.assert_array_equal(traj.observed["w0"][0], mlp.init(key, cfg)[0].w)
     np.testing.assert_array_equal(traj.observed["w0"][-1], traj.params[0].w)
     assert mlp.train(key, cfg).observed is None
+
+
+def test_mup_with_adam_is_refused_not_silently_wrong():
+    # mlp's per-layer rates are muP's for SGD; Adam needs others (TP5, Table 3)
+    with pytest.raises(ValueError, match="parameterization='mup' with optimizer"):
+        mlp.Config(parameterization="mup", optimizer="adam")
+    mlp.Config(parameterization="mup", optimizer="momentum")  # SGD's table holds
+    mlp.Config(parameterization="sp", optimizer="adam")

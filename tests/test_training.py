@@ -432,7 +432,8 @@ def test_records_steps_and_dtypes_follow_the_precision():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"name": "sgd"}, ValueError, "name must be one of 'gd', 'momentum', 'adam'"),
+        ({"name": "sgd"}, ValueError, r"minibatch SGD is Optimizer\(name='gd'"),
+        ({"name": "rmsprop"}, ValueError, "name must be one of 'gd', 'momentum'"),
         ({"batch_size": 0}, ValueError, "batch_size must be >= 1, got batch_size=0"),
         ({"batch_size": 2.0}, TypeError, "batch_size must be an integer"),
         ({"momentum": 1.0}, ValueError, "momentum must be < 1, got momentum=1"),
@@ -445,6 +446,28 @@ def test_records_steps_and_dtypes_follow_the_precision():
 def test_invalid_optimizer_raises(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         training.Optimizer(**kwargs)
+
+
+def test_a_zero_per_tensor_lr_freezes_that_tensor():
+    # random features with a trained readout: lr 0 leaves the tensor bit-exact
+    params = {"features": jnp.ones(3), "readout": jnp.ones(3)}
+
+    def loss(p):
+        return 0.5 * jnp.sum((p["features"] * p["readout"] - 2.0) ** 2)
+
+    out = training.run(
+        loss, params, {"features": 0.0, "readout": 0.1}, steps=4, record_every=2
+    )
+    assert jnp.array_equal(out.params["features"], params["features"])
+    assert not jnp.array_equal(out.params["readout"], params["readout"])
+    with pytest.raises(ValueError, match="every per-tensor learning rate is 0"):
+        training.run(
+            loss, params, {"features": 0.0, "readout": 0.0}, steps=4, record_every=2
+        )
+    with pytest.raises(ValueError, match=r"lr \(per tensor\) must be >= 0"):
+        training.run(
+            loss, params, {"features": -0.1, "readout": 0.1}, steps=4, record_every=2
+        )
 
 
 def test_invalid_run_arguments_raise():
