@@ -165,7 +165,8 @@ def hierarchical_task(levels: int = 3) -> Task:
 
 
 @functools.cache
-def _digits_arrays(num_samples: int | None):
+def _load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled digits: (1797, 64) pixel values, (1797,) labels."""
     try:
         from sklearn.datasets import load_digits  # bundled with scikit-learn
     except ImportError as err:  # pragma: no cover - depends on the environment
@@ -174,6 +175,12 @@ def _digits_arrays(num_samples: int | None):
         ) from err
 
     images, labels = load_digits(return_X_y=True)
+    return images, labels
+
+
+@functools.cache
+def _digits_arrays(num_samples: int | None):
+    images, labels = _load_digits()
     if num_samples is not None:
         images, labels = images[:num_samples], labels[:num_samples]
     p = images.shape[0]
@@ -337,14 +344,7 @@ def _random_labels(key, num_train, d_in, d_out):
 
 @functools.cache
 def _digits_pixels():
-    try:
-        from sklearn.datasets import load_digits  # bundled with scikit-learn
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the digits dataset needs scikit-learn: pip install 'lm_sims[data]'"
-        ) from err
-
-    images, labels = load_digits(return_X_y=True)
+    images, labels = _load_digits()
     x = images - images.mean(0)
     x = x / np.sqrt(np.mean(np.sum(x**2, axis=1)) / x.shape[1])
     return x.astype(np.float32), labels.astype(np.int32)

@@ -52,3 +52,36 @@ def playwright_session():
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         yield p
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; scripts/run_tests.sh installs it
+# The flags this project's browser checks use (DEVELOPERS: the built book in headless
+# Chromium with the network cut); each test routes non-file requests to abort.
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@pytest.fixture(scope="session")
+def launch_chromium(playwright_session):
+    """``launch(profile_dir, **options)``: headless Chromium with the project's
+    flags and a fresh profile, as a persistent Playwright context."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
+
+    def launch(profile, **options):
+        return playwright_session.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=list(CHROMIUM_ARGS),
+            **options,
+        )
+
+    return launch

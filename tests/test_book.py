@@ -18,16 +18,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FORBIDDEN_IN_CORE = ("plotly", "ipywidgets", "matplotlib", "IPython")
 
 
@@ -239,17 +229,9 @@ def test_chapters_show_explorers(built_book):
 
 
 @pytest.fixture(scope="session")
-def browser_context(playwright_session):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
+def browser_context(launch_chromium):
     with tempfile.TemporaryDirectory() as profile:
-        context = playwright_session.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900},
-        )
+        context = launch_chromium(profile, viewport={"width": 1280, "height": 900})
         yield context
         context.close()
 

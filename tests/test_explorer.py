@@ -497,17 +497,6 @@ def test_live_figure_has_the_same_traces_and_updates_bands_and_heatmaps():
 
 # -- the test figure in headless Chromium ---------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 def _move_slider(page, gd, index: int) -> None:
     """Click near the far end of slider ``index``'s rail and wait for the move."""
@@ -540,20 +529,15 @@ def _download_csv(page) -> tuple[str, list[dict]]:
 
 
 @pytest.mark.slow
-def test_test_figure_draws_moves_and_downloads_in_chromium(
-    tmp_path, playwright_session
-):
+def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path, launch_chromium):
     """Every new capability in one static figure, offline in headless Chromium.
 
     Set ``LM_SIMS_FIGURE_PNG=path.png`` to keep a screenshot (light mode; a dark
     mode one is written next to it) for a human look.
     """
     import os
-    import pathlib
     import tempfile
 
-    if not pathlib.Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: scripts/run_tests.sh installs it")
     ex = _demo()
     page_path = tmp_path / "figure.html"
     ex.save_html(str(page_path))
@@ -568,13 +552,8 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(
             r.abort()
 
     with tempfile.TemporaryDirectory() as profile:
-        context = playwright_session.chromium.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 900},
-            accept_downloads=True,
+        context = launch_chromium(
+            profile, viewport={"width": 1100, "height": 900}, accept_downloads=True
         )
         try:
             page = context.new_page()
