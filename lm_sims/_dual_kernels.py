@@ -14,7 +14,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from lm_sims._config import check_choice, check_int, check_real, config_dataclass
+from lm_sims._config import (
+    as_float_array,
+    check_choice,
+    check_int,
+    check_real,
+    config_dataclass,
+)
 
 ACTIVATIONS = ("relu", "erf", "linear")
 
@@ -427,8 +433,9 @@ def circle(angles: Float[ArrayLike, " n"], d: int = 2) -> Float[Array, "n d"]:
         with ``jax_enable_x64``).
 
     Raises:
-        ValueError: d < 2 or an angle is not finite.
-        TypeError: d is not an integer.
+        ValueError: d < 2, an angle is not finite, or angles has more than one
+            axis.
+        TypeError: d is not an integer, or angles are not real numbers.
 
     Example:
         >>> import numpy as np
@@ -438,9 +445,12 @@ def circle(angles: Float[ArrayLike, " n"], d: int = 2) -> Float[Array, "n d"]:
         [[1.4142, 0.0], [0.0, 1.4142]]
     """
     check_int("d", d, minimum=2)
-    a = np.asarray(angles, np.float64).reshape(-1)
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"angles must be finite, got angles={a}")
+    a = np.asarray(as_float_array("angles", angles), np.float64)
+    if a.ndim > 1:
+        raise ValueError(
+            f"angles must be a scalar or 1-D, got shape {a.shape}; flatten it first"
+        )
+    a = a.reshape(-1)
     pts = np.zeros((a.size, d))
     pts[:, 0], pts[:, 1] = np.cos(a), np.sin(a)
     return jnp.asarray(math.sqrt(d) * pts)  # float64 -> the default float dtype

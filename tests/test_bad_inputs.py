@@ -110,6 +110,7 @@ ARRAY_TAKERS = {
         "x",
         lambda v: kernels.output_samples(KEY, mlp.Config(width=4), v, 2),
     ),
+    "kernels.circle": ("angles", lambda v: kernels.circle(v)),
 }
 
 
@@ -353,6 +354,11 @@ def test_run_needs_floating_params(params):
 # -- other argument checks -------------------------------------------------------------
 
 BAD_ARGS = {
+    "circle 2-D angles": (
+        ValueError,
+        "angles must be a scalar or 1-D",
+        lambda: kernels.circle(np.zeros((2, 3))),
+    ),
     "digits d_out=True": (
         TypeError,
         "d_out",
