@@ -422,3 +422,12 @@ def test_import_lm_sims_loads_no_plotting_or_widget_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_readme_python_examples_run():
+    """Every ```python block of the README runs as written (a newcomer's first try)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 2
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
