@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from browser_helpers import move_slider
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_CORE = ("plotly", "ipywidgets", "matplotlib", "IPython")
@@ -339,25 +340,6 @@ def test_explorer_displays_are_counted_from_the_page_source():
     assert sum(pages.values()) > 0, pages  # the chapters do show explorers
 
 
-def _move_slider(page, gd, index: int) -> None:
-    """Click near one end of slider ``index``'s rail (the end it is not at)."""
-    active, steps = gd.evaluate(
-        "(gd, i) => [gd._fullLayout.sliders[i].active,"
-        " gd._fullLayout.sliders[i].steps.length]",
-        index,
-    )
-    rail = gd.locator(".slider-group .slider-rail-rect").nth(index)
-    rail.scroll_into_view_if_needed()
-    box = rail.bounding_box()
-    x = box["x"] + (2 if active == steps - 1 else box["width"] - 2)
-    page.mouse.click(x, box["y"] + box["height"] / 2)
-    page.wait_for_function(
-        "([el, i, a]) => el._fullLayout.sliders[i].active !== a",
-        arg=[gd.element_handle(), index, active],
-        timeout=10_000,
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("doc", TOC_FILES)
 def test_page_in_browser(built_book, browser_context, doc):
@@ -399,7 +381,7 @@ def test_page_in_browser(built_book, browser_context, doc):
             n_sliders = gd.evaluate("gd => (gd._fullLayout.sliders || []).length")
             for s in range(n_sliders):
                 before = gd.evaluate(_DATA_JSON)
-                _move_slider(page, gd, s)
+                move_slider(page, gd, s)
                 after = gd.evaluate(_DATA_JSON)
                 assert after != before, f"explorer {b}: slider {s} left data unchanged"
         page.wait_for_timeout(300)  # late console messages (MathJax, theme)

@@ -6,6 +6,7 @@ import re
 import jax
 import numpy as np
 import pytest
+from browser_helpers import move_slider
 
 from lm_sims.diagnostics import count_compilations
 from lm_sims.viz import MAX_STATES, Curve, Explorer, Heatmap, Knob, Panel, band
@@ -498,24 +499,6 @@ def test_live_figure_has_the_same_traces_and_updates_bands_and_heatmaps():
 # -- the test figure in headless Chromium ---------------------------------------------
 
 
-def _move_slider(page, gd, index: int) -> None:
-    """Click near the far end of slider ``index``'s rail and wait for the move."""
-    active, steps = gd.evaluate(
-        "(gd, i) => [gd._fullLayout.sliders[i].active,"
-        " gd._fullLayout.sliders[i].steps.length]",
-        index,
-    )
-    rail = gd.locator(".slider-group .slider-rail-rect").nth(index)
-    box = rail.bounding_box()
-    x = box["x"] + (2 if active == steps - 1 else box["width"] - 2)
-    page.mouse.click(x, box["y"] + box["height"] / 2)
-    page.wait_for_function(
-        "([el, i, a]) => el._fullLayout.sliders[i].active !== a",
-        arg=[gd.element_handle(), index, active],
-        timeout=10_000,
-    )
-
-
 def _download_csv(page) -> tuple[str, list[dict]]:
     import csv
     import io
@@ -594,7 +577,7 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path, launch_chro
             for s in range(2):
                 before = gd.evaluate("gd => JSON.stringify(gd.data)")
                 z_before = gd.evaluate("gd => JSON.stringify(gd.data[6].z)")
-                _move_slider(page, gd, s)
+                move_slider(page, gd, s)
                 assert gd.evaluate("gd => JSON.stringify(gd.data)") != before
                 if s == 1:  # width: the CKA matrix
                     assert gd.evaluate("gd => JSON.stringify(gd.data[6].z)") != (
