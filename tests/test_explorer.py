@@ -384,22 +384,29 @@ def test_number_of_states_is_limited_with_a_clear_error():
 
 
 def test_every_chapter_explorer_grid_is_within_the_limit():
-    from lm_sims.viz import eigenlearning, kernels, lazy_rich
+    from explorer_grid import all_factories
 
-    factories = [
-        vdl.mode_explorer,
-        vdl.random_init_explorer,
-        vdl.balancedness_explorer,
-        eigenlearning.eigenlearning_explorer,
-        kernels.nngp_explorer,
-        kernels.signal_propagation_explorer,
-        kernels.ntk_explorer,
-        lazy_rich.lazy_rich_explorer,
-        lazy_rich.relative_change_explorer,
-        lazy_rich.feature_learning_explorer,
-    ]
+    factories = all_factories()
+    assert len(factories) >= 10, factories  # discovery found the chapters' explorers
     sizes = {f.__name__: len(f(KEY).grid()) for f in factories}
     assert max(sizes.values()) <= MAX_STATES, sizes
+
+
+def test_the_latency_benchmark_covers_every_explorer():
+    # benchmarks/bench_explorers.py lists explorers with labels; a new explorer
+    # missing there would go unmeasured
+    import importlib.util
+    from pathlib import Path
+
+    from explorer_grid import all_factories
+
+    path = Path(__file__).parents[1] / "benchmarks" / "bench_explorers.py"
+    spec = importlib.util.spec_from_file_location("bench_explorers", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    listed = {(module, name) for _, module, name in bench.EXPLORERS}
+    found = {(f.__module__, f.__name__) for f in all_factories()}
+    assert found <= listed, sorted(found - listed)
 
 
 def test_static_grid_is_cached_on_disk_by_code_and_inputs(tmp_path, monkeypatch):
