@@ -11,14 +11,23 @@ from lm_sims.viz import edge_of_stability as veos
 
 KEY = jax.random.key(0)
 MAX_PAGE_BYTES = 1_500_000
-FACTORIES = (veos.edge_of_stability_explorer, veos.quadratic_explorer)
+# the edge explorer's static grid trains 36 networks (12 states x 3 learning rates,
+# ~15 s with a warm compilation cache, ~45 s cold on 2 cores): statistical tier
+FACTORIES = (
+    pytest.param(veos.edge_of_stability_explorer, marks=pytest.mark.statistical),
+    veos.quadratic_explorer,
+)
+
+
+def _id(factory):
+    return getattr(factory, "__name__", None)
 
 
 def _subplots(panel):
     return {(c.row, c.col) for c in panel.curves}
 
 
-@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("factory", FACTORIES, ids=_id)
 def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
     points = grid(factory)
     ids = [c.id for c in points[0][1].curves]
@@ -41,6 +50,7 @@ def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
             assert roles == expected, (values, place)
 
 
+@pytest.mark.statistical
 def test_edge_explorer_grid_runs_are_finite_and_reach_the_edge():
     # nothing diverges on the static grid (lr_scale up to 2, i.e. k = 2: a
     # catapult that survives), and at the book's setting (tanh, h = 64, scale 1)
@@ -83,7 +93,7 @@ def test_quadratic_explorer_diverges_exactly_above_two():
         ex.evaluate(lr_times_s=3.0)
 
 
-@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("factory", FACTORIES, ids=_id)
 def test_static_page_weight(factory):
     grid(factory)  # warm caches: static_html then costs only the serialisation
     html = explorer(factory).static_html(progress=False)
