@@ -70,7 +70,9 @@ def edge_of_stability_explorer(key: jax.Array) -> Explorer:
 
     Knobs: activation (tanh, ReLU); width (64, 128: each compiled once); the
     learning-rate scale (static 0.5, 1, 2; live 0.25-2.5). One run costs ~0.5 s on
-    2 cores; each width and activation compiles once (~4 s).
+    2 cores; each width and activation compiles once (two programs, 5-13 s). The
+    whole static grid (12 states, 36 runs) took 65 s cold on two loaded cores
+    (load average 5.5), most of it compiling; the explorer cache keeps it.
     """
     key_data = _key_data(key)
 
