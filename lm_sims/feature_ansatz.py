@@ -233,7 +233,7 @@ def agop(
     x = as_float_array("x", x)
     if x.ndim != 2 or x.shape[0] < 1:
         raise ValueError(f"x must have shape (n >= 1, d), got {tuple(x.shape)}")
-    return _agop(fn, x)
+    return jax.jit(_agop, static_argnums=(0,))(fn, x)
 
 
 def _agop(fn, x):
@@ -267,9 +267,9 @@ def matrix_power(a: Float[ArrayLike, "d d"], power: float) -> Float[Array, "d d"
     Example:
         >>> import jax.numpy as jnp
         >>> from lm_sims import feature_ansatz
-        >>> feature_ansatz.matrix_power(jnp.diag(jnp.array([4.0, 9.0])), 0.5)
-        Array([[2., 0.],
-               [0., 3.]], dtype=float32)
+        >>> r = feature_ansatz.matrix_power(jnp.diag(jnp.array([4.0, 9.0])), 0.5)
+        >>> [[round(float(v), 4) for v in row] for row in r]
+        [[2.0, 0.0], [0.0, 3.0]]
     """
     a = _check_square("a", a)
     check_real("power", power, positive=True)

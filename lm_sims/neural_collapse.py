@@ -497,7 +497,7 @@ def collapse_metrics(
         )
     if b.shape != (num_classes,):
         raise ValueError(f"bias must have shape (C={num_classes},), got {b.shape}")
-    return _metrics(h, lab, w, b, num_classes)
+    return _metrics_jit(h, lab, w, b, num_classes)
 
 
 def _metrics(h, lab, w, b, num_classes):
@@ -535,6 +535,9 @@ def _metrics(h, lab, w, b, num_classes):
     return CollapseMetrics(
         nc1, norm_cv, cosine_mean, cosine_deviation, etf_distance, nc3, nc4, accuracy
     )
+
+
+_metrics_jit = jax.jit(_metrics, static_argnums=(4,))
 
 
 # -- the network --------------------------------------------------------------------
