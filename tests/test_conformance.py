@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_sims import deep_linear, lazy_rich, mlp, sweep
+from lm_sims import deep_linear, edge_of_stability, lazy_rich, mlp, sweep
 from lm_sims.diagnostics import count_compilations
 
 
@@ -46,6 +46,11 @@ def _predict_mlp(traj, key, cfg):
     return pred.f_train
 
 
+def _predict_edge_of_stability(traj, key, cfg):
+    # the theory of this module is the stability threshold 2/lr, constant in t
+    return np.full(np.shape(traj.t), edge_of_stability.stability_threshold(cfg.lr))
+
+
 SPECS = {
     "deep_linear": Spec(
         deep_linear.Config(steps=60, record_every=10),
@@ -62,8 +67,13 @@ SPECS = {
         {"parameterization": "sp", "lr": 1e3},
         _predict_mlp,
     ),
+    "edge_of_stability": Spec(
+        edge_of_stability.Config(width=8, num_train=12, steps=60, record_every=10),
+        {"lr": 1e3},
+        _predict_edge_of_stability,
+    ),
 }
-MODULES = [deep_linear, lazy_rich, mlp]
+MODULES = [deep_linear, lazy_rich, mlp, edge_of_stability]
 KEY = jax.random.key(0)
 
 
