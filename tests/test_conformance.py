@@ -18,7 +18,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_sims import deep_linear, edge_of_stability, lazy_rich, mlp, sweep
+from lm_sims import (
+    deep_linear,
+    edge_of_stability,
+    feature_ansatz,
+    lazy_rich,
+    mlp,
+    neural_collapse,
+    sweep,
+)
 from lm_sims.diagnostics import count_compilations
 
 
@@ -51,6 +59,15 @@ def _predict_edge_of_stability(traj, key, cfg):
     return np.full(np.shape(traj.t), edge_of_stability.stability_threshold(cfg.lr))
 
 
+def _predict_neural_collapse(traj, key, cfg):
+    # the simplex-ETF limits, constant in t: NC1 -> 0 here
+    return np.asarray(neural_collapse.predict(cfg, traj.t).nc1)
+
+
+def _predict_feature_ansatz(traj, key, cfg):
+    return np.asarray(feature_ansatz.predict(cfg, traj.t))
+
+
 SPECS = {
     "deep_linear": Spec(
         deep_linear.Config(steps=60, record_every=10),
@@ -72,8 +89,27 @@ SPECS = {
         {"lr": 1e3},
         _predict_edge_of_stability,
     ),
+    "neural_collapse": Spec(
+        neural_collapse.ETF_CONFIG.replace(
+            width=16, depth=1, steps=60, record_every=10
+        ),
+        {"lr": 1e4, "momentum": 0.0},
+        _predict_neural_collapse,
+    ),
+    "feature_ansatz": Spec(
+        feature_ansatz.Config(num_train=100, width=16, steps=60, record_every=10),
+        {"optimizer": "gd", "lr": 1e4},
+        _predict_feature_ansatz,
+    ),
 }
-MODULES = [deep_linear, lazy_rich, mlp, edge_of_stability]
+MODULES = [
+    deep_linear,
+    lazy_rich,
+    mlp,
+    edge_of_stability,
+    neural_collapse,
+    feature_ansatz,
+]
 KEY = jax.random.key(0)
 
 
