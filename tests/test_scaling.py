@@ -176,14 +176,23 @@ def test_bad_arguments():
 # -- statistical: the tolerances --------------------------------------------
 
 P = 2000  # modes (the calibrated 2000-4000)
+# the data axis takes P = 4000: the truncated tail (sum_{k > P} v_k^2 against the
+# error at n) steepens the curve as n approaches P. Over n = 64..1024 the theory's
+# own slopes are -1.22, -2.26, -3.42 (r = 2, 3, 5) at P = 2000, -1.10, -2.14,
+# -3.22 at P = 4000 and -1.05, -2.08, -3.12 at P = 8000; over n = 32..512 at
+# P = 4000 they are -1.04, -2.06, -3.09, the range the slopes are fitted on
+P_DATA = 4000
 NS = np.array([16, 32, 64, 128, 256, 512, 1024])
-# trials per n: the per-trial spread of the test MSE falls from ~40% (r = 5, n = 64)
-# to ~12% (n = 1024), so these give a standard error below 3% at every n >= 64
-SEEDS = {16: 64, 32: 64, 64: 192, 128: 128, 256: 64, 512: 40, 1024: 24}
+FIT = (NS >= 32) & (NS <= 512)
+# trials per n: the per-trial spread of the test MSE falls from ~40% (r = 5, n = 64;
+# heavy-tailed) to ~12% (n = 1024). At r = 5, n = 64 eigenlearning itself is ~5%
+# low (independent batches of 192 trials: ratios 1.04-1.08), so the small sizes
+# get enough trials for a standard error near 1.5%, not just below 3%
+SEEDS = {16: 64, 32: 128, 64: 768, 128: 384, 256: 128, 512: 40, 1024: 24}
 
 
 def _data_curve(r):
-    cfg = sc.Config(num_modes=P, alpha=1.5, r=r)
+    cfg = sc.Config(num_modes=P_DATA, alpha=1.5, r=r)
     rows, theory = [], sc.predict_data(cfg, NS)
     for n in NS:
         e = sc.simulate_test_mse(
@@ -204,10 +213,10 @@ def test_data_curve_is_eigenlearning_at_every_n(r):
     # eigenlearning is asymptotic in n: within 10% from n = 64 (the band)
     ratio = mean / theory
     assert np.all((0.9 <= ratio[big]) & (ratio[big] <= 1.1)), ratio
-    # slopes over n = 64..1024: near the asymptote (finite-range corrections,
+    # slopes over n = 32..512: near the asymptote (finite-range corrections,
     # 0.2) and like the theory over the same range (sampling error only, 0.1)
-    sim = power_law_fit(NS[big], mean[big], sigma=sem[big]).exponent
-    th = power_law_fit(NS[big], theory[big]).exponent
+    sim = power_law_fit(NS[FIT], mean[FIT], sigma=sem[FIT]).exponent
+    th = power_law_fit(NS[FIT], theory[FIT]).exponent
     asym = sc.predict_exponents(1.5, r)["data"]
     assert abs(sim - asym) <= 0.2 and abs(sim - th) <= 0.1, (sim, th, asym)
     if r == 5.0:  # saturated at n^-2alpha = n^-3, not n^-(r-1) = n^-4
@@ -245,10 +254,13 @@ def test_time_curve_slope_from_the_gradient_descent_loop(r):
 
 @pytest.mark.statistical
 def test_time_curve_with_finite_data_follows_the_mode_sum_until_the_data_run_out():
-    # n = 1024 samples: up to t = 300 (modes k <~ 45 << n) the mean over 4 draws is
-    # the gradient-flow mode sum within 10% (GD vs flow and finite-n corrections)
+    # n = 1024 samples: up to t = 100 the mean over 4 draws is the gradient-flow
+    # mode sum within 10% (measured 0-6%: GD vs flow and finite n). Later the
+    # finite-n terms grow (the floor E(n = 1024) = 0.0008 against E(t) = 0.0074
+    # at t = 300, and the sampling error of the ~t^(1/alpha) modes being
+    # learned): 14% above the mode sum at t = 300
     cfg = sc.Config(num_modes=P, n=1024, alpha=1.5, r=2.0)
-    steps = np.geomspace(10, 300, 6).round()
+    steps = np.geomspace(10, 100, 5).round()
     c = sc.time_curve(KEY, cfg, steps, num_seeds=4)
     assert np.all(np.abs(c.test_mse / c.theory - 1) < 0.1), c.test_mse / c.theory
     slope = power_law_fit(c.x, c.test_mse).exponent
