@@ -1,11 +1,11 @@
 """Neural scaling laws from power-law spectra: a solvable random-feature model.
 
 The model (Maloney, Roberts & Sully 2022; Bordelon, Atanasov & Pehlevan 2024). A
-sample ``x`` has ``P = num_modes`` latent coordinates ``phi_k(x) ~ N(0, 1)`` i.i.d.;
+sample ``x`` has ``M = num_modes`` latent coordinates ``phi_k(x) ~ N(0, 1)`` i.i.d.;
 its features are ``psi_k = sqrt(lambda_k) phi_k`` with the power-law spectrum
 ``lambda_k = k^-alpha``. The target is ``f*(x) = sum_k v_k phi_k(x)`` with power
 ``v_k^2 ∝ k^-r`` (``sum_k v_k^2 = 1``), labels ``y = f*(x) + noise * xi``. A model of
-size ``N = width`` sees ``N`` random features ``z = A psi`` (``A``: ``N x P``, i.i.d.
+size ``N = width`` sees ``N`` random features ``z = A psi`` (``A``: ``N x M``, i.i.d.
 ``N(0, 1/N)``, a random projection; ``width=None`` is the limit ``N -> inf``, where
 ``z = psi``) and predicts ``f(x) = w . z``. Gradient descent from ``w = 0`` on the
 training loss ``1/2 mean (f - y)^2`` over ``n`` samples (``n=None``: the population
@@ -116,7 +116,7 @@ class Config:
     """The random-feature scaling model.
 
     Attributes:
-        num_modes: number of latent modes ``P`` (static), int >= 2.
+        num_modes: number of latent modes ``M`` (static), int >= 2.
         n: training samples (static), int >= 1, or None for the population loss
             (infinite data).
         width: model size ``N``, the number of random features (static), int in
@@ -444,7 +444,7 @@ def _pad(width: int) -> int:
 def _draw(key, cfg, dtype, active=None):
     """Spectrum, target, projection ``C = Lambda^(1/2) A^T`` (or None) and data.
 
-    ``A`` is the first ``width`` rows of a ``(_pad(width), P)`` Gaussian draw.
+    ``A`` is the first ``width`` rows of a ``(_pad(width), M)`` Gaussian draw.
     With ``active`` (a traced int), ``cfg.width`` is the padded size and the rows
     from ``active`` on are zero (their features are identically 0: eigenvalue 0,
     never moved by gradient descent). Gaussians are drawn in float32 and cast
@@ -518,7 +518,8 @@ def train(
     descent from ``w = 0`` on ``1/2 mean (w . z - y)^2`` (the population loss
     ``1/2 (||beta - v||^2 + noise^2)`` when ``n=None``) through
     :func:`lm_sims.training.run`, recording the training loss and the exact test
-    MSE. The same draws as :func:`simulate_test_mse` with one seed.
+    MSE. The same draws as seed i of :func:`simulate_test_mse` when ``key`` is
+    ``jax.random.split(key0, num_seeds)[i]``.
 
     Args:
         key: PRNG key.
@@ -690,9 +691,9 @@ def simulate_test_mse(
     eigendecomposition per seed (of the ``n x n`` kernel, or of the ``N x N``
     Hessian when ``n=None``) then gives every step count; ``np.inf`` gives the
     converged limit (the minimum-norm solution). Float64, jitted, the seeds run in
-    compiled batches of 4. Seed ``i`` uses ``jax.random.split(key, num_seeds)[i]``,
-    and seed 0 of ``simulate_test_mse(key, ...)`` draws the same data as
-    ``train(jax.random.split(key, 1)[0], cfg)``. ``cfg.steps`` is not used.
+    compiled batches of 4. Seed ``i`` draws the same projection and data as
+    ``train(jax.random.split(key, num_seeds)[i], cfg)``. ``cfg.steps`` is not
+    used.
 
     Args:
         key: PRNG key.

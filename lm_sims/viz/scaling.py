@@ -30,9 +30,9 @@ __all__ = [
     "quanta_digits_explorer",
 ]
 
-NUM_MODES = 2000  # modes P of the explorers' model (as the tests' default)
+NUM_MODES = 2000  # modes M of the explorers' model (as the tests' default)
 LR = 0.5  # 1 / (2 lambda_1): a random projection can raise the top curvature
-NS = (16, 32, 64, 128, 256)  # training samples (data axis); n << P
+NS = (16, 32, 64, 128, 256)  # training samples (data axis); n << M
 WIDTHS = (16, 23, 32, 45, 64, 91, 128, 181, 256)  # model sizes (parameter axis)
 COMPUTE_WIDTHS = (16, 32, 64, 128, 256)  # learning curves of the compute panel
 COMPUTE = np.geomspace(20.0, 1e5, 40)  # compute C = N t
@@ -41,7 +41,7 @@ TIME_N = 256  # training samples behind the time axis
 SEEDS = 8  # draws per point (data and parameter axes)
 TIME_SEEDS = 2  # draws per point (compute and time axes: each is a whole run)
 RS = (2.0, 3.0, 5.0)
-_DENSE_N = np.geomspace(8, 300, 60)  # theory lines (n, N << P: no truncation)
+_DENSE_N = np.geomspace(8, 300, 60)  # theory lines (n, N << M: no truncation)
 _DENSE_C = np.geomspace(COMPUTE[0], COMPUTE[-1], 60)
 
 
@@ -120,7 +120,7 @@ def _slope(x, y):
 def kaplan_explorer(key: jax.Array) -> Explorer:
     """The position paper's Fig. 3 (Kaplan et al. 2020, Fig. 1) at toy scale.
 
-    The random-feature model of :mod:`lm_sims.scaling` (P = 2000 modes,
+    The random-feature model of :mod:`lm_sims.scaling` (M = 2000 modes,
     ``lambda_k = k^-alpha``, target power ``v_k^2 ∝ k^-r``), trained by gradient
     descent at ``lr = 1/(2 lambda_1)``. Left, compute: test MSE along training
     against compute ``C = N t`` for five model sizes ``N`` (infinite data; mean
