@@ -218,6 +218,8 @@ def test_data_curve_is_eigenlearning_at_every_n(r):
     sim = power_law_fit(NS[FIT], mean[FIT], sigma=sem[FIT]).exponent
     th = power_law_fit(NS[FIT], theory[FIT]).exponent
     asym = sc.predict_exponents(1.5, r)["data"]
+    print(f"r={r}: ratio {np.round(ratio, 3)}, sem {np.round(sem / mean, 3)}")
+    print(f"r={r}: slope sim {sim:.3f} theory {th:.3f} asymptote {asym}")
     assert abs(sim - asym) <= 0.2 and abs(sim - th) <= 0.1, (sim, th, asym)
     if r == 5.0:  # saturated at n^-2alpha = n^-3, not n^-(r-1) = n^-4
         assert -3.3 <= sim <= -2.8, sim
@@ -233,6 +235,7 @@ def test_width_curve_slopes(r):
     c = sc.width_curve(KEY, cfg, WIDTHS, num_seeds=16)
     sim = power_law_fit(c.x, c.test_mse, sigma=c.sem).exponent
     th = power_law_fit(c.x, c.theory).exponent
+    print(f"r={r}: width slope sim {sim:.3f} theory {th:.3f}")
     if r == 2.0:  # N^-(r-1) below saturation
         assert abs(sim + 1.0) <= 0.2 and abs(sim - th) <= 0.1, (sim, th)
     else:  # saturated at N^-alpha (first order in kappa), not N^-2alpha
@@ -249,6 +252,7 @@ def test_time_curve_slope_from_the_gradient_descent_loop(r):
     t, e = np.asarray(traj.t, float), np.asarray(traj.test_mse, float)
     keep = t >= 10
     slope = power_law_fit(t[keep], e[keep]).exponent
+    print(f"r={r}: time slope {slope:.3f} vs {-(r - 1) / 1.5:.3f}")
     assert abs(slope + (r - 1) / 1.5) <= 0.1, slope
 
 
@@ -264,6 +268,7 @@ def test_time_curve_with_finite_data_follows_the_mode_sum_until_the_data_run_out
     c = sc.time_curve(KEY, cfg, steps, num_seeds=4)
     assert np.all(np.abs(c.test_mse / c.theory - 1) < 0.1), c.test_mse / c.theory
     slope = power_law_fit(c.x, c.test_mse).exponent
+    print(f"finite n: ratio {np.round(c.test_mse / c.theory, 3)} slope {slope:.3f}")
     assert abs(slope + 1 / 1.5) <= 0.1, slope
 
 
@@ -278,6 +283,7 @@ def test_compute_optimal_frontier_exponents():
     assert f.diverged == 0
     for theory in (False, True):
         nf, ef = sc.compute_frontier(f, theory=theory)
+        print(f"theory={theory}: N* {nf.exponent:.3f} E* {ef.exponent:.3f}")
         assert abs(nf.exponent - 0.4) <= 0.1, (theory, nf.exponent)
         assert abs(ef.exponent + 0.4) <= 0.1, (theory, ef.exponent)
 
@@ -289,5 +295,6 @@ def test_digits_learning_curve_is_predicted_by_its_measured_spectrum():
     # error, from the finite pool, grows with n / 1797)
     c = sc.digits_learning_curve(KEY, [32, 64, 128, 256, 512], num_seeds=8)
     ratio = c.test_mse / c.theory
+    print(f"digits ratio {np.round(ratio, 3)} sem {np.round(c.sem / c.test_mse, 3)}")
     assert np.all(np.abs(ratio - 1) < 0.1), ratio
     assert np.all(c.sem / c.test_mse < 0.03)
