@@ -214,8 +214,10 @@ def test_data_curve_is_eigenlearning_at_every_n(r):
     ratio = mean / theory
     assert np.all((0.9 <= ratio[big]) & (ratio[big] <= 1.1)), ratio
     # slopes over n = 32..512: near the asymptote (finite-range corrections,
-    # 0.2) and like the theory over the same range (sampling error only, 0.1)
-    sim = power_law_fit(NS[FIT], mean[FIT], sigma=sem[FIT]).exponent
+    # 0.2) and like the theory over the same range (sampling error only, 0.1).
+    # Both fits unweighted, like with like: weights 1/s.e.^2 lean on the largest
+    # sizes, where the finite number of modes steepens the curve
+    sim = power_law_fit(NS[FIT], mean[FIT]).exponent
     th = power_law_fit(NS[FIT], theory[FIT]).exponent
     asym = sc.predict_exponents(1.5, r)["data"]
     print(f"r={r}: ratio {np.round(ratio, 3)}, sem {np.round(sem / mean, 3)}")
@@ -232,8 +234,11 @@ WIDTHS = np.array([16, 23, 32, 45, 64, 91, 128, 181, 256, 362, 512])
 @pytest.mark.parametrize("r", [2.0, 3.0, 5.0])
 def test_width_curve_slopes(r):
     cfg = sc.Config(num_modes=P, alpha=1.5, r=r)
-    c = sc.width_curve(KEY, cfg, WIDTHS, num_seeds=16)
-    sim = power_law_fit(c.x, c.test_mse, sigma=c.sem).exponent
+    # 64 draws: s.e. 1-4% per point. Both fits unweighted (like with like): a fit
+    # weighted by 1/s.e.^2 leans on N = 256-512, where M = 2000 modes steepen the
+    # curve (r = 5: -1.67 weighted, -1.61 unweighted, theory -1.61 either way)
+    c = sc.width_curve(KEY, cfg, WIDTHS, num_seeds=64)
+    sim = power_law_fit(c.x, c.test_mse).exponent
     th = power_law_fit(c.x, c.theory).exponent
     print(f"r={r}: width slope sim {sim:.3f} theory {th:.3f}")
     if r == 2.0:  # N^-(r-1) below saturation
