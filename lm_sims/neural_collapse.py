@@ -2,7 +2,7 @@
 r"""Neural collapse: last-layer features of a classifier trained past zero error.
 
 An MLP classifier ``x -> h(x) -> W h(x) + b`` (ReLU hidden layers, ``h`` the last
-hidden layer's activations, ``W`` of shape (C, p)) is trained with softmax
+hidden layer's activations, ``W`` of shape (K, p)) is trained with softmax
 cross-entropy plus weight decay by full-batch momentum gradient descent, far beyond
 100% training accuracy. Papyan, Han & Donoho (2020) observed four things happen in
 this terminal phase of training; each is measured here by a pure function of the
@@ -10,10 +10,10 @@ features, the labels and the classifier (:func:`collapse_metrics`):
 
 * **NC1** (variability collapse): the within-class covariance vanishes relative to
   the between-class one,
-  :math:`\mathrm{NC1} = \mathrm{Tr}(\Sigma_W \Sigma_B^{+}) / C \to 0`;
+  :math:`\mathrm{NC1} = \mathrm{Tr}(\Sigma_W \Sigma_B^{+}) / K \to 0`;
 * **NC2** (simplex ETF): the centred class means
   :math:`m_c = \mu_c - \mu_G` get equal norms and equal pairwise cosines
-  :math:`-1/(C-1)`, the most separated configuration of C vectors (a simplex
+  :math:`-1/(K-1)`, the most separated configuration of K vectors (a simplex
   equiangular tight frame);
 * **NC3** (self-duality): the classifier rows align with the class means,
   :math:`\lVert W/\lVert W\rVert_F - M/\lVert M\rVert_F \rVert_F^2 \to 0`;
@@ -21,12 +21,12 @@ features, the labels and the classifier (:func:`collapse_metrics`):
   "nearest class mean in feature space".
 
 The theory (the limits at the end of training) is :func:`predict`: NC1 = NC3 = NC4 =
-0, norm variation 0 and cosines -1/(C-1). It is exact for the *unconstrained
+0, norm variation 0 and cosines -1/(K-1). It is exact for the *unconstrained
 features model*, in which the features themselves are free parameters under the same
 regularised cross-entropy (Mixon, Parshall & Pi 2020; Zhu et al. 2021): every
 global minimiser is a simplex ETF with ``W`` proportional to ``M``.
 
-Two datasets (``Config.dataset``): ``"gaussian"``, a balanced mixture of C Gaussian
+Two datasets (``Config.dataset``): ``"gaussian"``, a balanced mixture of K Gaussian
 classes whose means have norm ``separation`` (the calibrated setting where the
 collapse completes: :data:`ETF_CONFIG`), and ``"digits"``, 1,000 of scikit-learn's
 8x8 handwritten digits (:data:`DIGITS_CONFIG`, real data, where at this scale the
@@ -118,9 +118,9 @@ class Config:
     Attributes:
         dataset: ``"gaussian"`` (balanced Gaussian mixture) or ``"digits"``
             (scikit-learn's 8x8 digits, d_in = 64, 10 classes). Static.
-        num_classes: number of classes C (int >= 2; 10 for digits). Static.
+        num_classes: number of classes K (int >= 2; 10 for digits). Static.
         d_in: input dimension (int >= 1; 64 for digits). Static.
-        num_train: number of training samples P (a multiple of C for "gaussian",
+        num_train: number of training samples P (a multiple of K for "gaussian",
             at most 1,797 for "digits"). Static.
         width: hidden width p (int >= 1); the features h(x) live in R^p. Static.
         depth: number of hidden ReLU layers (int >= 1). Static.
@@ -211,22 +211,22 @@ class Layer(NamedTuple):
     b: Float[Array, " fan_out"]
 
 
-Params = tuple[Layer, ...]  # depth hidden layers, then the classifier (p, C)
+Params = tuple[Layer, ...]  # depth hidden layers, then the classifier (p, K)
 
 
 class CollapseMetrics(NamedTuple):
     """The neural-collapse measures (scalars, or (records,) along a run).
 
     Attributes:
-        nc1: ``Tr(Sigma_W Sigma_B^+) / C`` (-> 0).
+        nc1: ``Tr(Sigma_W Sigma_B^+) / K`` (-> 0).
         norm_cv: coefficient of variation (std / mean) of the norms of the
             centred class means (NC2, -> 0).
         cosine_mean: mean pairwise cosine of the centred class means (NC2,
-            -> -1/(C-1)).
-        cosine_deviation: largest ``|cos(m_c, m_c') + 1/(C-1)|`` over pairs
+            -> -1/(K-1)).
+        cosine_deviation: largest ``|cos(m_c, m_c') + 1/(K-1)|`` over pairs
             c != c' (NC2, -> 0).
         etf_distance: ``|| M M^T / ||M M^T||_F - E / ||E||_F ||_F`` with
-            ``E = I - 11^T / C`` the Gram matrix of a simplex ETF (NC2, -> 0).
+            ``E = I - 11^T / K`` the Gram matrix of a simplex ETF (NC2, -> 0).
         nc3: ``|| W/||W||_F - M/||M||_F ||_F^2``, classifier rows against the
             centred class means (-> 0).
         nc4: fraction of samples whose network decision differs from the nearest
@@ -279,19 +279,19 @@ class Trajectory(NamedTuple):
 
 
 def etf_cosine(num_classes: int) -> float:
-    r"""Pairwise cosine of a simplex ETF of C vectors, :math:`-1/(C-1)`.
+    r"""Pairwise cosine of a simplex ETF of K vectors, :math:`-1/(K-1)`.
 
-    C unit vectors summing to zero with equal pairwise inner products c satisfy
-    :math:`0 = |\sum_k v_k|^2 = C + C(C-1)c`, hence :math:`c = -1/(C-1)`.
+    K unit vectors summing to zero with equal pairwise inner products c satisfy
+    :math:`0 = |\sum_k v_k|^2 = K + K(K-1)c`, hence :math:`c = -1/(K-1)`.
 
     Args:
-        num_classes: C (int >= 2).
+        num_classes: K (int >= 2).
 
     Returns:
-        float, -1/(C-1).
+        float, -1/(K-1).
 
     Raises:
-        ValueError, TypeError: C not an int >= 2.
+        ValueError, TypeError: K not an int >= 2.
 
     Example:
         >>> from lm_sims import neural_collapse
@@ -302,21 +302,21 @@ def etf_cosine(num_classes: int) -> float:
     return -1.0 / (num_classes - 1)
 
 
-def simplex_etf(num_classes: int, dim: int | None = None) -> Float[Array, "C dim"]:
-    """A simplex equiangular tight frame: C unit vectors with cosines -1/(C-1).
+def simplex_etf(num_classes: int, dim: int | None = None) -> Float[Array, "K dim"]:
+    """A simplex equiangular tight frame: K unit vectors with cosines -1/(K-1).
 
-    The rows of ``sqrt(C/(C-1)) (I - 11^T/C)``, embedded in the first C
+    The rows of ``sqrt(K/(K-1)) (I - 11^T/K)``, embedded in the first K
     coordinates of R^dim.
 
     Args:
-        num_classes: C (int >= 2).
-        dim: ambient dimension (int >= C; default C).
+        num_classes: K (int >= 2).
+        dim: ambient dimension (int >= K; default K).
 
     Returns:
-        (C, dim) array in the default float dtype, rows of unit norm.
+        (K, dim) array in the default float dtype, rows of unit norm.
 
     Raises:
-        ValueError, TypeError: C < 2 or dim < C.
+        ValueError, TypeError: K < 2 or dim < K.
 
     Example:
         >>> from lm_sims import neural_collapse
@@ -335,7 +335,7 @@ def simplex_etf(num_classes: int, dim: int | None = None) -> Float[Array, "C dim
 def predict(cfg: Config, t: Float[ArrayLike, "*T"]) -> CollapseMetrics:
     """The collapse limits at the end of the terminal phase (the theory lines).
 
-    NC1 = 0, norm variation 0, cosines -1/(C-1) (mean and every pair, deviation
+    NC1 = 0, norm variation 0, cosines -1/(K-1) (mean and every pair, deviation
     0), ETF distance 0, NC3 = 0, NC4 = 0 and accuracy 1: the global minimisers of
     the regularised cross-entropy of the unconstrained features model (Zhu et al.
     2021). They are limits, not a trajectory: the values are constant in ``t``.
@@ -398,17 +398,17 @@ def _check_features(features, labels, num_classes):
 
 def class_means(
     features: Float[ArrayLike, "N p"], labels: Int[ArrayLike, " N"], num_classes: int
-) -> tuple[Float[Array, "C p"], Float[Array, " p"]]:
+) -> tuple[Float[Array, "K p"], Float[Array, " p"]]:
     """Class means ``mu_c`` and the global mean ``mu_G`` (the mean of the class
     means, as in Papyan et al., so that the centred means sum to zero).
 
     Args:
         features: (N, p) features (float).
-        labels: (N,) int labels in 0..C-1; every class present.
-        num_classes: C (int >= 2).
+        labels: (N,) int labels in 0..K-1; every class present.
+        num_classes: K (int >= 2).
 
     Returns:
-        ``(mu, mu_G)`` of shapes (C, p) and (p,).
+        ``(mu, mu_G)`` of shapes (K, p) and (p,).
 
     Raises:
         ValueError, TypeError: shapes that do not match, non-integer or
@@ -436,8 +436,8 @@ def _class_means(h, lab, num_classes):
 def collapse_metrics(
     features: Float[ArrayLike, "N p"],
     labels: Int[ArrayLike, " N"],
-    weight: Float[ArrayLike, "C p"],
-    bias: Float[ArrayLike, " C"],
+    weight: Float[ArrayLike, "K p"],
+    bias: Float[ArrayLike, " K"],
     num_classes: int,
 ) -> CollapseMetrics:
     r"""NC1-NC4 of features ``h`` (N, p) and a linear classifier ``W h + b``.
@@ -445,28 +445,28 @@ def collapse_metrics(
     With class means :math:`\mu_c`, :math:`\mu_G` their mean, centred means
     :math:`M` (rows :math:`m_c = \mu_c - \mu_G`),
     :math:`\Sigma_W = \frac1N \sum_i (h_i - \mu_{y_i})(h_i - \mu_{y_i})^T` and
-    :math:`\Sigma_B = \frac1C M^T M`:
+    :math:`\Sigma_B = \frac1K M^T M`:
 
     .. math::
 
-        \mathrm{NC1} = \tfrac1C \mathrm{Tr}(\Sigma_W \Sigma_B^{+}), \qquad
+        \mathrm{NC1} = \tfrac1K \mathrm{Tr}(\Sigma_W \Sigma_B^{+}), \qquad
         \mathrm{NC3} = \Big\lVert \frac{W}{\lVert W\rVert_F}
             - \frac{M}{\lVert M\rVert_F} \Big\rVert_F^2,
 
     computed as :math:`\mathrm{Tr}(M^{+T} \Sigma_W M^{+})` (since
-    :math:`\Sigma_B^{+} = C\, M^{+} M^{+T}`) without forming a p x p matrix; the
+    :math:`\Sigma_B^{+} = K\, M^{+} M^{+T}`) without forming a p x p matrix; the
     pseudo-inverse drops singular values below 1e-5 (float32) or 1e-10 (float64)
-    of the largest (the centred means have rank at most C - 1). NC2 is reported
+    of the largest (the centred means have rank at most K - 1). NC2 is reported
     as the norm variation, the mean and worst pairwise cosine and the distance to
     the ETF Gram matrix; NC4 as the fraction of decisions ``argmax (W h + b)``
     that differ from ``argmin_c |h - mu_c|``.
 
     Args:
         features: (N, p) features (float).
-        labels: (N,) int labels in 0..C-1, every class present.
-        weight: (C, p) classifier weights (rows = classes).
-        bias: (C,) classifier bias.
-        num_classes: C (int >= 2).
+        labels: (N,) int labels in 0..K-1, every class present.
+        weight: (K, p) classifier weights (rows = classes).
+        bias: (K,) classifier bias.
+        num_classes: K (int >= 2).
 
     Returns:
         :class:`CollapseMetrics` of scalars (the features' dtype).
@@ -492,11 +492,11 @@ def collapse_metrics(
     b = as_float_array("bias", bias)
     if w.shape != (num_classes, h.shape[1]):
         raise ValueError(
-            f"weight must have shape (C={num_classes}, p={h.shape[1]}), got "
+            f"weight must have shape (K={num_classes}, p={h.shape[1]}), got "
             f"{tuple(w.shape)}"
         )
     if b.shape != (num_classes,):
-        raise ValueError(f"bias must have shape (C={num_classes},), got {b.shape}")
+        raise ValueError(f"bias must have shape (K={num_classes},), got {b.shape}")
     return _metrics_jit(h, lab, w, b, num_classes)
 
 
@@ -505,13 +505,13 @@ def _metrics(h, lab, w, b, num_classes):
     mu, mu_g = _class_means(h, lab, c)
     m = mu - mu_g
     hc = h - mu[lab]
-    # NC1 = Tr(M^{+T} Sigma_W M^{+}) through an SVD of the (C, p) centred means
+    # NC1 = Tr(M^{+T} Sigma_W M^{+}) through an SVD of the (K, p) centred means
     u, s, vt = jnp.linalg.svd(m, full_matrices=False)
     rtol = 1e-5 if h.dtype == jnp.float32 else 1e-10
     keep = s > rtol * s[0]
     s_inv = jnp.where(keep, 1.0 / jnp.where(keep, s, 1.0), 0.0)
-    m_pinv = (vt.T * s_inv) @ u.T  # (p, C)
-    proj = hc @ m_pinv  # (N, C)
+    m_pinv = (vt.T * s_inv) @ u.T  # (p, K)
+    proj = hc @ m_pinv  # (N, K)
     nc1 = jnp.sum(proj**2) / h.shape[0]
     norms = jnp.linalg.norm(m, axis=1)
     norm_cv = jnp.std(norms) / jnp.mean(norms)
@@ -595,8 +595,8 @@ def features(params: Params, x: Float[ArrayLike, "N d_in"]) -> Float[Array, "N p
     return h
 
 
-def apply(params: Params, x: Float[ArrayLike, "N d_in"]) -> Float[Array, "N C"]:
-    """Logits ``W h(x) + b``, shape (N, C)."""
+def apply(params: Params, x: Float[ArrayLike, "N d_in"]) -> Float[Array, "N K"]:
+    """Logits ``W h(x) + b``, shape (N, K)."""
     last = params[-1]
     return features(params, x) @ last.w + last.b
 
@@ -632,7 +632,7 @@ def training_data(
 
     ``"gaussian"``: class means ``separation * g / |g|``-like, ``g ~ N(0, I_d /
     d)`` scaled by ``separation`` (so their norms are about ``separation``),
-    ``num_train / C`` samples per class drawn as ``mu_c + N(0, I)``, class by
+    ``num_train / K`` samples per class drawn as ``mu_c + N(0, I)``, class by
     class. ``"digits"``: ``lm_sims.data.digits_regression`` (random images,
     pixels standardised) with labels = the digit. Both use
     ``jax.random.fold_in(key, 1)``.

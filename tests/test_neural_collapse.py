@@ -29,7 +29,7 @@ def _collapsed(num_classes=5, dim=8, per_class=3, scale=2.0):
 
 def test_exact_simplex_etf_gives_the_etf_values():
     # features equal to their class means (NC1 = 0), means at an ETF (equal norms,
-    # cosines -1/(C-1)), classifier W = M (NC3 = 0), bias 0: float32 round-off only
+    # cosines -1/(K-1)), classifier W = M (NC3 = 0), bias 0: float32 round-off only
     h, labels, m = _collapsed()
     r = nc.collapse_metrics(h, labels, m, jnp.zeros(5), 5)
     assert float(r.nc1) == pytest.approx(0.0, abs=1e-10)
@@ -44,8 +44,8 @@ def test_exact_simplex_etf_gives_the_etf_values():
 
 
 def test_nc1_matches_the_definition_with_an_explicit_pseudo_inverse():
-    # Tr(Sigma_W Sigma_B^+)/C through the (C, p) SVD equals the p x p formula
-    # (float32 pinv of a rank-(C-1) matrix: 1e-3 relative)
+    # Tr(Sigma_W Sigma_B^+)/K through the (K, p) SVD equals the p x p formula
+    # (float32 pinv of a rank-(K-1) matrix: 1e-3 relative)
     h = jax.random.normal(KEY, (60, 6))
     labels = jnp.arange(60) % 3
     h = h + 3.0 * jax.nn.one_hot(labels, 6)
@@ -106,7 +106,7 @@ def test_digits_run_collapses_partially():
 
 @pytest.mark.statistical
 def test_calibrated_setting_reaches_the_simplex_etf():
-    # The bars: every pairwise cosine within 0.05 of -1/(C-1), norm
+    # The bars: every pairwise cosine within 0.05 of -1/(K-1), norm
     # variation < 0.1 at the end. Measured on keys 0-2: worst cosine 0.024-0.033
     # away, CV ~0.02 (float64 draws other data: 0.013-0.042, CV <= 0.035); at
     # initialisation the worst cosine is 0.19-0.5 away.

@@ -29,18 +29,18 @@ def test_neural_collapse_grid():
         roles = {c.role for c in panel.curves}
         assert roles == {"theory", "simulation"}, values
         by = {c.name: c for c in panel.curves}
-        theory = by["simplex ETF: −1/(C−1)"]
+        theory = by["simplex ETF: −1/(K−1)"]
         c = 4 if values["dataset"] == "etf" else 10
         np.testing.assert_allclose(theory.y, -1 / (c - 1))
-        nc1 = by["NC1 = Tr(Σ_W Σ_B⁺)/C"].y
+        nc1 = by["NC1 = Tr(Σ_W Σ_B⁺)/K"].y
         # the log axis starts at step 10 (t = 0.5), after the fastest drop; from
         # there NC1 still falls 3.0-4.6-fold at every grid point (measured): 2.5
-        assert by["NC1 = Tr(Σ_W Σ_B⁺)/C"].x[0] == pytest.approx(0.5)
+        assert by["NC1 = Tr(Σ_W Σ_B⁺)/K"].x[0] == pytest.approx(0.5)
         assert nc1[-1] < nc1[0] / 2.5, (values, nc1[[0, -1]])
         if values["dataset"] == "etf" and values["weight_decay"] == 5e-3:
             # the calibrated setting reaches the ETF in 3,000 steps too
             # (measured: worst cosine 0.036-0.037 from -1/3)
-            worst = by["worst pair: −1/(C−1) − |cos + 1/(C−1)|"].y[-1]
+            worst = by["worst pair: −1/(K−1) − |cos + 1/(K−1)|"].y[-1]
             assert abs(worst + 1 / 3) < 0.05, (values, worst)
 
 

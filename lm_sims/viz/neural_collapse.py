@@ -53,9 +53,9 @@ def _nc_run(key_data: tuple, dataset: str, weight_decay: float, width: int):
 def neural_collapse_explorer(key: jax.Array) -> Explorer:
     """NC1-NC4 over training on log axes, the simplex-ETF limits dashed.
 
-    Four panels against ``t = lr * steps``: NC1 = Tr(Sigma_W Sigma_B^+)/C (limit
+    Four panels against ``t = lr * steps``: NC1 = Tr(Sigma_W Sigma_B^+)/K (limit
     0); NC2, the mean and the worst pairwise cosine of the centred class means
-    (limit -1/(C-1), dashed) and their norm variation; NC3, the distance of the
+    (limit -1/(K-1), dashed) and their norm variation; NC3, the distance of the
     normalised classifier from the normalised class means (limit 0); NC4, the
     fraction of decisions that differ from the nearest class mean's, with the
     training error (limit 0). Zeros on a log axis are not drawn, so NC4 stops when
@@ -76,7 +76,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
         th = neural_collapse.predict(cfg, t)
         sel = {k: np.asarray(v)[idx] for k, v in m._asdict().items()}
         curves = [
-            Curve(t, sel["nc1"], "NC1 = Tr(Σ_W Σ_B⁺)/C", group=0, col=1, row=1),
+            Curve(t, sel["nc1"], "NC1 = Tr(Σ_W Σ_B⁺)/K", group=0, col=1, row=1),
             Curve(
                 t,
                 sel["cosine_mean"],
@@ -88,7 +88,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 -np.asarray(sel["cosine_deviation"]) + th.cosine_mean,
-                "worst pair: −1/(C−1) − |cos + 1/(C−1)|",
+                "worst pair: −1/(K−1) − |cos + 1/(K−1)|",
                 group=2,
                 col=2,
                 row=1,
@@ -96,7 +96,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 th.cosine_mean,
-                "simplex ETF: −1/(C−1)",
+                "simplex ETF: −1/(K−1)",
                 "theory",
                 group=1,
                 col=2,
@@ -127,7 +127,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
         else:
             note = (
                 f"end: NC1 {sel['nc1'][-1]:.3g}, worst cosine "
-                f"{sel['cosine_deviation'][-1]:.3f} from −1/(C−1), norm variation "
+                f"{sel['cosine_deviation'][-1]:.3f} from −1/(K−1), norm variation "
                 f"{sel['norm_cv'][-1]:.3f}, NC3 {sel['nc3'][-1]:.3g}"
             )
         return Panel(curves, note)
@@ -161,7 +161,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
         cols=2,
         subplot_titles=[
             "NC1: within-class variability",
-            "NC2: cosines → −1/(C−1)",
+            "NC2: cosines → −1/(K−1)",
             "NC2 norms, NC3 self-duality",
             "NC4: nearest class centre",
         ],
