@@ -39,6 +39,17 @@ EXPLORERS = [
         "relative_change_explorer",
     ),
     ("2.4 muP vs NTK", "lm_sims.viz.lazy_rich", "feature_learning_explorer"),
+    ("3.1 Kaplan Fig. 1", "lm_sims.viz.scaling", "kaplan_explorer"),
+    ("3.1 learning curves", "lm_sims.viz.scaling", "learning_curve_explorer"),
+    ("3.1 quanta + digits", "lm_sims.viz.scaling", "quanta_digits_explorer"),
+    ("3.2 quadratic", "lm_sims.viz.edge_of_stability", "quadratic_explorer"),
+    (
+        "3.2 edge of stability",
+        "lm_sims.viz.edge_of_stability",
+        "edge_of_stability_explorer",
+    ),
+    ("3.3 neural collapse", "lm_sims.viz.neural_collapse", "neural_collapse_explorer"),
+    ("3.3 feature ansatz", "lm_sims.viz.neural_collapse", "feature_ansatz_explorer"),
 ]
 
 

@@ -8,12 +8,16 @@ core never imports plotting or widget libraries (those live in ``lm_sims.viz``).
 from lm_sims import (
     data,
     deep_linear,
+    edge_of_stability,
     eigenlearning,
+    feature_ansatz,
     feature_learning,
     kernels,
     lazy_rich,
     mlp,
+    neural_collapse,
     observables,
+    scaling,
     training,
 )
 from lm_sims.fitting import PowerLawFit, power_law_fit
@@ -24,12 +28,16 @@ __all__ = [
     "power_law_fit",
     "data",
     "deep_linear",
+    "edge_of_stability",
     "eigenlearning",
+    "feature_ansatz",
     "feature_learning",
     "kernels",
     "lazy_rich",
     "mlp",
+    "neural_collapse",
     "observables",
+    "scaling",
     "sweep",
     "training",
 ]

@@ -25,6 +25,7 @@ from lm_sims import (
     lazy_rich,
     mlp,
     neural_collapse,
+    scaling,
     sweep,
 )
 from lm_sims.diagnostics import count_compilations
@@ -101,6 +102,11 @@ SPECS = {
         {"optimizer": "gd", "lr": 1e4},
         _predict_feature_ansatz,
     ),
+    "scaling": Spec(
+        scaling.Config(num_modes=50, n=20, steps=60, record_every=10),
+        {"lr": 50.0},
+        lambda traj, key, cfg: scaling.predict_time(cfg, traj.t),
+    ),
 }
 MODULES = [
     deep_linear,
@@ -109,6 +115,7 @@ MODULES = [
     edge_of_stability,
     neural_collapse,
     feature_ansatz,
+    scaling,
 ]
 KEY = jax.random.key(0)
 
