@@ -185,13 +185,13 @@ class Config:
         check_real("init_scale", self.init_scale, positive=True)
 
 
-#: The calibrated setting that reaches the simplex ETF: 4 Gaussian classes in
+#: The calibrated setting that reaches the simplex ETF, 4 Gaussian classes in
 #: d = 32 (means of norm 8, 50 samples each), MLP 32-128-128-128-4, weight decay
 #: 5e-3, momentum 0.9, lr 0.05, 10^4 steps (about 5 s on 2 cores). Measured over
 #: keys 0-2: worst pairwise cosine within 0.024-0.033 of -1/3, norm variation
 #: 0.02. Shallower nets or d = 16 stall at 0.05-0.10 from the ETF.
 ETF_CONFIG = Config()
-#: The real-data case: 1,000 digits, MLP 64-128-128-10, weight decay 1e-3,
+#: The real-data case, 1,000 digits, MLP 64-128-128-10, weight decay 1e-3,
 #: momentum 0.9, lr 0.05, 10^4 steps (about 10 s on 2 cores).
 DIGITS_CONFIG = Config(
     dataset="digits",
