@@ -57,6 +57,27 @@ def test_static_html_embeds_every_grid_point_without_nan():
     assert len(spec["figure"]["layout"]["sliders"]) == 2
 
 
+def test_long_notes_wrap_above_the_plots_and_the_margin_makes_room():
+    long = "Diverged at step 12: " + "the run stops there; " * 12
+    ex = Explorer(
+        lambda a: Panel([Curve([1, 2], [a, a], "c")], note=long if a > 1 else ""),
+        [Knob("a", (0.5, 2.0))],
+        title="t",
+        cols=2,
+        subplot_titles=["left", "right"],
+    )
+    spec = _spec(ex.static_html(progress=False))
+    layout = spec["figure"]["layout"]
+    note = layout["annotations"][0]
+    # above the plot area and the subplot titles, never over a curve
+    assert note["y"] == 1.0 and note["yanchor"] == "bottom" and note["yshift"] > 0
+    lines = spec["frames"][1]["note"].split("<br>")
+    assert len(lines) >= 3 and max(map(len, lines)) <= 95
+    # the top margin holds the longest note of any frame (the default has none)
+    assert layout["margin"]["t"] == 80 + 18 * len(lines)
+    assert spec["frames"][0]["note"] == ""
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [

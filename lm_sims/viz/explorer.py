@@ -38,6 +38,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 import time
 import types
 import uuid
@@ -99,6 +100,19 @@ DIVERGING = (
 MAX_STATES = 128
 _SIG_DIGITS = 5  # significant digits kept in the static grid (page weight)
 _CACHE_FORMAT = 1  # bump when the cached records change shape
+
+
+_NOTE_WIDTH = 95  # characters per note line (a figure in the book's text column)
+_NOTE_LINE_PX = 18  # pixels per note line (13 px font)
+
+
+def _wrap_note(note: str) -> str:
+    """A figure note broken into lines of at most ``_NOTE_WIDTH`` characters."""
+    return "<br>".join(textwrap.wrap(note, _NOTE_WIDTH)) if note else ""
+
+
+def _note_lines(note: str) -> int:
+    return len(textwrap.wrap(note, _NOTE_WIDTH)) if note else 0
 
 
 def is_static_build() -> bool:
@@ -913,8 +927,13 @@ class Explorer:
         key = _subtitle(styles)
         return f"{self.title}<br><sup>{key}</sup>" if key else self.title
 
-    def _layout(self, styles: Sequence[dict], note: str) -> dict:
+    def _layout(
+        self, styles: Sequence[dict], note: str, note_lines: int | None = None
+    ) -> dict:
+        """The figure's layout; ``note_lines`` lines of note are reserved above the
+        plots (default: as many as ``note`` needs)."""
         base, refs = self._subplots()
+        lines = _note_lines(note) if note_lines is None else note_lines
         layout = copy.deepcopy(base)
         right = any(
             s["kind"] == "heatmap" and s["col"] == self.cols for s in styles
@@ -923,7 +942,7 @@ class Explorer:
             {
                 "title": {"text": self._title(styles), "x": 0.02, "xanchor": "left"},
                 "height": self.height,
-                "margin": {"l": 70, "r": 20, "t": 80, "b": 60},
+                "margin": {"l": 70, "r": 20, "t": self._top(lines), "b": 60},
                 "paper_bgcolor": "rgba(0,0,0,0)",
                 "plot_bgcolor": "rgba(0,0,0,0)",
                 "font": {"color": "#333333"},
@@ -934,7 +953,7 @@ class Explorer:
                 },
                 "hovermode": "closest",
                 "annotations": [
-                    self._note_annotation(note),
+                    self._note_annotation(note, bool(self.subplot_titles)),
                     *base.get("annotations", []),
                 ],
             }
@@ -947,15 +966,23 @@ class Explorer:
         return layout
 
     @staticmethod
-    def _note_annotation(note: str) -> dict:
+    def _top(note_lines: int) -> int:
+        """Top margin in pixels: the title and its key line, then the note's lines
+        (the note sits above the plots, never over a curve or a subplot title)."""
+        return 80 + _NOTE_LINE_PX * note_lines
+
+    @staticmethod
+    def _note_annotation(note: str, titled: bool) -> dict:
         return {
-            "text": note,
+            "text": _wrap_note(note),
             "xref": "paper",
             "yref": "paper",
-            "x": 0.01,
-            "y": 0.99,
+            "x": 0.0,
+            "y": 1.0,
             "xanchor": "left",
-            "yanchor": "top",
+            "yanchor": "bottom",
+            "yshift": 24 if titled else 6,  # above the subplot titles
+            "align": "left",
             "showarrow": False,
             "font": {"color": "#D55E00", "size": 13},
         }
@@ -1145,18 +1172,21 @@ class Explorer:
             )
             data += traces
         styles = [first[tid][0] for tid in ids]
+        note_lines = max(_note_lines(rec["note"]) for rec in records)
         fig = {
             "data": data,
-            "layout": self._layout(styles, records[default_idx]["note"]),
+            "layout": self._layout(styles, records[default_idx]["note"], note_lines),
         }
         frames = []
         for rec in records:
             here = {s["id"]: d for s, d in rec["items"]}
-            frames.append({"d": [here.get(tid) for tid in ids], "note": rec["note"]})
+            frames.append(
+                {"d": [here.get(tid) for tid in ids], "note": _wrap_note(rec["note"])}
+            )
         sliders = []
         movable = [k for k in self.knobs if len(k.values) > 1]
         fixed = [k for k in self.knobs if len(k.values) == 1]
-        plot_px = self.height - 60 - 80
+        plot_px = self.height - 60 - self._top(note_lines)
         for i, k in enumerate(movable):
             sliders.append(
                 {
@@ -1331,7 +1361,8 @@ class Explorer:
                 if item.id not in seen:
                     for t in self._traces(_style(item), _data(item, static=False)):
                         fig.add_trace(t)
-            fig.layout.annotations[0].text = panel.note
+            fig.layout.annotations[0].text = _wrap_note(panel.note)
+            fig.layout.margin.t = self._top(_note_lines(panel.note))
             fig.layout.title.text = self._title([_style(c) for c in panel.curves])
         self._status.value = (
             f"<span style='color:#D55E00'>{html.escape(panel.note)}</span>"
