@@ -232,11 +232,8 @@ def kaplan_explorer(key: jax.Array) -> Explorer:
             Knob("noise", (0.0, 0.1), low=0.0, high=0.5, label="label noise σ"),
         ],
         title="Scaling laws of a random-feature model (Kaplan et al. Fig. 1, toy)",
-        x_title=[
-            "compute C = N t (t = lr × steps)",
-            "training samples n",
-            "model size N",
-        ],
+        # short titles: three panels share the text column's width
+        x_title=["compute C = N·t", "samples n", "model size N"],
         y_title=["test MSE", "", ""],
         log_x=True,
         log_y=True,
