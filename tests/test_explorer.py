@@ -626,3 +626,20 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path, launch_chro
             context.close()
     assert not left_file, f"requests left file://: {left_file}"
     assert not console, f"console errors: {console}"
+
+
+def test_y_range_fixes_a_linear_axis_and_rejects_a_log_one():
+    ex = Explorer(
+        lambda a: Panel([Curve([1, 2], [0, 0], "c", col=2)]),
+        [Knob("a", (1.0,))],
+        cols=2,
+        y_range=[None, (0, 1)],
+    )
+    layout = _spec(ex.static_html(progress=False))["figure"]["layout"]
+    assert layout["yaxis2"]["range"] == [0.0, 1.0]  # not plotly's [-1, 1] for zeros
+    assert "range" not in layout["yaxis"]
+    assert Explorer(lambda a: Panel([]), [], y_range=(0, 1)).y_range == [[(0, 1)]]
+    with pytest.raises(ValueError, match="y_range must be None or"):
+        Explorer(lambda a: Panel([]), [], log_y=True, y_range=(0, 1))
+    with pytest.raises(ValueError, match="y_range must be None or"):
+        Explorer(lambda a: Panel([]), [], y_range=(1, 0))

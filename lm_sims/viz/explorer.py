@@ -671,6 +671,10 @@ class Explorer:
         x_title, y_title: axis titles with units: one string, one per column, one
             per subplot (row by row) or a ``rows x cols`` nested list.
         log_x, log_y: log axes, given like the titles.
+        y_range: a fixed ``(low, high)`` for a linear y axis, or ``None`` (the
+            default) to fit each frame's data; given like ``log_y``. Use it where
+            the data can be constant (a fraction that is exactly 0 would otherwise
+            be drawn on a meaningless axis from -1 to 1).
         cols, rows: the grid of subplots (plotly's ``make_subplots``).
         subplot_titles: one title per column, or per subplot (row by row).
         height: plot height in pixels, without the sliders (default 420 for one
@@ -723,6 +727,7 @@ class Explorer:
         y2_title: str | Sequence = "",
         log_y2: bool | Sequence = False,
         max_states: int = MAX_STATES,
+        y_range: Sequence | None = None,
     ):
         names = [k.name for k in knobs]
         if len(set(names)) != len(names):
@@ -742,6 +747,26 @@ class Explorer:
         self.y_title = _cells("y_title", y_title, r, c)
         self.log_x = _cells("log_x", log_x, r, c)
         self.log_y = _cells("log_y", log_y, r, c)
+        one_range = (
+            isinstance(y_range, (tuple, list))
+            and len(y_range) == 2
+            and all(isinstance(v, (int, float)) for v in y_range)
+        )
+        self.y_range = (
+            [[tuple(y_range)] * c for _ in range(r)]
+            if one_range
+            else _cells("y_range", y_range, r, c)
+        )
+        for row, logs in zip(self.y_range, self.log_y, strict=True):
+            for rng, is_log in zip(row, logs, strict=True):
+                if rng is None:
+                    continue
+                ok = isinstance(rng, (tuple, list)) and len(rng) == 2
+                if is_log or not ok or not float(rng[0]) < float(rng[1]):
+                    raise ValueError(
+                        "y_range must be None or (low, high) with low < high on a "
+                        f"linear axis, got y_range={y_range!r}"
+                    )
         self.secondary_y = _cells("secondary_y", secondary_y, r, c)
         self.y2_title = _cells("y2_title", y2_title, r, c)
         self.log_y2 = _cells("log_y2", log_y2, r, c)
@@ -886,9 +911,11 @@ class Explorer:
                 **at,
             )
             sec = {"secondary_y": False} if self.secondary_y[r][c] else {}
+            fixed = self.y_range[r][c]
             fig.update_yaxes(
                 title_text=self.y_title[r][c] if show_y else "",
                 type="log" if self.log_y[r][c] else "linear",
+                **({"range": list(map(float, fixed))} if fixed is not None else {}),
                 **grid,
                 **at,
                 **sec,
@@ -940,7 +967,16 @@ class Explorer:
         ) or any(self.secondary_y[r][-1] for r in range(self.rows))
         layout.update(
             {
-                "title": {"text": self._title(styles), "x": 0.02, "xanchor": "left"},
+                "title": {
+                    "text": self._title(styles),
+                    "x": 0.02,
+                    "xanchor": "left",
+                    # at the top, not centred in a top margin that grows with notes
+                    "y": 1.0,
+                    "yref": "container",
+                    "yanchor": "top",
+                    "pad": {"t": 12},
+                },
                 "height": self.height,
                 "margin": {"l": 70, "r": 20, "t": self._top(lines), "b": 60},
                 "paper_bgcolor": "rgba(0,0,0,0)",

@@ -158,6 +158,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
         log_x=True,
         # NC4 and the training error reach exactly 0: a linear axis shows that
         log_y=[[True, False], [True, False]],
+        y_range=[[None, None], [None, (-0.02, 1.0)]],  # fractions
         rows=2,
         cols=2,
         subplot_titles=[
