@@ -128,6 +128,17 @@ class Config:
         r: target power exponent, ``v_k^2 ∝ k^-r``, ``r > 1``.
         noise: label-noise standard deviation ``>= 0``.
         lr: learning rate ``> 0``; ``1 = 1/lambda_1``. Time is ``t = lr * steps``.
+            Gradient descent converges only for ``lr < 2 / lambda_max``, with
+            ``lambda_max`` the top eigenvalue of the draw's Hessian: ``lambda_1 = 1``
+            for ``n = width = None`` (so ``lr < 2``), but the empirical kernel of
+            ``n`` samples (``z z^T / n``) or of ``N`` random features sits above
+            ``lambda_1``, roughly ``lambda_max ~ 1 + sum_k lambda_k / n`` (or
+            ``/ N``; ``sum_k k^-1.5 ~ 2.6``). The default ``lr=1`` therefore
+            diverges for ``n <= 4`` at ``alpha = 1.5`` (``n = 1, 2, 4`` with
+            ``jax.random.key(0)``) and for small ``width``; use ``lr = 0.5`` there.
+            Divergence is a result: :attr:`Trajectory.diverged_step` in
+            :func:`train`, ``inf`` for ``steps = inf`` in
+            :func:`simulate_test_mse`.
     """
 
     num_modes: int = 2000
@@ -189,13 +200,58 @@ def spectrum(
         (1.0, 1.0)
     """
     _check_cfg(cfg)
+    check_allocation("scaling.spectrum", 8.0 * 4 * cfg.num_modes, "lower num_modes")
     k = np.arange(1, cfg.num_modes + 1, dtype=np.float64)
     v = k ** (-float(cfg.r) / 2)
     return k ** -float(cfg.alpha), v / np.sqrt(np.sum(v**2))
 
 
+def _real_values(name, value):
+    """``value`` as a float64 NumPy array, or TypeError naming ``name`` for
+    strings, bools, None and other non-numbers."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{name} must be real numbers, got {name}={value!r:.80} "
+            f"({type(value).__name__})"
+        )
+    try:
+        raw = np.asarray(value, dtype=object)
+    except ValueError:
+        raw = None
+    if (
+        raw is None
+        or np.asarray(value).dtype.kind not in "iuf"
+        or any(isinstance(x, (bool, np.bool_, str, bytes)) for x in raw.ravel())
+    ):
+        raise TypeError(
+            f"{name} must be real numbers (not bools or strings), got "
+            f"{name}={value!r:.80}"
+        )
+    return np.atleast_1d(np.asarray(value, dtype=np.float64))
+
+
+def _int_sizes(name, values, maximum=None):
+    """``values`` as a list of Python ints: a non-empty 1-D sequence of integers
+    (no floats, bools or strings), each in ``1 .. maximum``."""
+    if isinstance(values, (str, bytes)) or not isinstance(
+        values, (Sequence, np.ndarray, range)
+    ):
+        raise TypeError(
+            f"{name} must be a sequence of ints, got {name}={values!r:.80} "
+            f"({type(values).__name__})"
+        )
+    if np.ndim(values) != 1 or len(values) == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D sequence of ints, got {name}="
+            f"{values!r:.80}"
+        )
+    for m in values:
+        check_int(name, m, minimum=1, maximum=maximum)
+    return [int(m) for m in values]
+
+
 def _positive_array(name, value, integer=False):
-    a = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    a = _real_values(name, value)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
@@ -238,6 +294,16 @@ def predict_data(cfg: Config, n: Any) -> Float[np.ndarray, " points"]:
     )
 
 
+def _widths_below_modes(cfg, width):
+    ws = _positive_array("width", width)
+    if np.any(ws >= cfg.num_modes):
+        raise ValueError(
+            f"width must be < num_modes={cfg.num_modes} (ridge 0: N features "
+            f"can span at most the M modes), got width={width!r:.80}"
+        )
+    return ws
+
+
 def _kappa_width(lam, width):
     return _el.effective_regularization(lam, float(width))
 
@@ -262,6 +328,10 @@ def predict_width(cfg: Config, width: Any) -> Float[np.ndarray, " points"]:
     Returns:
         ``(points,)`` float64 test MSE.
 
+    Raises:
+        TypeError: ``width`` not real numbers (strings, bools).
+        ValueError: ``width`` not in ``(0, num_modes)``.
+
     References:
         Maloney, Roberts & Sully, "A Solvable Model of Neural Scaling Laws", 2022,
         arXiv:2210.16859.
@@ -272,7 +342,7 @@ def predict_width(cfg: Config, width: Any) -> Float[np.ndarray, " points"]:
         True
     """
     _check_cfg(cfg)
-    ws = _positive_array("width", width)
+    ws = _widths_below_modes(cfg, width)
     lam, v = spectrum(cfg)
     out = []
     for w in ws:
@@ -282,7 +352,7 @@ def predict_width(cfg: Config, width: Any) -> Float[np.ndarray, " points"]:
 
 
 def _times(name, t):
-    a = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    a = _real_values(name, t)
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array, got shape {a.shape}")
     if np.any(np.isnan(a)) or np.any(a < 0):
@@ -303,6 +373,11 @@ def predict_time(cfg: Config, t: Any) -> Float[np.ndarray, " points"]:
     Returns:
         ``(points,)`` float64 test MSE.
 
+    Raises:
+        TypeError: ``t`` not real numbers (strings, bools).
+        ValueError: ``t`` negative or NaN; the arrays would exceed the memory
+            limit.
+
     References:
         Bordelon, Atanasov & Pehlevan, "A Dynamical Model of Neural Scaling
         Laws", 2024, arXiv:2402.01092.
@@ -313,6 +388,11 @@ def predict_time(cfg: Config, t: Any) -> Float[np.ndarray, " points"]:
     """
     _check_cfg(cfg)
     ts = _times("t", t)
+    check_allocation(
+        "scaling.predict_time",
+        8.0 * 2 * ts.size * cfg.num_modes,
+        "lower num_modes or the number of times",
+    )
     lam, v = spectrum(cfg)
     decay = np.exp(-2.0 * np.outer(ts, lam))
     return decay @ v**2 + float(cfg.noise) ** 2
@@ -350,8 +430,13 @@ def predict_width_time(
         (2, 2)
     """
     _check_cfg(cfg)
-    ws = _positive_array("width", width)
+    ws = _widths_below_modes(cfg, width)
     ts = _times("t", t)
+    check_allocation(
+        "scaling.predict_width_time",
+        8.0 * 2 * (ts.size + 4) * cfg.num_modes,
+        "lower num_modes or the number of times",
+    )
     lam, v = spectrum(cfg)
     decay = np.exp(-2.0 * np.outer(lam, ts))  # (modes, points)
     out = []
@@ -483,7 +568,8 @@ def _beta(w, lam, proj):
 def _estimate_bytes(cfg, exact=False):
     p = cfg.num_modes
     m = cfg.width if cfg.width is not None else p
-    size = p * (cfg.width or 0)
+    # spectrum, target, parameters, gradient, optimiser and beta: ~8 vectors
+    size = 8 * (p + m) + p * (cfg.width or 0)
     if cfg.n is not None:
         size += cfg.n * p + cfg.n * m
         if exact:
@@ -615,27 +701,38 @@ def _exact_parts(key, cfg, active=None):
     return d, u.T @ y / n, q, v
 
 
-def _converged(key, cfg, active=None):
+def _converged(key, cfg, active=None, check_stable=False):
     """Test MSE of the limit ``t = inf`` (the minimum-norm solution) by one
-    Cholesky solve, cheaper than the eigendecomposition."""
+    Cholesky solve, cheaper than the eigendecomposition. With ``check_stable``,
+    ``inf`` where gradient descent at ``cfg.lr`` does not converge
+    (``lr * lambda_max >= 2``, the top eigenvalue from ``eigvalsh``)."""
     dtype = jnp.float64
     noise2 = jnp.asarray(cfg.noise, dtype) ** 2
+    lr = jnp.asarray(cfg.lr, dtype)
     lam, v, proj, phi, y = _draw(key, cfg, dtype, active)
     if cfg.n is None:
-        if cfg.width is None:
-            return noise2[None]
+        if cfg.width is None:  # Hessian Lambda: lambda_max = lambda_1
+            e = noise2
+            if check_stable:
+                e = jnp.where(lr * lam[0] >= 2.0, jnp.inf, e)
+            return e[None]
         gram, rhs = proj.T @ proj, proj.T @ v
+        top = jnp.linalg.eigvalsh(gram)[-1] if check_stable else None
         if active is not None:  # padded features: identity block, zero rhs
             gram = gram + jnp.diag((jnp.arange(cfg.width) >= active).astype(dtype))
     else:
         z = phi * jnp.sqrt(lam) if proj is None else phi @ proj
         gram, rhs = z @ z.T, y
+        top = jnp.linalg.eigvalsh(gram)[-1] / cfg.n if check_stable else None
     a = jax.scipy.linalg.solve(gram, rhs, assume_a="pos")
     if cfg.n is None:
         beta = proj @ a
     else:
         beta = _beta(z.T @ a, lam, proj)
-    return (jnp.sum((beta - v) ** 2) + noise2)[None]
+    e = jnp.sum((beta - v) ** 2) + noise2
+    if check_stable:
+        e = jnp.where(lr * top >= 2.0, jnp.inf, e)
+    return e[None]
 
 
 def _exact_curve(key, cfg, steps, active=None):
@@ -647,7 +744,9 @@ def _exact_curve(key, cfg, steps, active=None):
         lam, v, *_ = _draw(key, cfg, dtype)
         f = jnp.power(1.0 - lr * lam[None, :], steps[:, None])
         f = jnp.where(jnp.isinf(steps)[:, None], 0.0, f)
-        return jnp.sum(f**2 * v**2, axis=1) + noise2
+        e = jnp.sum(f**2 * v**2, axis=1) + noise2
+        # no limit when gradient descent diverges: lr lambda_max >= 2
+        return jnp.where(jnp.isinf(steps) & (lr * lam[0] >= 2.0), jnp.inf, e)
     d, c, q, v = _exact_parts(key, cfg, active)
     tiny = 1e-12 * jnp.max(d)
     s = steps[:, None]
@@ -656,7 +755,9 @@ def _exact_curve(key, cfg, steps, active=None):
     h = jnp.where(d > tiny, (1.0 - finite) / jnp.where(d > tiny, d, 1.0), lr * s)
     h = jnp.where(jnp.isinf(s), jnp.where(d > tiny, 1.0 / d, 0.0), h)
     beta = (h * c) @ q.T  # (steps, modes)
-    return jnp.sum((beta - v) ** 2, axis=1) + noise2
+    e = jnp.sum((beta - v) ** 2, axis=1) + noise2
+    # no limit when gradient descent diverges: lr lambda_max >= 2
+    return jnp.where(jnp.isinf(steps) & (lr * jnp.max(d) >= 2.0), jnp.inf, e)
 
 
 @functools.partial(jax.jit, static_argnums=(3,))
@@ -671,9 +772,11 @@ def _padded_trials(keys, cfg, steps, active, batch):
     )
 
 
-@functools.partial(jax.jit, static_argnums=(3,))
-def _converged_trials(keys, cfg, active, batch):
-    return jax.lax.map(lambda k: _converged(k, cfg, active), keys, batch_size=batch)
+@functools.partial(jax.jit, static_argnums=(3, 4))
+def _converged_trials(keys, cfg, active, batch, check_stable):
+    return jax.lax.map(
+        lambda k: _converged(k, cfg, active, check_stable), keys, batch_size=batch
+    )
 
 
 def _f64(cfg):
@@ -702,12 +805,19 @@ def simulate_test_mse(
         num_seeds: independent draws of projection and data, int >= 1.
 
     Returns:
-        ``(num_seeds, points)`` float64 NumPy array. A step count at which gradient
-        descent has diverged (``lr d_j > 2``) gives a huge value or inf.
+        ``(num_seeds, points)`` float64 NumPy array. Where gradient descent at
+        ``cfg.lr`` diverges for that seed's draw (``lr * lambda_max >= 2``,
+        ``lambda_max`` the top eigenvalue of its Hessian, see :class:`Config`),
+        a finite step count gives the huge (or overflowed, ``inf``) error of the
+        diverging iterate and ``np.inf`` gives ``inf``: there is no converged
+        limit. Test for it with ``np.isinf`` (or a threshold) before plotting.
 
     Raises:
-        ValueError: steps negative or not integer; the arrays would exceed the
-            memory limit.
+        TypeError: bad ``key``, ``cfg``, ``num_seeds`` or ``steps`` (strings,
+            bools).
+        ValueError: steps negative or not integer; ``num_seeds < 1``; the
+            arrays (including the ``num_seeds`` keys and the output) would exceed
+            the memory limit.
 
     Example:
         >>> import jax, numpy as np
@@ -716,6 +826,19 @@ def simulate_test_mse(
         >>> e.shape, bool(np.all(e[:, 2] < e[:, 1]))
         ((2, 3), True)
     """
+    return _simulate(key, cfg, steps, num_seeds, check_stable=True)
+
+
+def _seed_bytes(num_seeds, points):
+    """The arrays that scale with ``num_seeds``: the split keys (8 bytes each)
+    and the float64 ``(num_seeds, points)`` output, its copies and a mask."""
+    return 8.0 * num_seeds + 8.0 * 4 * num_seeds * points
+
+
+def _simulate(key, cfg, steps, num_seeds, check_stable):
+    """:func:`simulate_test_mse`; ``check_stable=False`` keeps the ``t = inf``
+    limit (the minimum-norm solution) whatever ``lr`` is: the curves whose
+    axis is defined at ``t = inf`` (:func:`data_curve`, :func:`width_curve`)."""
     check_key(key)
     _check_cfg(cfg)
     check_int("num_seeds", num_seeds, minimum=1)
@@ -725,8 +848,9 @@ def simulate_test_mse(
     check_allocation(
         "scaling.simulate_test_mse",
         min(num_seeds, _SEED_BATCH) * _estimate_bytes(cfg, exact=True)
-        + 8.0 * s.size * cfg.num_modes * min(num_seeds, _SEED_BATCH),
-        "lower n, width, num_modes or the number of step counts",
+        + 8.0 * s.size * cfg.num_modes * min(num_seeds, _SEED_BATCH)
+        + _seed_bytes(num_seeds, s.size),
+        "lower num_seeds, n, width, num_modes or the number of step counts",
     )
     keys = jax.random.split(key, num_seeds)
     batch = min(_SEED_BATCH, num_seeds)
@@ -737,7 +861,7 @@ def simulate_test_mse(
             cfg = cfg.replace(width=_pad(cfg.width))
     with jax.enable_x64(True):
         if np.all(np.isinf(s)):  # only the converged limit: one solve per seed
-            out = _converged_trials(keys, _f64(cfg), active, batch)
+            out = _converged_trials(keys, _f64(cfg), active, batch, check_stable)
             return np.repeat(np.asarray(out, dtype=np.float64), s.size, axis=1)
         steps = jnp.asarray(s, jnp.float64)
         if active is None:
@@ -774,6 +898,15 @@ def _curve(x, samples, theory):
     )
 
 
+def _check_seeds(num_seeds, points, minimum=1):
+    check_int("num_seeds", num_seeds, minimum=minimum)
+    check_allocation(
+        "scaling's num_seeds x points arrays",
+        _seed_bytes(num_seeds, points),
+        "lower num_seeds",
+    )
+
+
 def data_curve(
     key: jax.Array, cfg: Config, ns: Sequence[int], num_seeds: int = 16
 ) -> ScalingCurve:
@@ -781,7 +914,16 @@ def data_curve(
     the eigenlearning curve :func:`predict_data` (exact only for ``width=None``).
 
     Each ``n`` sets shapes (one compilation each); the seeds for ``n`` are
-    ``split(fold_in(key, n), num_seeds)``.
+    ``split(fold_in(key, n), num_seeds)``. The axis is defined at ``t = inf``:
+    every point is the minimum-norm interpolant (the limit of gradient flow),
+    whatever ``cfg.lr``.
+
+    Raises:
+        TypeError: bad ``key`` or ``cfg``; ``ns`` not a sequence of ints (floats,
+            bools and strings are refused, not truncated); ``num_seeds`` not an
+            int.
+        ValueError: ``ns`` empty or outside ``1 .. num_modes - 1``;
+            ``num_seeds < 1``; the memory limit.
 
     Example:
         >>> import jax
@@ -789,13 +931,13 @@ def data_curve(
         >>> c.test_mse.shape, c.theory.shape
         ((2,), (2,))
     """
+    check_key(key)
     _check_cfg(cfg)
-    ns = [int(m) for m in ns]
-    for m in ns:
-        check_int("n", m, minimum=1, maximum=cfg.num_modes - 1)
+    ns = _int_sizes("ns", ns, maximum=cfg.num_modes - 1)
+    _check_seeds(num_seeds, len(ns))
     rows = [
-        simulate_test_mse(
-            jax.random.fold_in(key, m), cfg.replace(n=m), [np.inf], num_seeds
+        _simulate(
+            jax.random.fold_in(key, m), cfg.replace(n=m), [np.inf], num_seeds, False
         )[:, 0]
         for m in ns
     ]
@@ -806,7 +948,15 @@ def width_curve(
     key: jax.Array, cfg: Config, widths: Sequence[int], num_seeds: int = 8
 ) -> ScalingCurve:
     """Converged test MSE against model size ``N`` with infinite data (``n = t =
-    inf``), with the deterministic equivalent :func:`predict_width`.
+    inf``), with the deterministic equivalent :func:`predict_width`. The axis is
+    defined at ``t = inf`` (the best function in the span of the features),
+    whatever ``cfg.lr``.
+
+    Raises:
+        TypeError: bad ``key`` or ``cfg``; ``widths`` not a sequence of ints;
+            ``num_seeds`` not an int.
+        ValueError: ``widths`` empty or outside ``1 .. num_modes - 1``;
+            ``num_seeds < 1``; the memory limit.
 
     Example:
         >>> import jax
@@ -814,14 +964,18 @@ def width_curve(
         >>> bool(c.test_mse[1] < c.test_mse[0])
         True
     """
+    check_key(key)
     _check_cfg(cfg)
-    widths = [int(m) for m in widths]
-    for m in widths:
-        check_int("width", m, minimum=1, maximum=cfg.num_modes - 1)
+    widths = _int_sizes("widths", widths, maximum=cfg.num_modes - 1)
+    _check_seeds(num_seeds, len(widths))
     base = cfg.replace(n=None)
     rows = [
-        simulate_test_mse(
-            jax.random.fold_in(key, m), base.replace(width=m), [np.inf], num_seeds
+        _simulate(
+            jax.random.fold_in(key, m),
+            base.replace(width=m),
+            [np.inf],
+            num_seeds,
+            False,
         )[:, 0]
         for m in widths
     ]
@@ -835,7 +989,14 @@ def time_curve(
     ``cfg.n`` samples (``None``: infinite data) and ``N = inf``, with the
     gradient-flow mode sum :func:`predict_time` (``x`` is ``t``). With finite
     ``n`` the simulation leaves the mode sum near ``t ~ n^alpha``, where the data
-    run out, and settles at :func:`predict_data`.
+    run out, and settles at :func:`predict_data`. ``np.inf`` in ``steps`` is the
+    converged limit, ``inf`` where gradient descent at ``cfg.lr`` diverges (see
+    :func:`simulate_test_mse`).
+
+    Raises:
+        TypeError: bad ``key``, ``cfg``, ``steps`` or ``num_seeds``.
+        ValueError: ``steps`` negative or not integer; ``num_seeds < 1``; the
+            memory limit.
 
     Example:
         >>> import jax
@@ -844,9 +1005,11 @@ def time_curve(
         >>> bool(c.test_mse[1] < c.test_mse[0])
         True
     """
+    check_key(key)
     _check_cfg(cfg)
     base = cfg.replace(width=None)
     s = _times("steps", steps)
+    _check_seeds(num_seeds, s.size)
     seeds = num_seeds if cfg.n is not None else 1  # deterministic without data
     samples = simulate_test_mse(key, base, s, seeds)
     if seeds < num_seeds:
@@ -918,6 +1081,12 @@ def isoflop(
     Returns:
         A :class:`Frontier`.
 
+    Raises:
+        TypeError: bad ``key`` or ``cfg``; ``widths`` not a sequence of ints;
+            ``compute`` not real numbers; ``num_seeds`` not an int.
+        ValueError: ``widths`` empty or outside ``1 .. num_modes - 1``;
+            ``compute`` not > 0; ``num_seeds < 1``; the memory limit.
+
     References:
         Kaplan et al., "Scaling Laws for Neural Language Models", 2020,
         arXiv:2001.08361. Bordelon, Atanasov & Pehlevan, 2024, arXiv:2402.01092.
@@ -931,20 +1100,20 @@ def isoflop(
     """
     _check_cfg(cfg)
     check_key(key)
-    ws = np.array(sorted({int(w) for w in widths}))
-    for w in ws:
-        check_int("width", int(w), minimum=1, maximum=cfg.num_modes - 1)
+    ws = np.array(sorted(set(_int_sizes("widths", widths, cfg.num_modes - 1))))
     cs = _positive_array("compute", compute)
+    check_int("num_seeds", num_seeds, minimum=1)
     lr = float(cfg.lr)
-    sim = np.full((num_seeds, cs.size, ws.size), np.nan)
     base = cfg.replace(n=None)
-    keys = jax.random.split(key, num_seeds)
     batch = min(_SEED_BATCH, num_seeds)
     check_allocation(
         "scaling.isoflop",
-        batch * _estimate_bytes(base.replace(width=_pad(ws[-1])), exact=True),
-        "lower the widths or num_modes",
+        batch * _estimate_bytes(base.replace(width=_pad(ws[-1])), exact=True)
+        + _seed_bytes(num_seeds, cs.size * ws.size),
+        "lower num_seeds, the widths or num_modes",
     )
+    sim = np.full((num_seeds, cs.size, ws.size), np.nan)
+    keys = jax.random.split(key, num_seeds)
     with jax.enable_x64(True):
         for j, w in enumerate(ws):
             # every step count at every width (one compilation per width bucket);
@@ -1090,6 +1259,11 @@ def quanta_frequencies(qcfg: QuantaConfig) -> Float[np.ndarray, " num_quanta"]:
         (1.0, True)
     """
     _check_qcfg(qcfg)
+    check_allocation(
+        "scaling.quanta_frequencies",
+        8.0 * 3 * qcfg.num_quanta,
+        "lower num_quanta",
+    )
     k = np.arange(1, qcfg.num_quanta + 1, dtype=np.float64)
     p = k ** -(float(qcfg.alpha_q) + 1.0)
     return p / p.sum()
@@ -1114,9 +1288,9 @@ def predict_quanta(
     .. math:: L(N, n) \\approx \\sum_k p_k \\Big[1 - \\mathbb 1[k \\le N]\\,
         \\Pr\\big(\\mathrm{Poisson}(n p_k) \\ge \\tau\\big)\\Big],
 
-    exact for ``n = inf`` (``L = sum_{k > N} p_k ~ N^-alpha_q / alpha_q``) and for
-    ``N = inf`` (``~ n^-alpha_q / (alpha_q + 1)``); in between it ignores that the
-    ``N`` most frequent are picked by their sample counts.
+    exact for ``n = inf`` (``L = sum_{k > N} p_k ~ N^(-alpha_q) / alpha_q``) and
+    for ``N = inf`` (``L ~ n^(-alpha_q / (alpha_q + 1))``); in between it ignores
+    that the ``N`` most frequent are picked by their sample counts.
 
     Args:
         qcfg: the :class:`QuantaConfig`.
@@ -1125,6 +1299,11 @@ def predict_quanta(
 
     Returns:
         ``(widths, ns)`` float64 (a missing axis has length 1).
+
+    Raises:
+        TypeError: ``width`` or ``n`` not real numbers (strings, bools).
+        ValueError: ``width`` or ``n`` not > 0; the ``(widths, ns, num_quanta)``
+            arrays would exceed the memory limit.
 
     References:
         Michaud, Liu, Girit & Tegmark, "The Quantization Model of Neural
@@ -1138,6 +1317,13 @@ def predict_quanta(
     _check_qcfg(qcfg)
     ws = _optional_sizes("width", width)
     ns = _optional_sizes("n", n)
+    nw = 1 if ws is None else ws.size
+    nn = 1 if ns is None else ns.size
+    check_allocation(
+        "scaling.predict_quanta",
+        8.0 * qcfg.num_quanta * (2 * nw * nn + 4 * nn + nw + 2),
+        "lower num_quanta or the number of width and n values",
+    )
     p = quanta_frequencies(qcfg)
     k = np.arange(1, p.size + 1)
     inside = np.ones((1, p.size)) if ws is None else (k[None, :] <= ws[:, None])
@@ -1221,6 +1407,13 @@ def simulate_quanta(
         ``(num_seeds, widths, ns)`` float64 NumPy array (a missing axis has
         length 1).
 
+    Raises:
+        TypeError: bad ``key`` or ``qcfg``; ``width`` or ``n`` not real numbers;
+            ``num_seeds`` not an int.
+        ValueError: ``width`` or ``n`` not > 0; ``num_seeds < 1``; the
+            ``(num_seeds, widths, ns, num_quanta)`` arrays would exceed the
+            memory limit.
+
     References:
         Michaud, Liu, Girit & Tegmark, "The Quantization Model of Neural
         Scaling", 2023, arXiv:2303.13506.
@@ -1237,10 +1430,15 @@ def simulate_quanta(
     ws = _optional_sizes("width", width)
     ns = _optional_sizes("n", n)
     nn = 1 if ns is None else ns.size
+    nw = 1 if ws is None else ws.size
+    # per seed: rank (int32) + seen (bool) kept, learned (bool) and 1 - learned
+    # (float64) over the widths axis; one trial's counts, scores and argsorts
     check_allocation(
         "scaling.simulate_quanta",
-        4.0 * 8 * num_seeds * nn * qcfg.num_quanta,
-        "lower num_quanta, the number of n values or num_seeds",
+        float(num_seeds) * nn * qcfg.num_quanta * (5 + 9 * nw)
+        + 8.0 * 6 * nn * qcfg.num_quanta
+        + _seed_bytes(num_seeds, nw * nn),
+        "lower num_quanta, the number of width and n values or num_seeds",
     )
     keys = jax.random.split(key, num_seeds)
     n_arr = jnp.asarray(np.ones(1) if ns is None else ns, jnp.result_type(float))
@@ -1297,6 +1495,9 @@ class DigitsSpectrum(NamedTuple):
     bandwidth: float
 
 
+_DIGITS_POOL = 1797  # images in lm_sims.data's digits set
+
+
 def _laplace_kernel(x, bandwidth):
     sq = np.sum(x**2, axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
@@ -1349,11 +1550,28 @@ def predict_digits(
     """Eigenlearning test MSE (summed over the 10 classes) of kernel regression on
     ``n`` digits, from the measured spectrum and target power alone.
 
+    Args:
+        ns: ``(points,)`` training-set sizes in ``(0, 1797]`` (the pool).
+        ridge: ridge ``>= 0``.
+        bandwidth: the Laplace kernel's length scale ``> 0``.
+
+    Returns:
+        ``(points,)`` float64 test MSE.
+
+    Raises:
+        TypeError: ``ns`` not real numbers (strings, bools).
+        ValueError: ``ns`` not in ``(0, 1797]``; bad ``ridge`` or ``bandwidth``.
+
     Example (about 3 s the first time: the 1,797 x 1,797 eigendecomposition)::
 
         e = predict_digits([16, 64])  # (2,), falling with n
     """
     ns = _positive_array("ns", ns)
+    if np.any(ns > _DIGITS_POOL):
+        raise ValueError(
+            f"ns must be <= {_DIGITS_POOL} (the digits pool), "
+            f"got ns={ns.tolist()!r:.80}"
+        )
     check_real("ridge", ridge, nonnegative=True)
     spec = digits_spectrum(bandwidth)
     lam, v = spec.eigenvalues, np.sqrt(spec.target_power)
@@ -1403,15 +1621,20 @@ def digits_learning_curve(
     Returns:
         A :class:`ScalingCurve` (``theory`` from :func:`predict_digits`).
 
+    Raises:
+        TypeError: bad ``key``; ``ns`` not a sequence of ints.
+        ValueError: ``ns`` empty or outside ``1 .. 1797``; ``num_seeds < 2``;
+            bad ``ridge`` or ``bandwidth``.
+
     References:
         Simon et al., "The Eigenlearning Framework", 2021, arXiv:2110.03922.
     """
     check_key(key)
     check_int("num_seeds", num_seeds, minimum=2)
     check_real("ridge", ridge, nonnegative=True)
-    ns = [int(m) for m in ns]
-    for m in ns:
-        check_int("n", m, minimum=1, maximum=1797)
+    check_real("bandwidth", bandwidth, positive=True)
+    ns = _int_sizes("ns", ns, maximum=_DIGITS_POOL)
+    _check_seeds(num_seeds, len(ns), minimum=2)
     kernel, y, _, _ = _digits(float(bandwidth))
     rows = []
     for m in ns:

@@ -173,6 +173,159 @@ def test_bad_arguments():
         sc.QuantaConfig(threshold=1.5)
 
 
+# -- review fixes: memory, divergence at t = inf, validation ------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        # the num_seeds keys (8 bytes each) and the output alone are ~37 GiB
+        lambda: sc.simulate_test_mse(KEY, sc.Config(num_modes=10, n=4), [1], 10**9),
+        lambda: sc.isoflop(KEY, sc.Config(num_modes=100), [8, 16], [100.0], 10**9),
+        lambda: sc.time_curve(KEY, sc.Config(num_modes=10, n=None), [1], 10**9),
+        lambda: sc.data_curve(KEY, sc.Config(num_modes=10), [4], 10**9),
+        lambda: sc.predict_time(sc.Config(num_modes=10**10), [1.0]),
+        lambda: sc.train(
+            KEY, sc.Config(num_modes=3 * 10**9, n=None, steps=1, record_every=1)
+        ),
+        lambda: sc.quanta_frequencies(sc.QuantaConfig(num_quanta=10**11)),
+        lambda: sc.predict_quanta(
+            sc.QuantaConfig(), width=np.arange(1, 1001), n=np.arange(1, 1001)
+        ),
+        # the widths axis of (seeds, widths, ns, K): 2000 x 8 x 1e5 bools
+        lambda: sc.simulate_quanta(KEY, sc.QuantaConfig(), np.arange(1, 2001), [100]),
+    ],
+    ids=[
+        "simulate-seeds",
+        "isoflop-seeds",
+        "time-seeds",
+        "data-seeds",
+        "predict_time",
+        "train-population",
+        "quanta_frequencies",
+        "predict_quanta",
+        "simulate_quanta-widths",
+    ],
+)
+def test_huge_requests_raise_before_allocating(call):
+    with pytest.raises(ValueError, match="would need about"):
+        call()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"n": None, "lr": 5.0}, {"n": 1}, {"n": None, "width": 30, "lr": 3.0}],
+    ids=["population-lr5", "n1-default-lr", "random-features-lr3"],
+)
+def test_no_converged_limit_when_gradient_descent_diverges(changes):
+    # lr lambda_max >= 2 (lambda_1 = 1; the one-sample kernel's top eigenvalue is
+    # ~sum_k lambda_k ~ 2.6): the finite steps blow up, so steps = inf is inf too,
+    # through both code paths (eigendecomposition, and one solve per seed)
+    cfg = SMALL.replace(**changes)
+    e = sc.simulate_test_mse(KEY, cfg, [400, np.inf], 2)
+    assert np.all(e[:, 0] > 1e10) and np.all(np.isinf(e[:, 1])), e
+    assert np.all(np.isinf(sc.simulate_test_mse(KEY, cfg, [np.inf], 2)))
+    # the same draw trains to a divergence (the step-by-step loop agrees)
+    traj = sc.train(jax.random.split(KEY, 2)[0], cfg.replace(steps=400))
+    assert traj.diverged
+
+
+def test_stable_lr_keeps_the_converged_limit_and_curves_keep_t_inf():
+    # lr = 0.3 at n = 1: lr lambda_max ~ 0.8 < 2, the limit is finite in both paths
+    cfg = SMALL.replace(n=1, lr=0.3)
+    both = sc.simulate_test_mse(KEY, cfg, [10**6, np.inf], 2)
+    only = sc.simulate_test_mse(KEY, cfg, [np.inf], 2)[:, 0]
+    np.testing.assert_allclose(both[:, 1], only, rtol=1e-8)
+    np.testing.assert_allclose(both[:, 0], both[:, 1], rtol=1e-8)
+    # data_curve is defined at t = inf: the minimum-norm interpolant at any lr
+    c = sc.data_curve(KEY, SMALL.replace(lr=5.0), [8], 2)
+    assert np.all(np.isfinite(c.samples))
+
+
+def test_time_curve_reports_divergence_at_t_inf():
+    c = sc.time_curve(KEY, SMALL.replace(n=None, lr=3.0), [10, np.inf], 1)
+    assert np.isfinite(c.test_mse[0]) and np.isinf(c.test_mse[1])
+
+
+@pytest.mark.parametrize(
+    "sizes, error",
+    [
+        ([32.7], TypeError),
+        (["32"], TypeError),
+        ([True], TypeError),
+        ([], ValueError),
+        (32, TypeError),
+        ([0], ValueError),
+        ([200], ValueError),
+    ],
+)
+@pytest.mark.parametrize("which", ["data", "width", "isoflop"])
+def test_sizes_must_be_integers_and_are_named(sizes, error, which):
+    cfg = sc.Config(num_modes=200)
+    name = "ns" if which == "data" else "widths"
+    with pytest.raises(error, match=name):
+        if which == "data":
+            sc.data_curve(KEY, cfg, sizes, 2)
+        elif which == "width":
+            sc.width_curve(KEY, cfg, sizes, 2)
+        else:
+            sc.isoflop(KEY, cfg, sizes, [100.0], 1)
+
+
+def test_numpy_integer_sizes_are_accepted():
+    c = sc.data_curve(KEY, sc.Config(num_modes=200), np.array([8, 16]), 2)
+    np.testing.assert_array_equal(c.x, [8.0, 16.0])
+
+
+@pytest.mark.parametrize(
+    "num_seeds, error",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        ("a", TypeError),
+        (True, TypeError),
+    ],
+)
+def test_num_seeds_is_checked_everywhere(num_seeds, error):
+    cfg = sc.Config(num_modes=100)
+    with pytest.raises(error, match="num_seeds"):
+        sc.isoflop(KEY, cfg, [8, 16, 32], [100.0], num_seeds)
+    with pytest.raises(error, match="num_seeds"):
+        sc.time_curve(KEY, cfg.replace(n=None), [10], num_seeds)
+
+
+def test_theory_refuses_bools_and_strings_and_names_the_argument():
+    cfg = sc.Config(num_modes=200)
+    for call, name in [
+        (lambda v: sc.predict_time(cfg, v), "t"),
+        (lambda v: sc.predict_width(cfg, v), "width"),
+        (lambda v: sc.predict_data(cfg, v), "n"),
+        (lambda v: sc.predict_quanta(sc.QuantaConfig(num_quanta=10), n=v), "n"),
+    ]:
+        for bad in (True, [True, 2.0], "abc", ["1"]):
+            with pytest.raises(TypeError, match=f"^{name} must be real numbers"):
+                call(bad)
+    with pytest.raises(ValueError, match="^width must be < num_modes"):
+        sc.predict_width(cfg, [200])
+    with pytest.raises(ValueError, match="^width must be < num_modes"):
+        sc.predict_width_time(cfg, [200], [1.0])
+    with pytest.raises(TypeError, match="key must be a JAX PRNG key"):
+        sc.data_curve("a", cfg, [32], 2)
+
+
+def test_digits_refuse_more_images_than_the_pool():
+    # checked before the 1,797 x 1,797 eigendecomposition: fast
+    with pytest.raises(ValueError, match="ns must be <= 1797"):
+        sc.predict_digits([5000])
+    with pytest.raises(ValueError, match="ns must be >= 1 and <= 1797"):
+        sc.digits_learning_curve(KEY, [2000], 2)
+    with pytest.raises(TypeError, match="ns must be an integer"):
+        sc.digits_learning_curve(KEY, [16.9], 2)
+    with pytest.raises(ValueError, match="bandwidth must be > 0"):
+        sc.digits_learning_curve(KEY, [16], 2, bandwidth=-1.0)
+
+
 # -- statistical: the tolerances --------------------------------------------
 
 P = 2000  # modes (the calibrated 2000-4000)
@@ -195,9 +348,8 @@ def _data_curve(r):
     cfg = sc.Config(num_modes=P_DATA, alpha=1.5, r=r)
     rows, theory = [], sc.predict_data(cfg, NS)
     for n in NS:
-        e = sc.simulate_test_mse(
-            jax.random.fold_in(KEY, int(n)), cfg.replace(n=int(n)), [np.inf], SEEDS[n]
-        )[:, 0]
+        # data_curve: the t = inf limit by definition (same seeds, fold_in(KEY, n))
+        e = sc.data_curve(KEY, cfg, [int(n)], SEEDS[n]).samples[:, 0]
         rows.append((e.mean(), e.std(ddof=1) / np.sqrt(e.size)))
     mean, sem = np.array(rows).T
     return mean, sem, theory
