@@ -26,15 +26,16 @@ is their phenomenon at toy scale: a two-layer network
 
 .. math::
 
-    f(x) = \frac{1}{\sqrt{h}}\, a^\top \phi(W x), \qquad \phi \in \{\tanh,
+    f(x) = \frac{1}{\sqrt{n}}\, a^\top \phi(W x), \qquad \phi \in \{\tanh,
     \mathrm{relu}\}, \qquad (eq-eos-model)
 
-with ``d = 10`` inputs, ``h = 64`` hidden units, trained on ``n = 500`` Gaussian
+with ``d = 10`` inputs, ``n = 64`` hidden units (``width``; the book's symbol
+for width), trained on ``P = 500`` (``num_train``) Gaussian
 inputs :math:`x \sim N(0, I_d)` with random :math:`\pm 1` labels (an easy teacher
 task does not sharpen enough), :math:`W_{ij} \sim N(0, 1/d)`, and a *small* readout
 :math:`a_i \sim N(0, 0.1^2)` (with :math:`a \sim N(0, 1)` the network starts too
 sharp and never reaches the edge at these learning rates). The loss is the book's
-:math:`\mathcal{L} = \frac{1}{2n} \sum_\mu (f(x_\mu) - y_\mu)^2`. The learning rate
+:math:`\mathcal{L} = \frac{1}{2P} \sum_\mu (f(x_\mu) - y_\mu)^2`. The learning rate
 is set relative to the initial sharpness :math:`S_0` (:func:`initial_sharpness`),
 :math:`\mathrm{lr} = 2 / (k S_0)`: with k = 4 or 8 the run sharpens until S meets
 :math:`2/\mathrm{lr}` and stays there; with k = 16 it stops short (the control).
@@ -82,6 +83,7 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from lm_sims import observables, training
 from lm_sims._config import (
     as_float_array,
+    check_allocation,
     check_callable,
     check_choice,
     check_int,
@@ -89,6 +91,7 @@ from lm_sims._config import (
     check_real,
     config_dataclass,
     diverged_flag,
+    num_bytes,
 )
 
 __all__ = [
@@ -133,8 +136,8 @@ class Config:
 
     Attributes:
         d: input dimension (int >= 1). Static. Default 10.
-        width: hidden width h (int >= 1). Static. Default 64.
-        num_train: number of training samples n (int >= 1). Static. Default 500.
+        width: hidden width n (int >= 1). Static. Default 64.
+        num_train: number of training samples P (int >= 1). Static. Default 500.
         activation: "tanh" or "relu". Static.
         steps: gradient-descent steps (int >= 1). Static. Default 2000.
         record_every: record the loss and the sharpness every this many steps;
@@ -199,7 +202,7 @@ class Trajectory(NamedTuple):
     Attributes:
         step: (records,) the step of each record, 0, record_every, ..., steps (int).
         t: (records,) time ``lr * step``.
-        loss: (records,) training loss ``1/(2n) sum (f - y)^2``; NaN after a
+        loss: (records,) training loss ``1/(2P) sum (f - y)^2``; NaN after a
             divergence.
         sharpness: (records,) top eigenvalue of the loss Hessian; NaN after a
             divergence. The edge of stability is ``2 / lr``
@@ -237,6 +240,84 @@ def _check_key(key):
 
 def _float():
     return jnp.zeros(()).dtype  # float64 under jax_enable_x64, else float32
+
+
+def _real_array(name, value):
+    """``value`` as a finite floating array; bools (Python or NumPy) are refused,
+    not read as 0 and 1."""
+    if isinstance(value, (bool, np.bool_)) or (
+        hasattr(value, "dtype") and np.dtype(value.dtype) == np.bool_
+    ):
+        raise TypeError(
+            f"{name} must be real numbers, not booleans, got {name}={value!r}"
+        )
+    if isinstance(value, (list, tuple)) and any(
+        isinstance(v, (bool, np.bool_)) for v in np.ravel(np.asarray(value, object))
+    ):
+        raise TypeError(f"{name} must be real numbers, not booleans, got {value!r}")
+    return as_float_array(name, value)
+
+
+def _check_params(params):
+    if not (isinstance(params, tuple) and hasattr(params, "w")) or not hasattr(
+        params, "a"
+    ):
+        raise TypeError(
+            "params must be edge_of_stability.Params(w, a), got "
+            f"{type(params).__name__}"
+        )
+    w = _real_array("params.w", params.w)
+    a = _real_array("params.a", params.a)
+    if w.ndim != 2 or a.shape != (w.shape[0],):
+        raise ValueError(
+            "params must have w of shape (width, d) and a of shape (width,), got "
+            f"params.w of shape {w.shape} and params.a of shape {a.shape}"
+        )
+    return Params(w, a)
+
+
+def _check_x(params, x, name="x"):
+    x = _real_array(name, x)
+    d = params.w.shape[1]
+    if x.ndim != 2 or x.shape[1] != d:
+        raise ValueError(
+            f"{name} must have shape (P, d) with d = {d} (params.w is "
+            f"{params.w.shape}), got {name} of shape {x.shape}"
+        )
+    return x
+
+
+def _check_batch(params, batch):
+    if not (isinstance(batch, tuple) and len(batch) == 2):
+        raise TypeError(
+            f"batch must be edge_of_stability.Batch(x, y), got {type(batch).__name__}"
+        )
+    x = _check_x(params, batch[0], "batch.x")
+    y = _real_array("batch.y", batch[1])
+    if y.shape != (x.shape[0],):
+        raise ValueError(
+            f"batch.y must have shape (P,) = ({x.shape[0]},) to match batch.x of "
+            f"shape {x.shape}, got batch.y of shape {y.shape} (a column vector "
+            "(P, 1) would broadcast to a (P, P) error: pass y.ravel())"
+        )
+    return Batch(x, y)
+
+
+def _check_memory(cfg):
+    # the largest live arrays of a run: data (P d), the hidden activations and
+    # their tangents in the gradient and Hessian-vector products (~8 P n), the
+    # Lanczos basis (lanczos_iters + 4 parameter vectors) and the records
+    records = cfg.steps // cfg.record_every + 1
+    nbytes = (
+        num_bytes(cfg.num_train, cfg.d + 8 * cfg.width)
+        + num_bytes(cfg.lanczos_iters + 4, cfg.width, cfg.d + 1)
+        + num_bytes(4, records)
+    )
+    check_allocation(
+        f"the run at width={cfg.width}, num_train={cfg.num_train}, d={cfg.d}",
+        nbytes,
+        "use a smaller width, num_train or d",
+    )
 
 
 def _data(key, cfg):
@@ -280,6 +361,7 @@ def training_data(key: jax.Array, cfg: Config) -> Batch:
     """
     _check_key(key)
     _check_cfg(cfg)
+    _check_memory(cfg)
     return _data(jax.random.split(key)[0], cfg)
 
 
@@ -309,6 +391,7 @@ def init(key: jax.Array, cfg: Config) -> Params:
     """
     _check_key(key)
     _check_cfg(cfg)
+    _check_memory(cfg)
     return _init(jax.random.split(key)[1], cfg)
 
 
@@ -319,33 +402,76 @@ def apply(
 
     Args:
         params: :class:`Params`.
-        x: inputs, shape (n, d).
+        x: inputs, shape (P, d).
         activation: "tanh" or "relu".
 
     Returns:
-        Outputs, shape (n,).
+        Outputs, shape (P,).
 
     Raises:
-        ValueError: unknown ``activation``.
+        ValueError: unknown ``activation``; ``x`` not of shape (P, d) with the
+            ``d`` of ``params.w``; ``params`` of inconsistent shapes; NaN or inf
+            entries.
+        TypeError: ``params`` not :class:`Params`, or non-real (or boolean) arrays.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import edge_of_stability as eos
+        >>> p = eos.init(jax.random.key(0), eos.Config(width=16))
+        >>> eos.apply(p, jnp.ones((3, 10))).shape
+        (3,)
     """
     check_choice("activation", activation, ACTIVATIONS)
+    params = _check_params(params)
+    return _apply(params, _check_x(params, x), activation)
+
+
+def _apply(params, x, activation):
     phi = jnp.tanh if activation == "tanh" else jax.nn.relu
     width = params.a.shape[-1]
     return phi(x @ params.w.T) @ params.a / np.sqrt(width)
 
 
+def _loss(params, batch, activation):
+    return 0.5 * jnp.mean((_apply(params, batch.x, activation) - batch.y) ** 2)
+
+
+def _sharpness(params, batch, activation, num_iters):
+    return observables.sharpness(
+        functools.partial(_loss, batch=batch, activation=activation),
+        params,
+        num_iters=num_iters,
+    )
+
+
 def loss(params: Params, batch: Batch, activation: str = "tanh") -> Float[Array, ""]:
-    """Training loss ``1/(2n) sum_mu (f(x_mu) - y_mu)^2`` (half the mean squared error).
+    """Training loss ``1/(2P) sum_mu (f(x_mu) - y_mu)^2`` (half the mean squared error).
 
     Args:
         params: :class:`Params`.
-        batch: :class:`Batch`.
+        batch: :class:`Batch`, x of shape (P, d) and y of shape (P,).
         activation: "tanh" or "relu".
 
     Returns:
         Scalar loss.
+
+    Raises:
+        ValueError: ``batch.y`` not of shape (P,) matching ``batch.x`` (a column
+            vector (P, 1) is refused, not broadcast), ``batch.x`` not (P, d),
+            NaN or inf entries, or an unknown ``activation``.
+        TypeError: as :func:`apply`, or ``batch`` not a (x, y) pair.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import edge_of_stability as eos
+        >>> key, cfg = jax.random.key(0), eos.Config(num_train=50, width=16)
+        >>> value = eos.loss(eos.init(key, cfg), eos.training_data(key, cfg))
+        >>> 0.4 < float(value) < 0.6
+        True
     """
-    return 0.5 * jnp.mean((apply(params, batch.x, activation) - batch.y) ** 2)
+    check_choice("activation", activation, ACTIVATIONS)
+    params = _check_params(params)
+    return _loss(params, _check_batch(params, batch), activation)
 
 
 def sharpness(
@@ -365,13 +491,12 @@ def sharpness(
         Scalar sharpness (algebraic top eigenvalue), in the dtype of ``params``.
 
     Raises:
-        ValueError, TypeError: as :func:`lm_sims.observables.sharpness`.
+        ValueError, TypeError: as :func:`loss`, or
+            :func:`lm_sims.observables.sharpness`.
     """
-    return observables.sharpness(
-        functools.partial(loss, batch=batch, activation=activation),
-        params,
-        num_iters=num_iters,
-    )
+    check_choice("activation", activation, ACTIVATIONS)
+    params = _check_params(params)
+    return _sharpness(params, _check_batch(params, batch), activation, num_iters)
 
 
 @functools.partial(jax.jit, static_argnums=(1,))
@@ -379,9 +504,7 @@ def _initial_sharpness(key, cfg):
     k_data, k_init = jax.random.split(key)
     # 4x the usual Lanczos steps: this one number sets every learning rate
     iters = max(4 * cfg.lanczos_iters, 40)
-    return sharpness(
-        _init(k_init, cfg), _data(k_data, cfg), cfg.activation, num_iters=iters
-    )
+    return _sharpness(_init(k_init, cfg), _data(k_data, cfg), cfg.activation, iters)
 
 
 def _shape_cfg(cfg):
@@ -421,6 +544,7 @@ def initial_sharpness(key: jax.Array, cfg: Config) -> Float[Array, ""]:
     """
     _check_key(key)
     _check_cfg(cfg)
+    _check_memory(cfg)
     return _initial_sharpness(
         key, _shape_cfg(cfg).replace(readout_scale=cfg.readout_scale)
     )
@@ -467,13 +591,14 @@ def stability_threshold(lr: float | ArrayLike) -> Float[Array, "*batch"]:
 
     Raises:
         ValueError: an ``lr`` that is not > 0 or not finite.
+        TypeError: ``lr`` is not real numbers (booleans are refused).
 
     Example:
         >>> from lm_sims.edge_of_stability import stability_threshold
         >>> float(stability_threshold(0.5))
         4.0
     """
-    lr = as_float_array("lr", lr)
+    lr = _real_array("lr", lr)
     if not bool(jnp.all(lr > 0)):
         raise ValueError(f"lr must be > 0, got lr={np.asarray(lr)}")
     return 2.0 / lr
@@ -484,7 +609,7 @@ def _train(key, cfg, observe_fn=None):
     k_data, k_init = jax.random.split(key)
     batch = _data(k_data, cfg)
     params0 = _init(k_init, cfg)
-    loss_fn = functools.partial(loss, batch=batch, activation=cfg.activation)
+    loss_fn = functools.partial(_loss, batch=batch, activation=cfg.activation)
 
     def observe(p):
         s = observables.sharpness(loss_fn, p, num_iters=cfg.lanczos_iters)
@@ -539,6 +664,8 @@ def train(
     Raises:
         TypeError: ``key`` is not a PRNG key, ``cfg`` not a :class:`Config`, or
             ``observe`` not callable.
+        ValueError: the run would allocate more than ``LM_SIMS_MAX_BYTES``
+            (default 4 GiB; width, num_train and d set the size).
 
     References:
         Cohen et al., "Gradient descent on neural networks typically occurs at the
@@ -555,6 +682,7 @@ def train(
     _check_key(key)
     _check_cfg(cfg)
     check_callable("observe", observe)
+    _check_memory(cfg)
     return _train(key, cfg, observe)
 
 
@@ -579,12 +707,18 @@ class EdgeSummary(NamedTuple):
     late_start: int
 
 
-def edge_summary(traj: Trajectory, lr: float, late_start: int = 1000) -> EdgeSummary:
+def edge_summary(
+    traj: Trajectory, lr: float | None = None, late_start: int = 1000
+) -> EdgeSummary:
     """Summarise a run against its edge of stability ``2 / lr``.
+
+    The run's learning rate is read from the trajectory (``traj.t / traj.step``);
+    an ``lr`` given as well must agree with it (relative 1e-4: ``t`` is rounded
+    to the float dtype), so a summary can never use another run's threshold.
 
     Args:
         traj: a :class:`Trajectory` of one run (no leading grid axes).
-        lr: the run's learning rate (> 0).
+        lr: the run's learning rate (> 0), or None to take it from ``traj``.
         late_start: the records at steps >= this are the late phase (int >= 0, at
             most the last recorded step).
 
@@ -592,25 +726,46 @@ def edge_summary(traj: Trajectory, lr: float, late_start: int = 1000) -> EdgeSum
         :class:`EdgeSummary` of Python numbers.
 
     Raises:
-        ValueError: ``lr`` not > 0, ``late_start`` out of range, the trajectory
-            has leading axes, or it diverged before ``late_start``.
+        TypeError: ``traj`` is not a :class:`Trajectory`.
+        ValueError: ``lr`` not > 0 or not the run's learning rate, ``late_start``
+            out of range, the trajectory has leading axes, or it diverged before
+            ``late_start``.
 
     Example:
         >>> import jax
         >>> from lm_sims import edge_of_stability as eos
         >>> key, cfg = jax.random.key(0), eos.Config(steps=200)
         >>> lr = eos.lr_for_ratio(key, cfg, 16)
-        >>> s = eos.edge_summary(eos.train(key, cfg.replace(lr=lr)), lr, 100)
+        >>> traj = eos.train(key, cfg.replace(lr=lr))
+        >>> s = eos.edge_summary(traj, late_start=100)  # lr from traj.t / traj.step
         >>> s.first_crossing, s.loss_monotone
         (-1, True)
+        >>> eos.edge_summary(traj, 2 * lr, 100)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: lr must be the run's learning rate, ...
     """
-    check_real("lr", lr, positive=True)
+    if not isinstance(traj, Trajectory):
+        raise TypeError(
+            "traj must be an edge_of_stability.Trajectory (the output of train), "
+            f"got {type(traj).__name__}"
+        )
     step = np.asarray(traj.step)
     if step.ndim != 1:
         raise ValueError(
             f"traj must be one run (1-D records), got step of shape {step.shape}"
         )
     check_int("late_start", late_start, minimum=0, maximum=int(step[-1]))
+    run_lr = float(np.asarray(traj.t, np.float64)[-1] / step[-1])
+    if lr is None:
+        lr = run_lr
+    else:
+        check_real("lr", lr, positive=True)
+        if not np.isclose(float(lr), run_lr, rtol=1e-4, atol=0.0):
+            raise ValueError(
+                f"lr must be the run's learning rate, traj.t / traj.step = "
+                f"{run_lr:.6g}, got lr={float(lr):.6g} (omit lr to use the run's)"
+            )
     ratio = np.asarray(traj.sharpness, np.float64) * float(lr) / 2.0
     loss_ = np.asarray(traj.loss, np.float64)
     late = step >= late_start
@@ -650,17 +805,23 @@ class QuadraticRun(NamedTuple):
     loss: Float[np.ndarray, " records"]
 
 
-def _check_quadratic(hessian, x0, lr, steps):
-    h = np.asarray(as_float_array("hessian", hessian), np.float64)
+def _check_quadratic(hessian, x0, lr, steps, copies):
+    h = np.asarray(_real_array("hessian", hessian), np.float64)
     if h.ndim != 2 or h.shape[0] != h.shape[1] or h.shape[0] < 1:
         raise ValueError(f"hessian must be square (dim, dim), got shape {h.shape}")
     if not np.allclose(h, h.T, rtol=1e-12, atol=1e-12 * np.abs(h).max()):
         raise ValueError("hessian must be symmetric")
-    x0 = np.asarray(as_float_array("x0", x0), np.float64)
+    x0 = np.asarray(_real_array("x0", x0), np.float64)
     if x0.shape != (h.shape[0],):
         raise ValueError(f"x0 must have shape ({h.shape[0]},), got {x0.shape}")
     check_real("lr", lr, positive=True)
     check_int("steps", steps, minimum=1)
+    # float64 NumPy: ``copies`` arrays of (steps + 1, dim)
+    check_allocation(
+        f"{steps} steps of a {h.shape[0]}-dimensional quadratic",
+        8.0 * copies * (steps + 1.0) * h.shape[0],
+        "use fewer steps or a smaller hessian",
+    )
     return h, x0, float(lr)
 
 
@@ -686,7 +847,9 @@ def quadratic_gd(
 
     Raises:
         ValueError: H not square or not symmetric, x0 of the wrong shape, NaN
-            entries, ``lr <= 0`` or ``steps < 1``.
+            entries, ``lr <= 0``, ``steps < 1``, or iterates that would take
+            more than ``LM_SIMS_MAX_BYTES`` (default 4 GiB).
+        TypeError: boolean or non-real ``hessian`` / ``x0``.
 
     Example:
         >>> import numpy as np
@@ -695,7 +858,7 @@ def quadratic_gd(
         >>> run.x[-1].tolist()  # (1 - 0.5 * 2)^2 = 0 and (1 - 0.5)^2 = 0.25
         [0.0, 0.25]
     """
-    h, x, lr = _check_quadratic(hessian, x0, lr, steps)
+    h, x, lr = _check_quadratic(hessian, x0, lr, steps, copies=2)
     xs = [x]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
@@ -736,7 +899,7 @@ def predict_quadratic(
         >>> round(float(p.x[-1, 0]), 4)  # (1 - 2.1)^10 = 1.1^10
         2.5937
     """
-    h, x0, lr = _check_quadratic(hessian, x0, lr, steps)
+    h, x0, lr = _check_quadratic(hessian, x0, lr, steps, copies=3)
     lam, u = np.linalg.eigh(h)
     c = u.T @ x0
     k = np.arange(steps + 1.0)[:, None]

@@ -251,3 +251,110 @@ def test_invalid_arguments_raise():
         eos.quadratic_diverges(0.1, -1.0)
     with pytest.raises(ValueError, match="activation must be one of"):
         eos.apply(eos.init(KEY, CFG), jnp.ones((2, 10)), "gelu")
+
+
+# -- the public boundary: shapes, NaN, booleans, memory, the run's lr ----------------
+
+_SMALL = eos.Config(d=3, width=4, num_train=6, steps=20, record_every=10)
+
+
+def _small():
+    return eos.init(KEY, _SMALL), eos.training_data(KEY, _SMALL)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        # a column-vector target would broadcast to a (P, P) error matrix
+        (lambda b: eos.Batch(b.x, b.y[:, None]), ValueError, r"batch\.y must have"),
+        (lambda b: eos.Batch(b.x, b.y[:1]), ValueError, r"batch\.y must have"),
+        (lambda b: eos.Batch(b.x[:, :2], b.y), ValueError, r"batch\.x must have"),
+        (lambda b: eos.Batch(b.x.at[0, 0].set(jnp.nan), b.y), ValueError, "finite"),
+        (lambda b: eos.Batch(b.x, b.y.at[1].set(jnp.nan)), ValueError, "finite"),
+        (lambda b: eos.Batch(b.x, b.y > 0), TypeError, "not booleans"),
+        (lambda b: (b.x, b.y, b.y), TypeError, r"Batch\(x, y\)"),
+        (lambda b: None, TypeError, r"Batch\(x, y\)"),
+    ],
+)
+def test_loss_and_sharpness_reject_mismatched_or_nan_batches(bad, error, match):
+    params, batch = _small()
+    with pytest.raises(error, match=match):
+        eos.loss(params, bad(batch))
+    with pytest.raises(error, match=match):
+        eos.sharpness(params, bad(batch))
+
+
+def test_apply_rejects_bad_inputs_and_params():
+    params, batch = _small()
+    with pytest.raises(ValueError, match=r"x must have shape \(P, d\) with d = 3"):
+        eos.apply(params, jnp.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"x must have shape"):
+        eos.apply(params, jnp.ones(3))
+    with pytest.raises(ValueError, match="x must be finite"):
+        eos.apply(params, jnp.full((2, 3), jnp.nan))
+    with pytest.raises(ValueError, match=r"params\.a of shape \(3,\)"):
+        eos.apply(params._replace(a=params.a[:3]), batch.x)
+    with pytest.raises(ValueError, match=r"params\.w must be finite"):
+        eos.apply(params._replace(w=params.w.at[0, 0].set(jnp.inf)), batch.x)
+    with pytest.raises(TypeError, match="params must be"):
+        eos.apply({"w": params.w, "a": params.a}, batch.x)
+
+
+def test_validation_leaves_valid_calls_and_transforms_unchanged():
+    # the public loss equals the formula, and still works under jit, grad and vmap
+    # (validation at the boundary sees tracers and checks shapes only)
+    params, batch = _small()
+    f = jnp.tanh(batch.x @ params.w.T) @ params.a / 2.0  # sqrt(width) = 2
+    expected = 0.5 * jnp.mean((f - batch.y) ** 2)
+    assert float(eos.loss(params, batch)) == pytest.approx(float(expected), rel=1e-6)
+    assert float(jax.jit(eos.loss)(params, batch)) == pytest.approx(
+        float(expected), rel=1e-6
+    )
+    assert jax.grad(eos.loss)(params, batch).w.shape == (4, 3)
+    per_point = jax.vmap(lambda x: eos.apply(params, x[None])[0])(batch.x)
+    np.testing.assert_allclose(per_point, f, rtol=1e-5)
+
+
+def test_booleans_are_not_numbers():
+    with pytest.raises(TypeError, match="lr must be real numbers, not booleans"):
+        eos.stability_threshold(True)
+    with pytest.raises(TypeError, match="not booleans"):
+        eos.stability_threshold(np.array([True, False]))
+    with pytest.raises(TypeError, match="lr must be a real number"):
+        eos.quadratic_diverges(True, 4.0)
+    with pytest.raises(TypeError, match="hessian must be real numbers"):
+        eos.quadratic_gd(np.eye(2, dtype=bool), [1.0, 1.0], 0.1, 3)
+    with pytest.raises(TypeError, match="x0 must be real numbers"):
+        eos.predict_quadratic(np.eye(2), [True, False], 0.1, 3)
+    with pytest.raises(TypeError, match="k must be a real number"):
+        eos.lr_for_ratio(KEY, CFG, True)
+
+
+def test_memory_guards_refuse_before_allocating():
+    # each would need far more than the 4 GiB limit (2 TB, 15 GiB, 224 GiB): a
+    # ValueError that says how much, before any array is made (these return at once)
+    huge = eos.Config(width=10**6, num_train=10**5, steps=1, record_every=1, lr=0.1)
+    for fn in (eos.train, eos.initial_sharpness, eos.init, eos.training_data):
+        with pytest.raises(ValueError, match="GiB.*smaller width"):
+            fn(KEY, huge)
+    with pytest.raises(ValueError, match="GiB.*fewer steps"):
+        eos.quadratic_gd(np.eye(1000), np.ones(1000), 0.1, 10**6)
+    with pytest.raises(ValueError, match="GiB.*fewer steps"):
+        eos.predict_quadratic(np.eye(1000), np.ones(1000), 0.1, 10**7)
+
+
+def test_edge_summary_takes_or_checks_the_runs_lr():
+    cfg = _SMALL.replace(lr=0.5)
+    traj = eos.train(KEY, cfg)
+    # lr omitted: read from traj.t / traj.step, the same summary as the true lr
+    assert eos.edge_summary(traj, None, 10) == eos.edge_summary(traj, 0.5, 10)
+    expected = float(traj.sharpness[-1]) * 0.5 / 2
+    assert eos.edge_summary(traj, late_start=20).late_mean == pytest.approx(expected)
+    # another run's lr (even 1% off) would rescale every ratio: refused
+    for wrong in (100.0, 0.505):
+        with pytest.raises(ValueError, match="lr must be the run's learning rate"):
+            eos.edge_summary(traj, wrong, 10)
+    with pytest.raises(TypeError, match="traj must be an edge_of_stability"):
+        eos.edge_summary(None, 1.0)
+    with pytest.raises(TypeError, match="lr must be a real number"):
+        eos.edge_summary(traj, True, 10)
