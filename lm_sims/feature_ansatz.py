@@ -56,6 +56,7 @@ from lm_sims._config import (
     check_real,
     config_dataclass,
     diverged_flag,
+    is_concrete,
     num_bytes,
 )
 
@@ -249,10 +250,38 @@ def _check_square(name, a):
     return a
 
 
+def _rtol(dtype):
+    return 1e-4 if dtype == jnp.float32 else 1e-10
+
+
+def _check_psd(name, a):
+    """Raise ValueError unless the concrete (d, d) ``a`` is symmetric and PSD up
+    to round-off (relative tolerance 1e-4 in float32, 1e-10 in float64)."""
+    if not is_concrete(a):
+        return
+    m = np.asarray(a, dtype=np.float64)
+    scale = np.max(np.abs(m))
+    tol = _rtol(a.dtype)
+    asym = np.max(np.abs(m - m.T))
+    if asym > tol * scale:
+        raise ValueError(
+            f"{name} must be symmetric, got max |{name} - {name}^T| = {asym:.3g} "
+            f"(> {tol:g} * max |entry| = {tol * scale:.3g})"
+        )
+    low = float(np.linalg.eigvalsh(0.5 * (m + m.T))[0])
+    if low < -tol * scale * m.shape[0]:
+        raise ValueError(
+            f"{name} must be positive semi-definite, got an eigenvalue {low:.3g} "
+            f"(round-off allows >= {-tol * scale * m.shape[0]:.3g})"
+        )
+
+
 def matrix_power(a: Float[ArrayLike, "d d"], power: float) -> Float[Array, "d d"]:
     """``A^power`` of a symmetric positive semi-definite matrix, by ``eigh``.
 
-    The matrix is symmetrised first; negative eigenvalues (round-off) are set to 0.
+    The matrix must be symmetric and PSD up to round-off (relative tolerance 1e-4
+    in float32, 1e-10 in float64); it is symmetrised and the round-off negative
+    eigenvalues are set to 0.
 
     Args:
         a: (d, d) symmetric PSD matrix.
@@ -262,7 +291,8 @@ def matrix_power(a: Float[ArrayLike, "d d"], power: float) -> Float[Array, "d d"
         (d, d) matrix.
 
     Raises:
-        ValueError: ``a`` not square or not finite, ``power`` <= 0.
+        ValueError: ``a`` not square or not finite, not symmetric, or with an
+            eigenvalue below round-off (``-tol * d * max |a_ij|``); ``power`` <= 0.
 
     Example:
         >>> import jax.numpy as jnp
@@ -273,6 +303,7 @@ def matrix_power(a: Float[ArrayLike, "d d"], power: float) -> Float[Array, "d d"
     """
     a = _check_square("a", a)
     check_real("power", power, positive=True)
+    _check_psd("a", a)
     return _matrix_power(a, power)
 
 
@@ -290,10 +321,12 @@ def off_diagonal_pearson(
         a, b: (d, d) matrices (d >= 3, so there are at least 3 pairs).
 
     Returns:
-        scalar in [-1, 1] (NaN if either set of entries is constant).
+        scalar in [-1, 1].
 
     Raises:
-        ValueError: shapes differ, not square, d < 3, or not finite.
+        ValueError: shapes differ, not square, d < 3, or not finite; the entries
+            above the diagonal of either matrix all equal (the correlation would
+            be 0/0).
 
     Example:
         >>> import jax.numpy as jnp
@@ -308,7 +341,21 @@ def off_diagonal_pearson(
             f"a and b must have the same shape (d, d) with d >= 3, got {a.shape} "
             f"and {b.shape}"
         )
+    _check_spread("a", a)
+    _check_spread("b", b)
     return _pearson(a, b)
+
+
+def _check_spread(name, a):
+    """A correlation with constant entries is 0/0: refuse it (concrete only)."""
+    if not is_concrete(a):
+        return
+    off = np.asarray(a)[np.triu_indices(a.shape[0], 1)]
+    if np.ptp(off) == 0:
+        raise ValueError(
+            f"the off-diagonal entries of {name} are all equal ({off[0]:g}): their "
+            "Pearson correlation is undefined (0/0)"
+        )
 
 
 def _pearson(a, b):
@@ -334,7 +381,8 @@ def nfa_correlation(
         scalar correlation.
 
     Raises:
-        ValueError: shapes differ or d < 3, non-finite input, power <= 0.
+        ValueError: shapes differ or d < 3 (naming ``gram`` and ``agop_matrix``),
+            non-finite input, ``agop_matrix`` not symmetric PSD, power <= 0.
 
     Example:
         >>> import jax.numpy as jnp
@@ -347,8 +395,16 @@ def nfa_correlation(
     gram = _check_square("gram", gram)
     agop_matrix = _check_square("agop_matrix", agop_matrix)
     check_real("power", power, positive=True)
-    off_diagonal_pearson(gram, agop_matrix)  # shape checks
-    return _pearson(gram, _matrix_power(agop_matrix, power))
+    if gram.shape != agop_matrix.shape or gram.shape[0] < 3:
+        raise ValueError(
+            "gram and agop_matrix must have the same shape (d, d) with d >= 3, got "
+            f"gram {gram.shape} and agop_matrix {agop_matrix.shape}"
+        )
+    _check_psd("agop_matrix", agop_matrix)
+    _check_spread("gram", gram)
+    powered = _matrix_power(agop_matrix, power)
+    _check_spread(f"agop_matrix^{power:g}", powered)
+    return _pearson(gram, powered)
 
 
 # -- the target and the network -----------------------------------------------------
@@ -405,10 +461,14 @@ def target_agop(directions: Float[ArrayLike, "3 d"]) -> Float[Array, "d d"]:
     exact to float precision), a reference for what the features should learn.
 
     Args:
-        directions: (3, d) orthonormal rows u_k.
+        directions: (3, d) orthonormal rows u_k (``U U^T = I`` to 1e-4 in
+            float32, 1e-8 in float64; the formula needs it).
 
     Returns:
         (d, d) matrix.
+
+    Raises:
+        ValueError: directions not (3, d), not finite, or not orthonormal.
 
     Example:
         >>> import jax.numpy as jnp
@@ -420,6 +480,15 @@ def target_agop(directions: Float[ArrayLike, "3 d"]) -> Float[Array, "d d"]:
     u = as_float_array("directions", directions)
     if u.ndim != 2 or u.shape[0] != 3:
         raise ValueError(f"directions must have shape (3, d), got {u.shape}")
+    un = np.asarray(u, dtype=np.float64)
+    err = float(np.max(np.abs(un @ un.T - np.eye(3))))
+    tol = 1e-4 if u.dtype == jnp.float32 else 1e-8
+    if err > tol:
+        raise ValueError(
+            "directions must have orthonormal rows (U U^T = I; the AGOP formula "
+            f"assumes it), got max |U U^T - I| = {err:.3g} > {tol:g}; "
+            "orthonormalise them, e.g. with a QR decomposition"
+        )
     z, w = np.polynomial.hermite_e.hermegauss(80)
     e_t2 = float(np.sum(w * (1 - np.tanh(z) ** 2) ** 2) / np.sqrt(2 * np.pi))
     d = jnp.asarray([1.0, 1.0, e_t2], u.dtype)
@@ -476,9 +545,72 @@ def init(key: jax.Array, cfg: Config) -> Params:
     return tuple(layers)
 
 
+def _check_params(params):
+    if (
+        not isinstance(params, (tuple, list))
+        or len(params) < 2
+        or not all(isinstance(layer, Layer) for layer in params)
+    ):
+        raise TypeError(
+            "params must be a tuple of >= 2 feature_ansatz.Layer (from init), "
+            f"got {type(params).__name__}"
+        )
+    for i, layer in enumerate(params):
+        w = as_float_array(f"params[{i}].w", layer.w)
+        b = as_float_array(f"params[{i}].b", layer.b)
+        if w.ndim != 2 or b.shape != (w.shape[1],):
+            raise ValueError(
+                f"params[{i}] must have w (fan_in, fan_out) and b (fan_out,), got "
+                f"{tuple(w.shape)} and {tuple(b.shape)}"
+            )
+        if i and w.shape[0] != params[i - 1].w.shape[1]:
+            raise ValueError(
+                f"params[{i}].w has fan_in {w.shape[0]}, but the previous layer "
+                f"has fan_out {params[i - 1].w.shape[1]}"
+            )
+    if params[-1].w.shape[1] != 1:
+        raise ValueError(
+            f"the readout params[-1].w must have one output, got {params[-1].w.shape}"
+        )
+
+
+def _check_x(params, x, *, single=False):
+    _check_params(params)
+    x = as_float_array("x", x)
+    d = params[0].w.shape[0]
+    ok = (x.ndim == 2 or (single and x.ndim == 1)) and x.shape[-1] == d and x.size
+    if not ok:
+        shapes = "(n, d) or (d,)" if single else "(n, d)"
+        raise ValueError(f"x must have shape {shapes} with d={d}, got {x.shape}")
+    return x
+
+
 def apply(params: Params, x: Float[ArrayLike, "n d"]) -> Float[Array, " n"]:
-    """Network outputs ``f(x)``, shape (n,) (or () for a single (d,) input)."""
-    h = jnp.asarray(x)
+    """Network outputs ``f(x)``.
+
+    Args:
+        params: network parameters (from :func:`init`).
+        x: (n, d) inputs, or one (d,) input; finite.
+
+    Returns:
+        (n,) outputs, or () for a single input.
+
+    Raises:
+        TypeError: params not a tuple of :class:`Layer`, x not real numbers.
+        ValueError: x of the wrong shape or not finite; layers that do not chain.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import feature_ansatz as fa
+        >>> p = fa.init(jax.random.key(0), fa.Config())
+        >>> fa.apply(p, jnp.ones((5, 20))).shape, fa.apply(p, jnp.ones(20)).shape
+        ((5,), ())
+    """
+    return _apply(params, _check_x(params, x, single=True))
+
+
+def _apply(params, x):
+    h = x
     for layer in params[:-1]:
         h = jax.nn.relu(h @ layer.w + layer.b)
     return (h @ params[-1].w + params[-1].b)[..., 0]
@@ -490,8 +622,46 @@ def loss(
     y: Float[ArrayLike, " n"],
     weight_decay: float,
 ) -> Float[Array, ""]:
-    """``1/(2n) sum (f(x_i) - y_i)^2 + weight_decay/2 * sum |W_l|_F^2``."""
-    mse = 0.5 * jnp.mean((apply(params, x) - y) ** 2)
+    """``1/(2n) sum (f(x_i) - y_i)^2 + weight_decay/2 * sum |W_l|_F^2``.
+
+    Args:
+        params: network parameters (from :func:`init`).
+        x: (n, d) inputs, finite.
+        y: (n,) targets, finite. A column vector (n, 1) is refused: it would
+            broadcast to an (n, n) difference and give a wrong loss silently.
+        weight_decay: lambda >= 0 (weights only, not biases).
+
+    Returns:
+        scalar loss.
+
+    Raises:
+        TypeError: params, x or y not arrays of real numbers.
+        ValueError: x not (n, d), y not (n,), NaN or inf entries, weight_decay
+            < 0.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import feature_ansatz as fa
+        >>> cfg = fa.Config(num_train=50, width=16)
+        >>> x, y, _ = fa.training_data(jax.random.key(0), cfg)
+        >>> bool(fa.loss(fa.init(jax.random.key(0), cfg), x, y, 0.0) > 0)
+        True
+    """
+    x = _check_x(params, x)
+    y = as_float_array("y", y)
+    if y.shape != (x.shape[0],):
+        raise ValueError(
+            f"y must have shape (n={x.shape[0]},) like x's first axis, got "
+            f"{tuple(y.shape)}"
+            + ("; use y.ravel() for a column vector" if y.size == x.shape[0] else "")
+        )
+    if is_concrete(weight_decay):
+        check_real("weight_decay", weight_decay, nonnegative=True)
+    return _loss(params, x, y, weight_decay)
+
+
+def _loss(params, x, y, weight_decay):
+    mse = 0.5 * jnp.mean((_apply(params, x) - y) ** 2)
     return mse + 0.5 * weight_decay * sum(jnp.sum(layer.w**2) for layer in params)
 
 
@@ -506,7 +676,15 @@ def predict(cfg: Config, t: Float[ArrayLike, "*T"]) -> Float[Array, "*T"]:
         [1.0, 1.0]
     """
     _check_cfg(cfg)
-    t = np.asarray(t, dtype=np.float64)
+    t_raw = np.asarray(t)
+    if t_raw.dtype == bool or not (
+        np.issubdtype(t_raw.dtype, np.integer)
+        or np.issubdtype(t_raw.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"t must be real numbers (lr * step), got {t!r} of dtype {t_raw.dtype}"
+        )
+    t = t_raw.astype(np.float64)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must be finite, got NaN or inf entries")
     return np.ones_like(t)
@@ -533,7 +711,9 @@ def train(
 
     Raises:
         TypeError: key not a PRNG key, cfg not a Config, observe not callable.
-        ValueError: the run would allocate more than ``lm_sims._config.MAX_BYTES``.
+        ValueError: the run would allocate more than ``lm_sims._config.MAX_BYTES``
+            (parameters ``d_in * width + width^2 * (depth - 1)`` and optimizer
+            state, activations, the input gradients of the AGOP).
 
     References:
         Radhakrishnan et al., "Mechanism for feature learning in neural networks
@@ -550,10 +730,18 @@ def train(
     check_key(key)
     _check_cfg(cfg)
     check_callable("observe", observe)
+    n_params = cfg.d_in * cfg.width + cfg.width * cfg.width * (cfg.depth - 1)
+    n_samples = cfg.num_train + 1000  # training set and the 1,000 test inputs
     check_allocation(
-        f"the input gradients of {cfg.num_train} samples at width={cfg.width}",
-        4 * num_bytes(cfg.num_train, cfg.width, cfg.depth + cfg.d_in),
-        "use fewer samples or a smaller width",
+        f"a run with {cfg.num_train} samples, d_in={cfg.d_in}, width={cfg.width} "
+        f"and depth={cfg.depth} (parameters, optimizer state, activations, input "
+        "gradients)",
+        # params, gradient, two Adam moments, update: 5 copies; per-sample
+        # activations and the vmapped input Jacobians of the AGOP
+        5 * num_bytes(n_params)
+        + 4 * num_bytes(n_samples, cfg.d_in + cfg.width * cfg.depth)
+        + 4 * num_bytes(cfg.num_train, cfg.width, cfg.depth + cfg.d_in),
+        "use fewer samples, a smaller d_in, width or depth",
     )
     return _train(key, cfg, observe)
 
@@ -566,10 +754,10 @@ def _train(key, cfg, observe_fn=None):
     y_test = _target(x_test, u)
 
     def loss_fn(p):
-        return loss(p, x, y, cfg.weight_decay)
+        return _loss(p, x, y, cfg.weight_decay)
 
     def measure(p):
-        g = _agop(lambda v: apply(p, v), x)
+        g = _agop(lambda v: _apply(p, v), x)
         w1 = p[0].w
         gram = w1 @ w1.T
         return gram, g
@@ -577,8 +765,8 @@ def _train(key, cfg, observe_fn=None):
     def observe(p):
         gram, g = measure(p)
         return {
-            "mse": 0.5 * jnp.mean((apply(p, x) - y) ** 2),
-            "test_mse": 0.5 * jnp.mean((apply(p, x_test) - y_test) ** 2),
+            "mse": 0.5 * jnp.mean((_apply(p, x) - y) ** 2),
+            "test_mse": 0.5 * jnp.mean((_apply(p, x_test) - y_test) ** 2),
             "corr_sqrt": _pearson(gram, _matrix_power(g, 0.5)),
             "corr_agop": _pearson(gram, g),
             "observed": None if observe_fn is None else observe_fn(p),

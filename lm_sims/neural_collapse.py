@@ -257,6 +257,11 @@ class Trajectory(NamedTuple):
         metrics: :class:`CollapseMetrics` with (records,) leaves.
         params: parameters after the last step (frozen if the run diverged).
         diverged_step: first step whose loss blew up, or -1; later records NaN.
+        degenerate_step: first recorded step at which the features died (a
+            centred class mean is zero: all features zero, or two class means
+            coincide) or the classifier is zero, or -1. The collapse metrics are
+            undefined there (an NC1 of 0 would claim a perfect collapse), so
+            ``metrics`` is NaN from that record on; plot only earlier records.
         observed: what ``observe`` recorded, or None.
     """
 
@@ -267,7 +272,13 @@ class Trajectory(NamedTuple):
     metrics: CollapseMetrics
     params: Params
     diverged_step: Int[Array, ""]
+    degenerate_step: Int[Array, ""] = -1
     observed: Any = None
+
+    @property
+    def degenerate(self) -> bool | np.ndarray:
+        """True if the features died during the run (``degenerate_step >= 0``)."""
+        return diverged_flag(self.degenerate_step)
 
     @property
     def diverged(self) -> bool | np.ndarray:
@@ -316,7 +327,8 @@ def simplex_etf(num_classes: int, dim: int | None = None) -> Float[Array, "K dim
         (K, dim) array in the default float dtype, rows of unit norm.
 
     Raises:
-        ValueError, TypeError: K < 2 or dim < K.
+        ValueError, TypeError: K < 2 or dim < K; the (K, dim) array would exceed
+            ``lm_sims._config.MAX_BYTES``.
 
     Example:
         >>> from lm_sims import neural_collapse
@@ -327,6 +339,11 @@ def simplex_etf(num_classes: int, dim: int | None = None) -> Float[Array, "K dim
     check_int("num_classes", num_classes, minimum=2)
     dim = num_classes if dim is None else dim
     check_int("dim", dim, minimum=num_classes)
+    check_allocation(
+        f"a simplex ETF of {num_classes} classes in dim={dim}",
+        num_bytes(num_classes, num_classes) + num_bytes(num_classes, dim),
+        "use fewer classes or a smaller dim",
+    )
     c = num_classes
     m = (jnp.eye(c) - jnp.ones((c, c)) / c) * jnp.sqrt(c / (c - 1.0))
     return jnp.pad(m, ((0, 0), (0, dim - c)))
@@ -355,7 +372,15 @@ def predict(cfg: Config, t: Float[ArrayLike, "*T"]) -> CollapseMetrics:
     """
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a neural_collapse.Config, got {type(cfg)}")
-    t = np.asarray(t, dtype=np.float64)
+    t_raw = np.asarray(t)
+    if t_raw.dtype == bool or not (
+        np.issubdtype(t_raw.dtype, np.integer)
+        or np.issubdtype(t_raw.dtype, np.floating)
+    ):
+        raise TypeError(
+            f"t must be real numbers (lr * step), got {t!r} of dtype {t_raw.dtype}"
+        )
+    t = t_raw.astype(np.float64)
     if not np.all(np.isfinite(t)):
         raise ValueError("t must be finite, got NaN or inf entries")
     zero = np.zeros_like(t)
@@ -474,6 +499,10 @@ def collapse_metrics(
     Raises:
         ValueError, TypeError: shapes that do not match, non-integer or
             out-of-range labels, a class with no sample, NaN or inf inputs.
+        ValueError: degenerate input, for which the metrics are undefined: a
+            centred class mean is zero relative to the class means (all features
+            zero, or two class means coincide; the pseudo-inverse would report a
+            fake NC1 = 0), or an all-zero ``weight``.
 
     References:
         Papyan, Han & Donoho, "Prevalence of neural collapse during the terminal
@@ -497,7 +526,43 @@ def collapse_metrics(
         )
     if b.shape != (num_classes,):
         raise ValueError(f"bias must have shape (K={num_classes},), got {b.shape}")
+    if is_concrete(h) and is_concrete(w):
+        mean_norm, mean_scale, w_norm = (
+            float(v) for v in _degeneracy_jit(h, lab, w, num_classes)
+        )
+        if not mean_norm > _rtol(h.dtype) * mean_scale:
+            raise ValueError(
+                "features are degenerate: a centred class mean is zero (smallest "
+                f"|mu_c - mu_G| = {mean_norm:.3g}, largest |mu_c| = {mean_scale:.3g}; "
+                "all features zero, or two class means coincide), so NC1 and the NC2 "
+                "cosines are undefined; collapse needs K distinct class means"
+            )
+        if not w_norm > 0:
+            raise ValueError(
+                "weight must not be all zero: NC3 compares W/|W|_F with the class means"
+            )
     return _metrics_jit(h, lab, w, b, num_classes)
+
+
+def _rtol(dtype):
+    return 1e-5 if dtype == jnp.float32 else 1e-10
+
+
+def _degeneracy(h, lab, w, num_classes):
+    """(smallest centred class-mean norm, largest class-mean norm, |W|_F)."""
+    mu, mu_g = _class_means(h, lab, num_classes)
+    norms = jnp.linalg.norm(mu - mu_g, axis=1)
+    return jnp.min(norms), jnp.max(jnp.linalg.norm(mu, axis=1)), jnp.linalg.norm(w)
+
+
+def _is_degenerate(h, lab, w, num_classes):
+    """Traceable flag: the metrics of these features are undefined."""
+    mean_norm, mean_scale, w_norm = _degeneracy(h, lab, w, num_classes)
+    # <= (not ~>): NaN records of a diverged run are not flagged here
+    return (mean_norm <= _rtol(h.dtype) * mean_scale) | (w_norm <= 0)
+
+
+_degeneracy_jit = jax.jit(_degeneracy, static_argnums=(3,))
 
 
 def _metrics(h, lab, w, b, num_classes):
@@ -507,8 +572,7 @@ def _metrics(h, lab, w, b, num_classes):
     hc = h - mu[lab]
     # NC1 = Tr(M^{+T} Sigma_W M^{+}) through an SVD of the (K, p) centred means
     u, s, vt = jnp.linalg.svd(m, full_matrices=False)
-    rtol = 1e-5 if h.dtype == jnp.float32 else 1e-10
-    keep = s > rtol * s[0]
+    keep = s > _rtol(h.dtype) * s[0]
     s_inv = jnp.where(keep, 1.0 / jnp.where(keep, s, 1.0), 0.0)
     m_pinv = (vt.T * s_inv) @ u.T  # (p, K)
     proj = hc @ m_pinv  # (N, K)
@@ -521,7 +585,8 @@ def _metrics(h, lab, w, b, num_classes):
     target = -1.0 / (c - 1)
     cosine_mean = jnp.sum(jnp.where(off, cos, 0.0)) / (c * (c - 1))
     cosine_deviation = jnp.max(jnp.where(off, jnp.abs(cos - target), 0.0))
-    gram = m @ m.T
+    m_unit = m / jnp.linalg.norm(m)  # tiny features: m m^T would underflow
+    gram = m_unit @ m_unit.T
     etf = jnp.eye(c) - jnp.ones((c, c)) / c
     etf_distance = jnp.linalg.norm(
         gram / jnp.linalg.norm(gram) - etf / jnp.linalg.norm(etf)
@@ -579,26 +644,97 @@ def init(key: jax.Array, cfg: Config) -> Params:
     )
 
 
+def _check_params(params):
+    if (
+        not isinstance(params, (tuple, list))
+        or len(params) < 2
+        or not all(isinstance(layer, Layer) for layer in params)
+    ):
+        raise TypeError(
+            "params must be a tuple of >= 2 neural_collapse.Layer (from init), "
+            f"got {type(params).__name__}"
+        )
+    for i, layer in enumerate(params):
+        w = as_float_array(f"params[{i}].w", layer.w)
+        b = as_float_array(f"params[{i}].b", layer.b)
+        if w.ndim != 2 or b.shape != (w.shape[1],):
+            raise ValueError(
+                f"params[{i}] must have w (fan_in, fan_out) and b (fan_out,), got "
+                f"{tuple(w.shape)} and {tuple(b.shape)}"
+            )
+        if i and w.shape[0] != params[i - 1].w.shape[1]:
+            raise ValueError(
+                f"params[{i}].w has fan_in {w.shape[0]}, but the previous layer "
+                f"has fan_out {params[i - 1].w.shape[1]}"
+            )
+
+
+def _check_x(params, x):
+    _check_params(params)
+    x = as_float_array("x", x)
+    d_in = params[0].w.shape[0]
+    if x.ndim != 2 or x.shape[1] != d_in or x.shape[0] < 1:
+        raise ValueError(f"x must have shape (N, d_in={d_in}), got {tuple(x.shape)}")
+    return x
+
+
 def features(params: Params, x: Float[ArrayLike, "N d_in"]) -> Float[Array, "N p"]:
     """Last-hidden-layer activations ``h(x)`` (after the ReLU).
 
     Args:
-        params: network parameters.
-        x: (N, d_in) inputs.
+        params: network parameters (from :func:`init`).
+        x: (N, d_in) inputs, finite.
 
     Returns:
         (N, width) features.
+
+    Raises:
+        TypeError: params not a tuple of :class:`Layer`, x not real numbers.
+        ValueError: x not (N, d_in) or not finite; layer shapes that do not chain.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import neural_collapse as nc
+        >>> p = nc.init(jax.random.key(0), nc.ETF_CONFIG)
+        >>> nc.features(p, nc.training_data(jax.random.key(0), nc.ETF_CONFIG)[0]).shape
+        (200, 128)
     """
-    h = jnp.asarray(x)
+    return _features(params, _check_x(params, x))
+
+
+def _features(params, x):
+    h = x
     for layer in params[:-1]:
         h = jax.nn.relu(h @ layer.w + layer.b)
     return h
 
 
 def apply(params: Params, x: Float[ArrayLike, "N d_in"]) -> Float[Array, "N K"]:
-    """Logits ``W h(x) + b``, shape (N, K)."""
+    """Logits ``W h(x) + b``.
+
+    Args:
+        params: network parameters (from :func:`init`).
+        x: (N, d_in) inputs, finite.
+
+    Returns:
+        (N, K) logits.
+
+    Raises:
+        TypeError, ValueError: as :func:`features`.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import neural_collapse as nc
+        >>> p = nc.init(jax.random.key(0), nc.ETF_CONFIG)
+        >>> nc.apply(p, nc.training_data(jax.random.key(0), nc.ETF_CONFIG)[0]).shape
+        (200, 4)
+    """
+    return _apply(params, _check_x(params, x))
+
+
+def _apply(params, x):
     last = params[-1]
-    return features(params, x) @ last.w + last.b
+    return _features(params, x) @ last.w + last.b
 
 
 def loss(
@@ -612,15 +748,54 @@ def loss(
     \rVert^2` over all weights and biases.
 
     Args:
-        params: network parameters.
-        x: (N, d_in) inputs.
-        labels: (N,) int labels.
+        params: network parameters (from :func:`init`).
+        x: (N, d_in) inputs, finite.
+        labels: (N,) integer labels in 0..K-1 (K = the classifier's outputs).
         weight_decay: lambda >= 0.
 
     Returns:
         scalar loss.
+
+    Raises:
+        TypeError: labels not integers; params or x as in :func:`features`.
+        ValueError: labels not (N,) or outside 0..K-1 (an index K gives NaN, a
+            negative one wraps around silently); x not (N, d_in) or not finite;
+            weight_decay < 0 or not finite.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import neural_collapse as nc
+        >>> p = nc.init(jax.random.key(0), nc.ETF_CONFIG)
+        >>> x, y = nc.training_data(jax.random.key(0), nc.ETF_CONFIG)
+        >>> bool(nc.loss(p, x, y, 0.0) > 0)
+        True
     """
-    ce = optax.softmax_cross_entropy_with_integer_labels(apply(params, x), labels)
+    x = _check_x(params, x)
+    num_classes = params[-1].w.shape[1]
+    if isinstance(labels, jax.core.Tracer):
+        lab = labels
+    else:
+        lab = jnp.asarray(labels)
+        if not jnp.issubdtype(lab.dtype, jnp.integer) or lab.dtype == jnp.bool_:
+            raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+    if lab.shape != (x.shape[0],):
+        raise ValueError(
+            f"labels must have shape (N={x.shape[0]},), got {tuple(lab.shape)}"
+        )
+    if is_concrete(lab):
+        lab_np = np.asarray(lab)
+        if lab_np.min() < 0 or lab_np.max() >= num_classes:
+            raise ValueError(
+                f"labels must be in 0..K-1 = 0..{num_classes - 1}, got values in "
+                f"[{lab_np.min()}, {lab_np.max()}]"
+            )
+    if is_concrete(weight_decay):
+        check_real("weight_decay", weight_decay, nonnegative=True)
+    return _loss(params, x, lab, weight_decay)
+
+
+def _loss(params, x, labels, weight_decay):
+    ce = optax.softmax_cross_entropy_with_integer_labels(_apply(params, x), labels)
     sq = sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(params))
     return jnp.mean(ce) + 0.5 * weight_decay * sq
 
@@ -683,6 +858,10 @@ def log_records(step: Int[ArrayLike, " records"], num: int = 60) -> np.ndarray:
         (k,) int indices into ``step``, increasing, ``k <= num``, all with step > 0
         and always including the last record.
 
+    Raises:
+        ValueError: step not 1-D and increasing, fewer than 2 records, or no
+            step > 0; num < 2.
+
     Example:
         >>> import numpy as np
         >>> from lm_sims import neural_collapse
@@ -694,6 +873,11 @@ def log_records(step: Int[ArrayLike, " records"], num: int = 60) -> np.ndarray:
     if s.ndim != 1 or s.size < 2 or not np.all(np.diff(s) > 0):
         raise ValueError("step must be a 1-D increasing array of >= 2 record steps")
     positive = np.flatnonzero(s > 0)
+    if positive.size == 0:
+        raise ValueError(
+            f"step must have at least one record with step > 0 (a log axis), got "
+            f"steps in [{s[0]:g}, {s[-1]:g}]"
+        )
     targets = np.geomspace(s[positive[0]], s[-1], num)
     idx = np.searchsorted(s, targets)
     return np.unique(np.clip(idx, positive[0], s.size - 1))
@@ -718,11 +902,16 @@ def train(
 
     Returns:
         :class:`Trajectory`. A diverging run is a result: ``diverged_step`` says
-        where, later records are NaN.
+        where, later records are NaN. So is a run whose features die (a large
+        weight decay can kill every ReLU, leaving all class means equal):
+        ``degenerate_step`` says where, and ``metrics`` is NaN from there on,
+        never a fake NC1 = 0.
 
     Raises:
         TypeError: key not a PRNG key, cfg not a Config, observe not callable.
-        ValueError: the run would allocate more than ``lm_sims._config.MAX_BYTES``.
+        ValueError: the run would allocate more than ``lm_sims._config.MAX_BYTES``
+            (parameters ``d_in * width + width^2 * (depth - 1)``, optimizer state,
+            activations ``num_train * (d_in + width * depth)``).
 
     References:
         Papyan, Han & Donoho, "Prevalence of neural collapse during the terminal
@@ -740,12 +929,21 @@ def train(
         check_key(key)
     _check_cfg(cfg)
     check_callable("observe", observe)
-    check_allocation(
-        f"the activations of {cfg.num_train} samples at width={cfg.width}",
-        4 * num_bytes(cfg.num_train, cfg.width, cfg.depth + 1),
-        "use fewer samples or a smaller width",
+    n_params = (
+        cfg.d_in * cfg.width
+        + cfg.width * cfg.width * (cfg.depth - 1)
+        + cfg.width * cfg.num_classes
     )
-    return _train(key, cfg, observe)
+    n_act = cfg.num_train * (cfg.d_in + cfg.width * (cfg.depth + 1) + cfg.num_classes)
+    check_allocation(
+        f"a run with {cfg.num_train} samples, d_in={cfg.d_in}, width={cfg.width} "
+        f"and depth={cfg.depth} (parameters, optimizer state, activations)",
+        # params, gradient, momentum, update, record: 5 copies; forward + backward
+        5 * num_bytes(n_params) + 4 * num_bytes(n_act),
+        "use fewer samples, a smaller d_in, width or depth",
+    )
+    traj = _train(key, cfg, observe)
+    return traj
 
 
 @functools.partial(jax.jit, static_argnums=(2,))
@@ -754,16 +952,16 @@ def _train(key, cfg, observe_fn=None):
     x, labels = _training_data(key, cfg)
 
     def loss_fn(p):
-        return loss(p, x, labels, cfg.weight_decay)
+        return _loss(p, x, labels, cfg.weight_decay)
 
     def observe(p):
         last = p[-1]
-        ce = optax.softmax_cross_entropy_with_integer_labels(apply(p, x), labels)
+        ce = optax.softmax_cross_entropy_with_integer_labels(_apply(p, x), labels)
+        h = _features(p, x)
         return {
             "cross_entropy": jnp.mean(ce),
-            "metrics": _metrics(
-                features(p, x), labels, last.w.T, last.b, cfg.num_classes
-            ),
+            "metrics": _metrics(h, labels, last.w.T, last.b, cfg.num_classes),
+            "degenerate": _is_degenerate(h, labels, last.w.T, cfg.num_classes),
             "observed": None if observe_fn is None else observe_fn(p),
         }
 
@@ -777,13 +975,23 @@ def _train(key, cfg, observe_fn=None):
         observe=observe,
     )
     rec = result.observed
+    # dead features: the first degenerate record, and NaN metrics from there on
+    dead = jnp.cumsum(rec["degenerate"].astype(result.step.dtype)) > 0
+    first = jnp.argmax(dead)
+    degenerate_step = jnp.where(dead[first], result.step[first], -1).astype(
+        result.diverged_step.dtype
+    )
+    metrics = jax.tree_util.tree_map(
+        lambda v: jnp.where(dead, jnp.nan, v), rec["metrics"]
+    )
     return Trajectory(
         step=result.step,
         t=cfg.lr * result.step,
         loss=result.loss,
         cross_entropy=rec["cross_entropy"],
-        metrics=rec["metrics"],
+        metrics=metrics,
         params=result.params,
         diverged_step=result.diverged_step,
+        degenerate_step=degenerate_step,
         observed=rec["observed"],
     )

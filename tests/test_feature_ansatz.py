@@ -168,3 +168,76 @@ def test_invalid_inputs_raise():
         fa.train(KEY, fa.Config(), observe=3)
     with pytest.raises(ValueError, match="directions"):
         fa.target(jnp.ones((2, 4)), jnp.eye(2, 4))
+
+
+# -- review findings: each class of bad input is refused, never a silent number ------
+
+
+def test_loss_refuses_mis_shaped_targets():
+    # a column-vector y broadcast to (n, n) and gave a wrong loss silently
+    cfg = fa.Config(num_train=50, width=16)
+    prm = fa.init(KEY, cfg)
+    x, y, _ = fa.training_data(KEY, cfg)
+    assert np.isfinite(fa.loss(prm, x, y, 0.0))
+    with pytest.raises(ValueError, match=r"y must have shape \(n=50,\).*ravel"):
+        fa.loss(prm, x, y[:, None], 0.0)
+    with pytest.raises(ValueError, match=r"y must have shape \(n=50,\)"):
+        fa.loss(prm, x, y[:1], 0.0)
+    with pytest.raises(ValueError, match="x must have shape"):
+        fa.loss(prm, x[:, :5], y, 0.0)
+    with pytest.raises(ValueError, match="y must be finite"):
+        fa.loss(prm, x, y.at[0].set(jnp.nan), 0.0)
+    with pytest.raises(ValueError, match="x must be finite"):
+        fa.apply(prm, jnp.full((3, 20), jnp.nan))
+    with pytest.raises(TypeError, match="params"):
+        fa.apply(prm[0], x)
+    assert fa.apply(prm, x[0]).shape == ()
+    assert jax.grad(fa.loss)(prm, x, y, 0.1)[0].w.shape == (20, 16)
+
+
+def test_target_agop_refuses_non_orthonormal_directions():
+    # for 2 * I the formula gave diag 4, 4, 1.86; the true AGOP is 16, 16, 1.0
+    with pytest.raises(ValueError, match="directions must have orthonormal rows"):
+        fa.target_agop(2 * jnp.eye(3, 4))
+    with pytest.raises(ValueError, match="orthonormal"):
+        fa.target_agop(jnp.array([[1.0, 0, 0, 0], [1, 0, 0, 0], [0, 0, 1, 0]]))
+    fa.target_agop(_run_directions())  # the QR directions of train pass
+
+
+def _run_directions():
+    return fa.training_data(KEY, fa.Config(num_train=2))[2]
+
+
+def test_matrix_power_refuses_non_symmetric_or_negative_matrices():
+    with pytest.raises(ValueError, match="positive semi-definite"):
+        fa.matrix_power(-jnp.eye(3), 0.5)
+    with pytest.raises(ValueError, match="symmetric"):
+        fa.matrix_power(jnp.array([[1.0, 5.0], [0.0, 1.0]]), 1.0)
+    # round-off is not an error: a rank-1 PSD matrix has eigenvalues ~ -eps
+    v = jax.random.normal(KEY, (6, 1))
+    r = fa.matrix_power(v @ v.T, 0.5)
+    np.testing.assert_allclose(r @ r, v @ v.T, atol=1e-4 * float(jnp.sum(v**2)))
+    with pytest.raises(ValueError, match="agop_matrix must be positive"):
+        fa.nfa_correlation(jnp.eye(3), -jnp.eye(3))
+
+
+def test_nfa_correlation_names_its_arguments():
+    with pytest.raises(ValueError, match=r"gram \(3, 3\) and agop_matrix \(4, 4\)"):
+        fa.nfa_correlation(jnp.eye(3), jnp.eye(4))
+
+
+def test_train_memory_guard_counts_the_width_squared_weights():
+    with pytest.raises(ValueError, match="GiB"):
+        fa.train(
+            KEY, fa.Config(width=10**5, depth=2, num_train=2, steps=1, record_every=1)
+        )
+
+
+def test_constant_entries_and_bool_times_are_refused():
+    # finite input gave NaN (0/0); a bool was taken for the number 1
+    with pytest.raises(ValueError, match="off-diagonal entries of a are all equal"):
+        fa.off_diagonal_pearson(jnp.eye(3), jnp.eye(3))
+    with pytest.raises(ValueError, match="off-diagonal entries of gram"):
+        fa.nfa_correlation(jnp.eye(3), jnp.eye(3) + jnp.ones((3, 3)))
+    with pytest.raises(TypeError, match="t must be real numbers"):
+        fa.predict(fa.Config(), True)

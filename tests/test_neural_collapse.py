@@ -184,3 +184,104 @@ def test_invalid_metric_inputs_raise():
         nc.train(KEY, {"lr": 0.1})
     with pytest.raises(ValueError, match="step"):
         nc.log_records([0, 0, 1])
+
+
+# -- review findings: each class of bad input is refused, never a silent number ------
+
+
+def test_loss_refuses_labels_outside_the_classes():
+    # label K gave NaN, label -1 a finite wrong loss (the index wrapped around)
+    prm = nc.init(KEY, nc.ETF_CONFIG)
+    x, y = nc.training_data(KEY, nc.ETF_CONFIG)
+    assert np.isfinite(nc.loss(prm, x, y, 0.0))
+    for bad in (y.at[0].set(4), y.at[0].set(-1)):
+        with pytest.raises(ValueError, match=r"labels must be in 0\.\.K-1 = 0\.\.3"):
+            nc.loss(prm, x, bad, 0.0)
+    with pytest.raises(TypeError, match="labels must be integers"):
+        nc.loss(prm, x, y * 1.0, 0.0)
+    with pytest.raises(ValueError, match="labels must have shape"):
+        nc.loss(prm, x, y[:, None], 0.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        nc.loss(prm, x, y, -1.0)
+    # the public loss still differentiates (labels are checked, params traced)
+    assert jax.grad(nc.loss)(prm, x, y, 0.1)[0].w.shape == (32, 128)
+
+
+def test_apply_and_features_validate_their_inputs():
+    prm = nc.init(KEY, nc.ETF_CONFIG)
+    for fn in (nc.apply, nc.features, lambda p, x: nc.loss(p, x, jnp.zeros(3, int), 0)):
+        with pytest.raises(ValueError, match="x must be finite"):
+            fn(prm, jnp.full((3, 32), jnp.nan))
+        with pytest.raises(ValueError, match=r"x must have shape \(N, d_in=32\)"):
+            fn(prm, jnp.ones((3, 31)))
+    with pytest.raises(TypeError, match="params"):
+        nc.apply(prm[0], jnp.ones((3, 32)))
+
+
+def test_degenerate_features_raise_instead_of_a_fake_collapse():
+    # all-zero features made the pseudo-inverse drop everything: NC1 = 0, NaN NC2
+    labels = jnp.array([0, 1, 0, 1])
+    w, b = jnp.ones((2, 3)), jnp.zeros(2)
+    with pytest.raises(ValueError, match="degenerate"):
+        nc.collapse_metrics(jnp.zeros((4, 3)), labels, w, b, 2)
+    # two class means that coincide (features not zero)
+    h = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    with pytest.raises(ValueError, match="degenerate"):
+        nc.collapse_metrics(h, labels, w, b, 2)
+    # one centred mean zero while the others are not (middle class at mu_G)
+    h3 = jnp.array([[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="degenerate"):
+        nc.collapse_metrics(h3, jnp.arange(3), jnp.ones((3, 2)), jnp.zeros(3), 3)
+    hc, lab, m = _collapsed(num_classes=3, dim=4, per_class=2)
+    with pytest.raises(ValueError, match="weight must not be all zero"):
+        nc.collapse_metrics(hc, lab, 0 * m, jnp.zeros(3), 3)
+
+
+def test_train_flags_a_run_whose_features_die():
+    # weight decay 5 with momentum shrinks every weight by ~0.95 per step: by step
+    # 500 the features' squared norms underflow (in float32 and in float64) and
+    # the loss is log 4 (constant logits). The records from then on are NaN and
+    # the step is reported; never the fake NC1 = 0 of a zero pseudo-inverse.
+    cfg = nc.ETF_CONFIG.replace(
+        weight_decay=5.0, width=16, depth=2, steps=2000, record_every=250
+    )
+    tr = nc.train(KEY, cfg)
+    assert tr.degenerate and not tr.diverged
+    dead = tr.step >= tr.degenerate_step
+    assert 0 < int(tr.degenerate_step) <= 2000 and dead[-1]
+    for v in tr.metrics:
+        assert np.all(np.isnan(v[dead])) and np.all(np.isfinite(v[~dead]))
+    assert tr.loss[-1] == pytest.approx(np.log(4), rel=1e-3)
+    # a healthy run and a diverged one are not flagged
+    ok = nc.train(KEY, cfg.replace(weight_decay=5e-3, steps=250))
+    assert int(ok.degenerate_step) == -1 and not ok.degenerate
+    bad = nc.train(KEY, cfg.replace(lr=1e4, momentum=0.0, weight_decay=0.0))
+    assert bad.diverged and int(bad.degenerate_step) == -1
+
+
+def test_memory_guards_refuse_before_allocating():
+    with pytest.raises(ValueError, match="GiB"):
+        nc.simplex_etf(10**6)
+    with pytest.raises(ValueError, match="GiB"):
+        nc.simplex_etf(2, dim=10**10)
+    # width^2 weights, and d_in (both were left out of the estimate)
+    with pytest.raises(ValueError, match="GiB"):
+        nc.train(KEY, nc.Config(width=10**5, depth=2, steps=1, record_every=1))
+    with pytest.raises(ValueError, match="GiB"):
+        nc.train(
+            KEY,
+            nc.Config(
+                d_in=10**9, num_train=4, width=2, depth=1, steps=1, record_every=1
+            ),
+        )
+
+
+def test_log_records_needs_a_positive_step():
+    with pytest.raises(ValueError, match="step > 0"):
+        nc.log_records([-2, -1])
+
+
+def test_predict_refuses_bools_and_strings():
+    for bad in (True, "abc", [True, False]):
+        with pytest.raises(TypeError, match="t must be real numbers"):
+            nc.predict(nc.ETF_CONFIG, bad)

@@ -59,3 +59,17 @@ def test_feature_ansatz_grid():
         if values == {"directions": "random", "weight_decay": 1e-3}:
             # the chapter's setting: >= 0.85 at the end (measured 0.95)
             assert corr[-1] >= 0.85, corr[-1]
+
+
+def test_dead_features_show_a_note_and_no_fake_collapse():
+    # weight decay 5 (beyond the knob's range, called directly) kills every ReLU:
+    # the panel must say so, and no curve may hold NaN or the fake NC1 = 0
+    from explorer_grid import explorer
+
+    ex = explorer(vnc.neural_collapse_explorer)
+    panel = ex.panel_fn(dataset="etf", weight_decay=5.0, width=64)
+    assert "features died at step" in panel.note, panel.note
+    for c in panel.curves:
+        assert np.all(np.isfinite(c.x)) and np.all(np.isfinite(c.y)), c.name
+    nc1 = {c.name: c for c in panel.curves}["NC1 = Tr(Σ_W Σ_B⁺)/K"].y
+    assert np.all(nc1 > 0)

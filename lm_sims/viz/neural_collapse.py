@@ -124,6 +124,12 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
         note = ""
         if int(tr.diverged_step) >= 0:
             note = f"Diverged at step {int(tr.diverged_step)}: curves stop there."
+        elif int(tr.degenerate_step) >= 0:
+            note = (
+                f"The features died at step {int(tr.degenerate_step)} (weight decay "
+                f"{float(weight_decay):g} drove every class mean together): NC1-NC4 "
+                "are undefined from there, so the curves stop."
+            )
         else:
             note = (
                 f"end: NC1 {sel['nc1'][-1]:.3g}, worst cosine "
