@@ -643,3 +643,21 @@ def test_y_range_fixes_a_linear_axis_and_rejects_a_log_one():
         Explorer(lambda a: Panel([]), [], log_y=True, y_range=(0, 1))
     with pytest.raises(ValueError, match="y_range must be None or"):
         Explorer(lambda a: Panel([]), [], y_range=(1, 0))
+
+
+def test_plotly_uids_are_css_safe_whatever_the_trace_names():
+    # plotly builds CSS selectors from uids (a heatmap's colour bar): a uid with a
+    # space or "/" threw in the browser and left the whole figure blank
+    ex = Explorer(
+        lambda a: Panel(
+            [
+                Heatmap(np.eye(2) * a, "W₁ᵀW₁ / max"),
+                Curve([1, 2], [a, a], "corr(.., AGOP^½)", lower=[0, 0], upper=[3, 3]),
+            ]
+        ),
+        [Knob("a", (1.0, 2.0))],
+    )
+    data = _spec(ex.static_html(progress=False))["figure"]["data"]
+    uids = [t["uid"] for t in data]
+    assert len(uids) == 3 and len(set(uids)) == 3  # heatmap, band fill, line
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", u) for u in uids), uids

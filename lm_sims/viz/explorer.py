@@ -106,6 +106,13 @@ _NOTE_WIDTH = 95  # characters per note line (a figure in the book's text column
 _NOTE_LINE_PX = 18  # pixels per note line (13 px font)
 
 
+def _uid(trace_id: str) -> str:
+    """A plotly ``uid`` for a trace id. Plotly builds CSS selectors from uids (a
+    heatmap's colour bar), so a uid holds only ``[A-Za-z0-9_-]``: an id with spaces
+    or symbols ("W₁ᵀW₁ / max") would stop the figure from drawing."""
+    return "t" + hashlib.sha1(trace_id.encode()).hexdigest()[:16]
+
+
 def _wrap_note(note: str) -> str:
     """A figure note broken into lines of at most ``_NOTE_WIDTH`` characters."""
     return "<br>".join(textwrap.wrap(note, _NOTE_WIDTH)) if note else ""
@@ -1061,7 +1068,7 @@ class Explorer:
                 "xaxis": xref,
                 "yaxis": yref,
                 "meta": tid,
-                "uid": tid,
+                "uid": _uid(tid),
             }
             for k in ("zmin", "zmax"):
                 if style[k] is not None:
@@ -1089,7 +1096,7 @@ class Explorer:
             },
             "marker": {"color": color, "size": 7},
             "meta": tid,
-            "uid": tid,
+            "uid": _uid(tid),
         }
         if style["error"]:
             line["error_y"] = {
@@ -1117,7 +1124,7 @@ class Explorer:
             "xaxis": xref,
             "yaxis": yref,
             "meta": f"{tid}::band",
-            "uid": f"{tid}::band",
+            "uid": _uid(f"{tid}::band"),
         }
         return [fill, line]
 
