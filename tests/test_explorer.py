@@ -661,3 +661,18 @@ def test_plotly_uids_are_css_safe_whatever_the_trace_names():
     uids = [t["uid"] for t in data]
     assert len(uids) == 3 and len(set(uids)) == 3  # heatmap, band fill, line
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", u) for u in uids), uids
+
+
+def test_heatmaps_sharing_a_scale_can_draw_one_colour_bar():
+    ex = Explorer(
+        lambda a: Panel(
+            [
+                Heatmap(np.eye(2) * a, "left", showscale=False),
+                Heatmap(np.eye(2) * a, "right", col=2),
+            ]
+        ),
+        [Knob("a", (1.0,))],
+        cols=2,
+    )
+    data = _spec(ex.static_html(progress=False))["figure"]["data"]
+    assert [t["showscale"] for t in data] == [False, True]

@@ -116,7 +116,7 @@ def edge_of_stability_explorer(key: jax.Array) -> Explorer:
         panel,
         [
             Knob("activation", ("tanh", "relu"), label="activation φ"),
-            Knob("width", _WIDTHS, default=64, label="width h"),
+            Knob("width", _WIDTHS, default=64, label="width n"),
             Knob(
                 "lr_scale",
                 (0.5, 1.0, 2.0),

@@ -371,6 +371,8 @@ class Heatmap:
         zmin, zmax: fixed ends of the colour scale; set them so that colours mean
             the same at every knob value (default: each frame's own range).
         colorbar_title: title of the colour bar (default ``name``).
+        showscale: draw the colour bar (heatmaps that share ``zmin``/``zmax`` need
+            only one).
         id: the trace's key (default ``name``).
 
     Raises:
@@ -394,6 +396,7 @@ class Heatmap:
     zmax: float | None = None
     colorbar_title: str | None = None
     id: str | None = None
+    showscale: bool = True
 
     def __post_init__(self):
         _place("heatmap", self.name, self.row, self.col)
@@ -588,6 +591,7 @@ def _style(item: Curve | Heatmap) -> dict:
             "zmin": item.zmin,
             "zmax": item.zmax,
             "colorbar_title": item.colorbar_title,
+            "showscale": bool(item.showscale),
         }
     return {
         "kind": "curve",
@@ -1051,6 +1055,7 @@ class Explorer:
                 "y": data["y"],
                 "name": style["name"],
                 "colorscale": scale,
+                "showscale": style.get("showscale", True),
                 "colorbar": {
                     "x": xd[1] + 0.01,
                     "xanchor": "left",

@@ -217,7 +217,7 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
                 colorscale="diverging",
                 zmin=-1.0,
                 zmax=1.0,
-                colorbar_title="scaled",
+                showscale=False,  # the same scale as the AGOP heatmap's bar
             ),
             Heatmap(
                 root,
@@ -226,7 +226,7 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
                 colorscale="diverging",
                 zmin=-1.0,
                 zmax=1.0,
-                colorbar_title="scaled",
+                colorbar_title="entry / max",
             ),
             Curve(t[later], corr[later], "corr(W₁ᵀW₁, AGOP^½)", group=0, col=3),
             Curve(
@@ -276,9 +276,10 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
         ],
         title="Neural feature ansatz: W₁ᵀW₁ ∝ AGOP^½ (off-diagonal entries)",
         x_title=["input coordinate j", "input coordinate j", "t = lr × steps"],
-        y_title=["input coordinate i", "", "Pearson correlation (off-diagonal)"],
+        # column 3's y title would sit on the colour bar: its subplot title says it
+        y_title=["input coordinate i", "", ""],
         log_x=[False, False, True],
         cols=3,
-        subplot_titles=["W₁ᵀW₁ (end)", "AGOP^½ (end)", "correlation"],
+        subplot_titles=["W₁ᵀW₁ (end)", "AGOP^½ (end)", "off-diagonal Pearson r"],
         height=440,
     )
