@@ -456,7 +456,7 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
                 mode="lines+markers",
                 lower=curve.test_mse - curve.sem,
                 upper=curve.test_mse + curve.sem,
-                band_label=f"mean ± 1 s.e.m. over {DIGITS_SEEDS} draws",
+                band_label=f"mean ± 1 s.e.m. over {DIGITS_SEEDS} seeds",
             )
         )
         curves.append(
