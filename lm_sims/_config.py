@@ -262,3 +262,32 @@ def diverged_flag(diverged_step: Any) -> bool | np.ndarray:
     """
     flags = np.asarray(diverged_step) >= 0
     return bool(flags) if flags.ndim == 0 else flags
+
+
+def check_layer_chain(params, layer_type: type, owner: str) -> None:
+    """Check a fully connected network given as a chain of ``(w, b)`` layers:
+    ``params`` a tuple of >= 2 ``layer_type`` with ``w`` (fan_in, fan_out), ``b``
+    (fan_out,), finite, and each fan_in equal to the previous layer's fan_out.
+    ``owner`` names the module in the messages (e.g. ``"neural_collapse"``)."""
+    if (
+        not isinstance(params, (tuple, list))
+        or len(params) < 2
+        or not all(isinstance(layer, layer_type) for layer in params)
+    ):
+        raise TypeError(
+            f"params must be a tuple of >= 2 {owner}.{layer_type.__name__} (from "
+            f"init), got {type(params).__name__}"
+        )
+    for i, layer in enumerate(params):
+        w = as_float_array(f"params[{i}].w", layer.w)
+        b = as_float_array(f"params[{i}].b", layer.b)
+        if w.ndim != 2 or b.shape != (w.shape[1],):
+            raise ValueError(
+                f"params[{i}] must have w (fan_in, fan_out) and b (fan_out,), got "
+                f"{tuple(w.shape)} and {tuple(b.shape)}"
+            )
+        if i and w.shape[0] != params[i - 1].w.shape[1]:
+            raise ValueError(
+                f"params[{i}].w has fan_in {w.shape[0]}, but the previous layer "
+                f"has fan_out {params[i - 1].w.shape[1]}"
+            )

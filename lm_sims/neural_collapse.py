@@ -66,6 +66,7 @@ from lm_sims._config import (
     check_choice,
     check_int,
     check_key,
+    check_layer_chain,
     check_real,
     config_dataclass,
     diverged_flag,
@@ -645,28 +646,7 @@ def init(key: jax.Array, cfg: Config) -> Params:
 
 
 def _check_params(params):
-    if (
-        not isinstance(params, (tuple, list))
-        or len(params) < 2
-        or not all(isinstance(layer, Layer) for layer in params)
-    ):
-        raise TypeError(
-            "params must be a tuple of >= 2 neural_collapse.Layer (from init), "
-            f"got {type(params).__name__}"
-        )
-    for i, layer in enumerate(params):
-        w = as_float_array(f"params[{i}].w", layer.w)
-        b = as_float_array(f"params[{i}].b", layer.b)
-        if w.ndim != 2 or b.shape != (w.shape[1],):
-            raise ValueError(
-                f"params[{i}] must have w (fan_in, fan_out) and b (fan_out,), got "
-                f"{tuple(w.shape)} and {tuple(b.shape)}"
-            )
-        if i and w.shape[0] != params[i - 1].w.shape[1]:
-            raise ValueError(
-                f"params[{i}].w has fan_in {w.shape[0]}, but the previous layer "
-                f"has fan_out {params[i - 1].w.shape[1]}"
-            )
+    check_layer_chain(params, Layer, "neural_collapse")
 
 
 def _check_x(params, x):
