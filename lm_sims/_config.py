@@ -175,13 +175,31 @@ def check_key(key: Any, name: str = "key"):
         )
 
 
-def as_float_array(name: str, value: Any, *, finite: bool = True) -> jax.Array:
+def as_float_array(
+    name: str, value: Any, *, finite: bool = True, allow_bool: bool = True
+) -> jax.Array:
     """``value`` as a floating JAX array (ints and bools promoted to the default
     float dtype), or TypeError naming ``name`` for None, strings, objects or
-    complex numbers; with ``finite``, ValueError on NaN or inf (concrete only)."""
+    complex numbers; with ``finite``, ValueError on NaN or inf (concrete only);
+    with ``allow_bool=False``, TypeError for booleans (Python, NumPy, inside a
+    list, or a bool array) instead of reading them as 0 and 1."""
     if isinstance(value, jax.core.Tracer):
         x = value
     else:
+        if not allow_bool and (
+            isinstance(value, (bool, np.bool_))
+            or (hasattr(value, "dtype") and np.dtype(value.dtype) == np.bool_)
+            or (
+                isinstance(value, (list, tuple))
+                and any(
+                    isinstance(v, (bool, np.bool_))
+                    for v in np.ravel(np.asarray(value, object))
+                )
+            )
+        ):
+            raise TypeError(
+                f"{name} must be real numbers, not booleans, got {name}={value!r}"
+            )
         if value is None or isinstance(value, (str, bytes)):
             raise TypeError(
                 f"{name} must be an array of real numbers, got {name}={value!r} "

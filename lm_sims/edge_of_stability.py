@@ -243,19 +243,8 @@ def _float():
 
 
 def _real_array(name, value):
-    """``value`` as a finite floating array; bools (Python or NumPy) are refused,
-    not read as 0 and 1."""
-    if isinstance(value, (bool, np.bool_)) or (
-        hasattr(value, "dtype") and np.dtype(value.dtype) == np.bool_
-    ):
-        raise TypeError(
-            f"{name} must be real numbers, not booleans, got {name}={value!r}"
-        )
-    if isinstance(value, (list, tuple)) and any(
-        isinstance(v, (bool, np.bool_)) for v in np.ravel(np.asarray(value, object))
-    ):
-        raise TypeError(f"{name} must be real numbers, not booleans, got {value!r}")
-    return as_float_array(name, value)
+    """``value`` as a finite floating array; bools are refused, not read as 0/1."""
+    return as_float_array(name, value, allow_bool=False)
 
 
 def _check_params(params):
