@@ -60,6 +60,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from jaxtyping import Array, Float
 
 from lm_sims import kernels, mlp
@@ -73,6 +74,7 @@ from lm_sims._config import (
 )
 
 __all__ = [
+    "ADAM_EXPONENTS",
     "EXPONENTS",
     "PARAMETERIZATIONS",
     "SP_LR_SCALINGS",
@@ -86,6 +88,7 @@ __all__ = [
     "init",
     "loss",
     "network_config",
+    "OPTIMIZERS",
     "one_step_changes",
     "predicted_exponents",
     "sample_batch",
@@ -100,12 +103,22 @@ EXPONENTS = {
     "ntk": (-0.5, -0.5, 0.0),
     "mup": (0.0, 0.0, 0.0),
 }
+# With Adam (first step: sign descent, each stored entry moves by its lr), at a fixed
+# base lr: SP's and NTK's updates add up coherently over n inputs per unit.
+ADAM_EXPONENTS = {
+    "sp": (0.0, 1.0, 1.5),
+    "ntk": (0.0, 0.5, 1.0),
+    "mup": (0.0, 0.0, 0.0),
+}
+OPTIMIZERS = ("gd", "adam")  # the optimizers of the one-step coordinate check
 # How SP's learning rate depends on width in :func:`one_step_changes`: fixed, or
 # falling as 1/n from its value at the smallest width, 64 (the largest stable choice)
 SP_LR_SCALINGS = ("fixed", "lr × 64/n")
 
 
-@config_dataclass(static=("width", "parameterization", "input_dim", "batch_size"))
+@config_dataclass(
+    static=("width", "parameterization", "input_dim", "batch_size", "optimizer")
+)
 class Config:
     """One gradient step of the two-hidden-layer network (abc-mlp).
 
@@ -120,6 +133,8 @@ class Config:
             does not recompile).
         lr: base learning rate (> 0), the same at every width; layer l is trained
             at ``lr * lr_scale_l`` (:func:`lm_sims.mlp.layer_scales`).
+        optimizer: "gd" (default: one gradient step) or "adam" (one Adam step,
+            with muP's Adam rates for "mup", see :mod:`lm_sims.mlp`). Static.
     """
 
     width: int = 256
@@ -128,6 +143,7 @@ class Config:
     batch_size: int = 32
     center_output: bool = True
     lr: float = 0.01
+    optimizer: str = "gd"
 
     def _validate(self):
         check_int("width", self.width, minimum=1)
@@ -140,6 +156,7 @@ class Config:
                 f"center_output must be a bool, got center_output={value!r}"
             )
         check_real("lr", self.lr, positive=True)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
 
 
 class EffectiveScales(NamedTuple):
@@ -148,7 +165,9 @@ class EffectiveScales(NamedTuple):
 
     Attributes:
         init_std: ``m_l s_l``, the standard deviation of the entries of ``W_l``.
-        lr_scale: ``lr_scale_l m_l^2``: ``W_l`` moves at ``lr * lr_scale``.
+        lr_scale: ``lr_scale_l m_l^2``: ``W_l`` moves at ``lr * lr_scale``; with
+            Adam ``lr_scale_l m_l`` (each entry of ``W_l`` moves by about
+            ``lr * lr_scale``).
     """
 
     init_std: tuple[float, float, float]
@@ -208,6 +227,7 @@ def network_config(cfg: Config) -> mlp.Config:
         sigma_w2=1.0,
         sigma_b2=0.0,
         lr=cfg.lr,
+        optimizer=cfg.optimizer,
     )
 
 
@@ -240,7 +260,8 @@ def effective_layer_scales(cfg: Config) -> EffectiveScales:
     """
     scales = mlp.layer_scales(network_config(cfg))
     std = tuple(float(s.w_mult * s.w_std) for s in scales)
-    lr = tuple(float(s.w_lr * s.w_mult**2) for s in scales)
+    power = 1 if cfg.optimizer == "adam" else 2  # Adam's step ignores |gradient|
+    lr = tuple(float(s.w_lr * s.w_mult**power) for s in scales)
     return EffectiveScales(std, lr)
 
 
@@ -438,9 +459,13 @@ def _one_step(key, cfg):
     # centring: the step sees f - f_0, i.e. its error signal is -y at every width
     target = y + jnp.where(cfg.center_output, f, 0.0)
     grads = jax.grad(loss)(params, x, target, cfg)
+    weights = [g.w for g in grads]
+    if cfg.optimizer == "adam":  # Adam's first step: g / (|g| + eps), per entry
+        adam = optax.scale_by_adam()
+        weights, _ = adam.update(weights, adam.init(weights))
     new = tuple(
-        layer._replace(w=layer.w - cfg.lr * s.w_lr * g.w)  # biases stay at zero
-        for layer, g, s in zip(params, grads, mlp.layer_scales(net), strict=True)
+        layer._replace(w=layer.w - cfg.lr * s.w_lr * g)  # biases stay at zero
+        for layer, g, s in zip(params, weights, mlp.layer_scales(net), strict=True)
     )
     g1, g2, f_new = features(new, x, cfg)
     return FeatureChange(
@@ -458,6 +483,7 @@ def one_step_changes(
     *,
     widths: tuple[int, ...] = WIDTHS,
     num_seeds: int = 4,
+    optimizer: str = "gd",
 ) -> Float[np.ndarray, "widths 3"]:
     """Geometric mean over seeds of the one-step changes, width by width.
 
@@ -476,6 +502,8 @@ def one_step_changes(
             ignored by ntk and mup).
         widths: hidden widths (ints >= 1).
         num_seeds: networks per width (int >= 1).
+        optimizer: "gd" (default) or "adam": the kind of the one step
+            (:class:`Config`).
 
     Returns:
         float64 array (len(widths), 3): rows widths, columns hidden layer 1, hidden
@@ -504,6 +532,7 @@ def one_step_changes(
     check_real("lr", lr, positive=True)
     check_choice("sp_lr", sp_lr, SP_LR_SCALINGS)
     check_int("num_seeds", num_seeds, minimum=1)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     if not isinstance(widths, (tuple, list)) or not widths:
         raise TypeError(
             "widths must be a non-empty tuple of ints, e.g. (64, 128), got "
@@ -515,7 +544,12 @@ def one_step_changes(
     logs = np.zeros((len(widths), num_seeds, 3))
     for i, n in enumerate(widths):
         lr_n = lr * widths[0] / n if per_width else lr
-        cfg = Config(width=n, parameterization=parameterization, lr=float(lr_n))
+        cfg = Config(
+            width=n,
+            parameterization=parameterization,
+            lr=float(lr_n),
+            optimizer=optimizer,
+        )
         for s in range(num_seeds):
             c = feature_change_after_one_step(jax.random.fold_in(key, s), cfg)
             logs[i, s] = np.log([*c.hidden, c.output])
@@ -523,7 +557,7 @@ def one_step_changes(
 
 
 def predicted_exponents(
-    parameterization: str, sp_lr: str = "fixed"
+    parameterization: str, sp_lr: str = "fixed", optimizer: str = "gd"
 ) -> Float[np.ndarray, " 3"]:
     """Width exponents (hidden 1, hidden 2, output) of the one-step change.
 
@@ -531,9 +565,16 @@ def predicted_exponents(
     (-1/2, +1/2, +1). With SP's learning rate falling as 1/n (``sp_lr =
     "lr × 64/n"``) every SP exponent drops by 1: (-3/2, -1/2, 0).
 
+    With ``optimizer="adam"`` (``ADAM_EXPONENTS``) the first step moves each stored
+    entry by its learning rate, with a sign aligned with the layer's inputs, so an
+    n-by-n update moves a unit by ~n times the entry step: sp (0, 1, 3/2) (the
+    output also gets ``W_3 . dh_2 ~ n * n^-1/2 * n``), ntk (0, 1/2, 1), mup (0, 0,
+    0) with muP's Adam rates (:mod:`lm_sims.mlp`).
+
     Args:
         parameterization: ``"sp"``, ``"ntk"`` or ``"mup"``.
         sp_lr: one of ``SP_LR_SCALINGS``.
+        optimizer: "gd" (default) or "adam".
 
     Returns:
         float64 array of shape (3,).
@@ -552,5 +593,7 @@ def predicted_exponents(
     """
     check_choice("parameterization", parameterization, PARAMETERIZATIONS)
     check_choice("sp_lr", sp_lr, SP_LR_SCALINGS)
+    check_choice("optimizer", optimizer, OPTIMIZERS)
     shift = 1.0 if parameterization == "sp" and sp_lr != "fixed" else 0.0
-    return np.asarray(EXPONENTS[parameterization], np.float64) - shift
+    table = ADAM_EXPONENTS if optimizer == "adam" else EXPONENTS
+    return np.asarray(table[parameterization], np.float64) - shift

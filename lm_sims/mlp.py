@@ -22,7 +22,32 @@ fan_in = d_in for layer 1 and n otherwise)::
            hidden  1                       sigma_w / sqrt(n)       0    1/2   0
            readout n^{-1/2}                sigma_w / sqrt(n)      1/2   1/2   0
 
-(b for "sp" and a for "ntk" are 0 on the input layer and 1/2 elsewhere.) The
+(b for "sp" and a for "ntk" are 0 on the input layer and 1/2 elsewhere.)
+
+**muP for Adam** (``optimizer="adam"``). Adam's step on a stored entry is ~ its
+learning rate whatever the gradient's size, so with a multiplier ``m`` the effective
+weight moves by ``m * lr_l`` (not ``m^2``). muP for Adam (Yang et al. 2022, Table 3:
+effective rates ``lr``, ``lr / fan_in``, ``lr / fan_in`` for input, hidden and
+readout weights) then needs in this multiplier form::
+
+                   multiplier m   init std s               lr_l         c
+    "mup"  input   n^{1/2}        sigma_w / sqrt(d_in n)   lr n^{-1/2}  1/2
+    (adam) hidden  1              sigma_w / sqrt(n)        lr / n       1
+           readout n^{-1/2}       sigma_w / sqrt(n)        lr n^{-1/2}  1/2
+
+and hidden biases (multiplier ``n^{1/2}``) at ``lr n^{-1/2}``, the readout bias at
+``lr``. "sp" and "ntk" keep ``c = 0`` with Adam (one global learning rate).
+
+**muP with a base width** (``base_width=n0``, "mup" only), the form of the ``mup``
+package: no multipliers; with ``width_mult = n / n0`` the network is SP
+(``W ~ N(0, sigma_w2 / fan_in)``, biases ``N(0, sigma_b2)``) except that the readout
+variance is ``sigma_w2 / (n width_mult)`` and the learning rates are, for input,
+hidden and readout weights, ``lr (width_mult, 1, 1 / width_mult)`` under SGD and
+``lr (1, 1 / width_mult, 1 / width_mult)`` under Adam (hidden biases like input
+weights, the readout bias at ``lr``). At ``n = n0`` it is exactly "sp"; with
+``n0 = 1`` its effective weights and rates are those of the multiplier form above.
+
+The
 effective weights ``W_eff`` then have variance ``sigma_w2 / fan_in`` in every layer,
 except the muP readout, ``sigma_w2 / n^2``; and since a multiplier ``m`` scales the
 learning rate of ``W_eff`` by ``m^2``, muP trains input, hidden and readout weights
@@ -117,6 +142,7 @@ PARAMETERIZATIONS = ("sp", "ntk", "mup")
         "num_train",
         "optimizer",
         "batch_size",
+        "base_width",
     )
 )
 class Config:
@@ -150,6 +176,10 @@ class Config:
         b1: Adam's first-moment decay in [0, 1).
         b2: Adam's second-moment decay in [0, 1).
         eps: Adam's denominator offset (> 0).
+        base_width: None (default: muP in the multiplier form of the module
+            docstring) or the base width n0 (int >= 1) of muP in the ``mup``
+            package's form, equal to "sp" at ``width == n0`` (module docstring).
+            Only with ``parameterization="mup"``. Static.
     """
 
     width: int = 256
@@ -171,6 +201,7 @@ class Config:
     b1: float = 0.9
     b2: float = 0.999
     eps: float = 1e-8
+    base_width: int | None = None
 
     def _validate(self):
         check_int("width", self.width, minimum=1)
@@ -193,14 +224,15 @@ class Config:
             self.dataset, self.num_train, self.d_in, self.d_out
         )
         check_choice("optimizer", self.optimizer, training.OPTIMIZERS)
-        if self.parameterization == "mup" and self.optimizer == "adam":
-            raise ValueError(
-                "parameterization='mup' with optimizer='adam' is not muP: the "
-                "per-layer learning rates here are muP's for SGD (and momentum), "
-                "while Adam needs others (Yang et al. 2022, arXiv:2203.03466, "
-                "Table 3: hidden and readout rates ~ 1/width). Use optimizer='gd' "
-                "or 'momentum' with muP, or parameterization='sp' or 'ntk' with Adam"
-            )
+        if self.base_width is not None:
+            check_int("base_width", self.base_width, minimum=1)
+            if self.parameterization != "mup":
+                raise ValueError(
+                    "base_width is muP's base width and needs "
+                    "parameterization='mup', got "
+                    f"parameterization={self.parameterization!r}, "
+                    f"base_width={self.base_width}"
+                )
         _ = self.optimizer_config  # validates batch_size, momentum, b1, b2, eps
 
     @property
@@ -283,16 +315,23 @@ class Trajectory(NamedTuple):
         return diverged_flag(self.diverged_step)
 
 
-def abc_exponents(parameterization: str, depth: int) -> dict[str, tuple[float, ...]]:
+def abc_exponents(
+    parameterization: str, depth: int, optimizer: str = "gd"
+) -> dict[str, tuple[float, ...]]:
     """Width exponents (a, b, c) of the weights of each layer (Yang & Hu 2021).
 
     Multiplier ``~ n^{-a}``, init std ``~ n^{-b}``, learning rate ``~ n^{-c}``, for
-    layers 1 .. depth + 1 (input layer first). Width-independent constants
-    (sigma_w, 1/sqrt(d_in)) are in :func:`layer_scales`.
+    layers 1 .. depth + 1 (input layer first), in the multiplier form of the module
+    docstring (``base_width=None``). Width-independent constants (sigma_w,
+    1/sqrt(d_in)) are in :func:`layer_scales`. Only muP's c depends on the
+    optimizer: 0 for "gd" and "momentum"; (1/2, 1, ..., 1, 1/2) for "adam", whose
+    step on a stored weight does not scale with its gradient (Yang et al. 2022,
+    Table 3).
 
     Args:
         parameterization: "sp", "ntk" or "mup".
         depth: number of hidden layers (>= 1).
+        optimizer: "gd" (default), "momentum" or "adam".
 
     Returns:
         ``{"a": (...), "b": (...), "c": (...)}``, each a tuple of depth + 1 floats.
@@ -301,9 +340,12 @@ def abc_exponents(parameterization: str, depth: int) -> dict[str, tuple[float, .
         >>> from lm_sims import mlp
         >>> mlp.abc_exponents("mup", 2)["a"]
         (-0.5, 0.0, 0.5)
+        >>> mlp.abc_exponents("mup", 2, optimizer="adam")["c"]
+        (0.5, 1.0, 0.5)
     """
     check_choice("parameterization", parameterization, PARAMETERIZATIONS)
     check_int("depth", depth, minimum=1)
+    check_choice("optimizer", optimizer, training.OPTIMIZERS)
     hidden = depth - 1
     if parameterization == "sp":
         a, b = (0.0,) * (depth + 1), (0.0,) + (0.5,) * (depth)
@@ -311,6 +353,8 @@ def abc_exponents(parameterization: str, depth: int) -> dict[str, tuple[float, .
         a, b = (0.0,) + (0.5,) * depth, (0.0,) * (depth + 1)
     else:
         a, b = (-0.5,) + (0.0,) * hidden + (0.5,), (0.5,) * (depth + 1)
+        if optimizer == "adam":
+            return {"a": a, "b": b, "c": (0.5,) + (1.0,) * hidden + (0.5,)}
     return {"a": a, "b": b, "c": (0.0,) * (depth + 1)}
 
 
@@ -327,7 +371,10 @@ def layer_scales(cfg: Config) -> tuple[LayerScales, ...]:
         One :class:`LayerScales` per layer, input layer first.
     """
     n, d, depth = cfg.width, cfg.d_in, cfg.depth
-    exps = abc_exponents(cfg.parameterization, depth)
+    if cfg.parameterization == "mup" and cfg.base_width is not None:
+        return _base_width_scales(cfg)
+    exps = abc_exponents(cfg.parameterization, depth, cfg.optimizer)
+    adam = cfg.optimizer == "adam"
     sw, sb = jnp.sqrt(cfg.sigma_w2), jnp.sqrt(cfg.sigma_b2)
     scales = []
     for i in range(depth + 1):
@@ -345,7 +392,31 @@ def layer_scales(cfg: Config) -> tuple[LayerScales, ...]:
             w = (n ** (-a), const * n ** (-b))
             hidden_bias = i < depth
             bias = (math.sqrt(n), sb / math.sqrt(n)) if hidden_bias else (1.0, sb)
-        scales.append(LayerScales(w[0], w[1], lr_scale, bias[0], bias[1], lr_scale))
+        # Adam moves W_eff = m w by m * lr: a hidden bias (m = n^1/2) at lr n^-1/2,
+        # the readout bias (m = 1) at lr; SGD's bias rates equal the weights' (1)
+        b_lr = lr_scale
+        if adam and cfg.parameterization == "mup":
+            b_lr = n**-0.5 if i < depth else 1.0
+        scales.append(LayerScales(w[0], w[1], lr_scale, bias[0], bias[1], b_lr))
+    return tuple(scales)
+
+
+def _base_width_scales(cfg):
+    """muP with base width n0 (the ``mup`` package's form; module docstring)."""
+    n, d, depth = cfg.width, cfg.d_in, cfg.depth
+    mult = n / cfg.base_width  # width_mult
+    sw, sb = jnp.sqrt(cfg.sigma_w2), jnp.sqrt(cfg.sigma_b2)
+    if cfg.optimizer == "adam":
+        w_lrs = (1.0,) + (1.0 / mult,) * depth
+        b_lrs = (1.0,) * (depth + 1)
+    else:  # SGD and momentum: Table 3's lr fan_out, lr, lr / fan_in
+        w_lrs = (mult,) + (1.0,) * (depth - 1) + (1.0 / mult,)
+        b_lrs = (mult,) * depth + (1.0,)
+    scales = []
+    for i in range(depth + 1):
+        fan_in = d if i == 0 else n
+        std = sw / math.sqrt(fan_in * (mult if i == depth else 1.0))
+        scales.append(LayerScales(1.0, std, w_lrs[i], 1.0, sb, b_lrs[i]))
     return tuple(scales)
 
 

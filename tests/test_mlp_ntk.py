@@ -447,9 +447,18 @@ def test_observe_hook_records_any_function_of_the_parameters():
     assert mlp.train(key, cfg).observed is None
 
 
-def test_mup_with_adam_is_refused_not_silently_wrong():
-    # mlp's per-layer rates are muP's for SGD; Adam needs others (TP5, Table 3)
-    with pytest.raises(ValueError, match="parameterization='mup' with optimizer"):
-        mlp.Config(parameterization="mup", optimizer="adam")
-    mlp.Config(parameterization="mup", optimizer="momentum")  # SGD's table holds
-    mlp.Config(parameterization="sp", optimizer="adam")
+def test_mup_with_adam_uses_adams_table_not_sgds():
+    # Adam moves W_eff = m w by m * lr_l: muP's rates lr_l ~ n^-(1/2, 1, 1/2)
+    # (TP5, Table 3); SGD and momentum keep c = 0. base_width needs muP.
+    n = 64
+    adam = mlp.layer_scales(
+        mlp.Config(width=n, depth=2, parameterization="mup", optimizer="adam")
+    )
+    np.testing.assert_allclose([s.w_lr for s in adam], [n**-0.5, 1 / n, n**-0.5])
+    np.testing.assert_allclose([s.b_lr for s in adam], [n**-0.5, n**-0.5, 1.0])
+    sgd = mlp.layer_scales(
+        mlp.Config(width=n, parameterization="mup", optimizer="momentum")
+    )
+    assert [s.w_lr for s in sgd] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="base_width"):
+        mlp.Config(parameterization="sp", base_width=64)
