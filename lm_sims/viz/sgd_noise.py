@@ -1,0 +1,478 @@
+"""Explorers for Chapter 4, section 4.3: SGD noise, batch size and temperature.
+
+* :func:`sgd_risk_explorer`: the excess risk of online minibatch SGD on noisy linear
+  regression against time ``t = lr * steps``: simulation (mean and spread over runs),
+  the exact second-moment recursion (:func:`lm_sims.sgd_noise.predict_risk`) and the
+  small-lr stationary formula ``lr sigma^2 tr(H) / (4B)``.
+* :func:`linear_scaling_explorer`: the stationary risk against ``lr / B`` for four
+  batch sizes: the curves collapse at small ``lr`` (the linear scaling rule) and
+  split where ``lr h_max`` is no longer small, up to each one's stability limit.
+* :func:`critical_batch_explorer`: steps against examples to a target risk, with
+  the fitted ``S = S_min (1 + B_crit / B)``, and the gradient noise scale along a
+  large-batch run beside ``B_crit``.
+
+Every simulation is computed once per setting and cached (``functools.lru_cache``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import numpy as np
+
+from lm_sims import sgd_noise as sn
+from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
+
+__all__ = [
+    "critical_batch_explorer",
+    "linear_scaling_explorer",
+    "sgd_risk_explorer",
+]
+
+RISK_STEPS = 1000  # steps of the risk-vs-time runs
+RISK_RUNS = 40  # runs per setting (the band)
+SCALING_BATCHES = (1, 4, 16, 64)
+SCALING_RATIOS = (0.05, 0.2, 0.8)  # lr / B of the simulated points
+SCALING_RUNS = 32
+CRIT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)  # theory
+CRIT_SIM_BATCHES = (1, 4, 16, 64)  # simulated
+CRIT_RUNS = 128
+CUT = 10.0  # a diverging curve is cut where the risk exceeds CUT x R_0
+
+
+def _key_data(key: jax.Array) -> tuple:
+    return tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
+
+
+def _key(key_data: tuple) -> jax.Array:
+    return jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
+
+
+def _cfg(noise, alpha, **kw) -> sn.Config:
+    return sn.Config(noise=float(noise), alpha=float(alpha), **kw)
+
+
+@functools.lru_cache(maxsize=64)
+def _run(key_data, noise, alpha, lr, batch_size, steps, record_every, num_runs):
+    """One cached simulation: (step, risk (records, runs), b_simple, b_noise,
+    diverged_step) as float64 NumPy."""
+    cfg = _cfg(
+        noise,
+        alpha,
+        lr=float(lr),
+        batch_size=int(batch_size),
+        steps=int(steps),
+        record_every=int(record_every),
+        num_runs=int(num_runs),
+    )
+    traj = jax.device_get(sn.train(_key(key_data), cfg))
+    return (
+        np.asarray(traj.step, np.int64),
+        np.asarray(traj.risk, np.float64),
+        np.asarray(traj.b_simple, np.float64),
+        np.asarray(traj.b_noise, np.float64),
+        int(traj.diverged_step),
+    )
+
+
+def _cut(y: np.ndarray, limit: float) -> np.ndarray:
+    """y up to (not including) its first point above ``limit`` or non-finite;
+    NaN after (dropped by Curve)."""
+    bad = ~(y <= limit)
+    out = y.astype(float).copy()
+    if bad.any():
+        out[int(np.argmax(bad)) :] = np.nan
+    return out
+
+
+def sgd_risk_explorer(key: jax.Array) -> Explorer:
+    """Excess risk of online minibatch SGD against time: simulation, the exact
+    recursion and the small-lr stationary formula.
+
+    Noisy linear regression in d = 50 dimensions with ``h_k ∝ k^-alpha`` (tr H = 1),
+    teacher ``w* ~ N(0, I)``, ``w0 = 0``, fresh Gaussian batches of B examples
+    each step (:func:`lm_sims.sgd_noise.train`), 1,000 steps, 40 runs. Solid: the
+    mean risk over runs with a band of one standard deviation across runs. Dashed:
+    the exact second-moment recursion (:func:`lm_sims.sgd_noise.predict_risk`) and
+    the leading small-lr stationary risk ``lr sigma^2 tr(H) / (4B)``. Beyond the
+    stability limit (:func:`lm_sims.sgd_noise.max_stable_lr`) the runs diverge: the
+    curves are cut where the risk exceeds 10 R_0 and the note gives the step.
+
+    Knobs: lr (static 0.1, 0.5, 2; live 0.01-10); batch size B (1, 8, 64); noise
+    sigma (static 0.5; live 0-2); spectrum exponent alpha (static 1; live 0-3).
+    The static grid (9 states) takes ~10 s on two cores (three programs).
+    """
+    key_data = _key_data(key)
+
+    def panel(lr, batch_size, noise, alpha):
+        lr, b = float(lr), int(batch_size)
+        cfg = _cfg(noise, alpha, lr=lr, batch_size=b)
+        step, risk, _, _, dead = _run(
+            key_data, float(noise), float(alpha), lr, b, RISK_STEPS, 10, RISK_RUNS
+        )
+        r0 = 0.5  # tr(H) / 2
+        t = lr * step
+        keep = np.all(risk <= CUT * r0, axis=1)  # records before any run blew up
+        if not keep.all():
+            keep[int(np.argmin(keep)) :] = False
+        theory = _cut(sn.predict_risk(cfg, step), CUT * r0)
+        small = sn.stationary_risk_small_lr(cfg)
+        curves = [
+            band(
+                t[keep] if keep.sum() >= 2 else t[:2],
+                risk[keep].T if keep.sum() >= 2 else risk[:2].T,
+                "simulation: mean over runs",
+                group=0,
+                id="simulation",
+            ),
+            Curve(t, theory, "exact recursion", "theory", group=0, id="recursion"),
+            Curve(
+                t[[0, -1]],
+                [small, small],
+                "small-lr stationary risk lr σ² tr H / (4B)",
+                "theory",
+                group=1,
+                id="small-lr",
+            ),
+        ]
+        notes = []
+        lr_max = sn.max_stable_lr(cfg)
+        if dead >= 0 or not keep.all():
+            first = int(step[int(np.argmin(keep))]) if not keep.all() else dead
+            notes.append(
+                f"lr = {lr:g} is beyond the stability limit lr_max = {lr_max:.3g} at "
+                f"B = {b}: the runs diverge (risk above 10 R₀ by step {first}; "
+                "curves cut there)."
+            )
+        else:
+            exact = sn.stationary_risk(cfg)
+            notes.append(
+                f"Stationary risk: exact {exact:.3g}, small-lr formula {small:.3g} "
+                f"({100 * (1 - small / exact):.0f}% low); lr_max = {lr_max:.3g}."
+            )
+        return Panel(curves, " ".join(notes))
+
+    return Explorer(
+        panel,
+        [
+            Knob(
+                "lr",
+                (0.1, 0.5, 2.0),
+                low=0.01,
+                high=10.0,
+                log=True,
+                default=0.5,
+                label="learning rate η",
+            ),
+            Knob("batch_size", (1, 8, 64), default=1, label="batch size B"),
+            Knob("noise", (0.5,), low=0.0, high=2.0, label="label noise σ"),
+            Knob("alpha", (1.0,), low=0.0, high=3.0, label="spectrum exponent α"),
+        ],
+        title="Online SGD: excess risk against time, simulated and exact",
+        x_title="t = lr × steps",
+        y_title="excess risk R = ½ eᵀHe",
+        log_x=False,
+        log_y=True,
+    )
+
+
+def _pow2(x: float) -> int:
+    return int(2 ** math.ceil(math.log2(max(x, 2.0))))
+
+
+@functools.lru_cache(maxsize=32)
+def _stationary_sim(key_data, noise, alpha, lr, b):
+    """Simulated stationary risk (mean over runs and the records after the
+    recursion's transient is below 1%), or None if the run diverges. One run
+    length per batch size, set by its smallest simulated lr (one program each)."""
+    cfg = _cfg(noise, alpha, lr=lr, batch_size=b)
+    h_min = sn.spectrum(50, alpha)[-1]
+    lr_min = SCALING_RATIOS[0] * b
+    steps = int(min(max(4.0 / (lr_min * h_min), 400), 40_000))
+    steps = int(2 ** math.ceil(math.log2(steps)))  # few distinct programs
+    every = steps // 256
+    step, risk, _, _, dead = _run(
+        key_data, noise, alpha, lr, b, steps, every, SCALING_RUNS
+    )
+    if dead >= 0:
+        return None
+    theory = sn.predict_risk(cfg, step)
+    stat = sn.stationary_risk(cfg)
+    sel = np.abs(theory / stat - 1) < 0.01
+    if sel.sum() < 20:
+        sel = np.arange(step.size) >= step.size // 2
+    return float(np.mean(risk[sel]))
+
+
+def linear_scaling_explorer(key: jax.Array) -> Explorer:
+    """Stationary excess risk against ``lr / B`` for B = 1, 4, 16, 64: the linear
+    scaling rule and where it breaks.
+
+    Dashed: the exact stationary risk (:func:`lm_sims.sgd_noise.stationary_risk`)
+    for each B, from small lr up to its stability limit (marked by a vertical
+    dashed line at ``lr_max / B``), and the small-lr formula ``lr sigma^2 tr(H) /
+    (4B)``, a function of ``lr / B`` alone. Markers: simulated stationary risk
+    (32 runs, time-averaged after the transient) at ``lr / B`` = 0.05, 0.2, 0.8
+    where stable. At small ``lr / B`` all curves lie on the formula; the large
+    batches leave it first, because at fixed ``lr / B`` their lr is larger, and
+    the corrections grow with ``lr h_max``.
+
+    Knobs: noise sigma (static 0.5; live 0-2); spectrum exponent alpha (static 1;
+    live 0-3). The static state takes ~10 s on two cores.
+    """
+    key_data = _key_data(key)
+
+    def panel(noise, alpha):
+        noise, alpha = float(noise), float(alpha)
+        curves, limits = [], []
+        ratios = np.geomspace(1e-3, 2.0, 80)
+        for g, b in enumerate(SCALING_BATCHES):
+            cfg = _cfg(noise, alpha, batch_size=b)
+            lr_max = sn.max_stable_lr(cfg)
+            x = ratios[ratios * b < 0.995 * lr_max]
+            x = np.append(x, 0.995 * lr_max / b)
+            y = np.array([sn.stationary_risk(cfg, lr=float(r * b)) for r in x])
+            curves.append(
+                Curve(x, y, f"B = {b} (exact)", "theory", group=g, id=f"exact {b}")
+            )
+            limits.append(lr_max / b)
+            sim_x, sim_y = [], []
+            for r in SCALING_RATIOS:
+                if r * b < 0.95 * lr_max:
+                    val = _stationary_sim(key_data, noise, alpha, float(r * b), b)
+                    if val is not None:
+                        sim_x.append(r)
+                        sim_y.append(val)
+            curves.append(
+                Curve(
+                    sim_x if len(sim_x) else [np.nan],
+                    sim_y if len(sim_y) else [np.nan],
+                    f"B = {b} (simulated)",
+                    group=g,
+                    mode="markers",
+                    showlegend=False,
+                    id=f"simulated {b}",
+                )
+            )
+        small = 0.25 * ratios * noise**2  # lr sigma^2 tr(H) / (4B), tr H = 1
+        curves.append(
+            Curve(ratios, small, "lr σ² tr H / (4B)", "theory", group=5, id="small")
+        )
+        top = float(np.nanmax([c.y.max() for c in curves if c.y.size]))
+        bottom = float(small[0])
+        lx = np.repeat(limits, 3).astype(float)
+        ly = np.tile([bottom, top, np.nan], len(limits))
+        lx[2::3] = np.nan
+        curves.append(
+            Curve(
+                lx,
+                ly,
+                "stability limit lr_max / B",
+                "theory",
+                group=7,
+                breaks=True,
+                id="limits",
+            )
+        )
+        h_max = sn.spectrum(50, alpha)[0]
+        note = (
+            "Stability limits lr_max/B: "
+            + ", ".join(
+                f"B = {b}: {v:.3g}"
+                for b, v in zip(SCALING_BATCHES, limits, strict=True)
+            )
+            + f". The rule needs lr·h_max ≪ 1 (h_max = {h_max:.3g}): at fixed lr/B "
+            "the larger batch has the larger lr and leaves the line first."
+        )
+        return Panel(curves, note)
+
+    return Explorer(
+        panel,
+        [
+            Knob("noise", (0.5,), low=0.05, high=2.0, label="label noise σ"),
+            Knob("alpha", (1.0,), low=0.0, high=3.0, label="spectrum exponent α"),
+        ],
+        title="The linear scaling rule: stationary risk depends on lr/B at small lr",
+        x_title="lr / B",
+        y_title="stationary excess risk",
+        log_x=True,
+        log_y=True,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _crit_steps(b: int) -> int:
+    """Run length of the B-run at the smallest static target (and the book's
+    noise and spectrum): the static states then share one program per B."""
+    cb = _critical(0.5, 1.0, 0.01)
+    return _pow2(1.3 * cb.steps[int(np.flatnonzero(cb.batch_sizes == b)[0])])
+
+
+@functools.lru_cache(maxsize=16)
+def _critical(noise, alpha, target):
+    return sn.critical_batch(_cfg(noise, alpha), target, CRIT_BATCHES)
+
+
+def critical_batch_explorer(key: jax.Array) -> Explorer:
+    """Steps against examples to a target risk (the Pareto front), with the critical
+    batch size, and the gradient noise scale beside it.
+
+    Left: for each batch size B, the fewest steps S(B) to bring the expected excess
+    risk to the target with a tuned constant lr (:func:`lm_sims.sgd_noise.
+    critical_batch`, exact recursion; markers joined, dashed) against the examples
+    E = B S; simulated S(B) at the tuned lr for B = 1, 4, 16, 64 (first step where
+    the mean over 128 runs is below the target; solid markers); the fitted
+    ``S = S_min (1 + B_crit/B)``, ``E = E_min (1 + B/B_crit)`` (dashed line), and
+    S_min and E_min as asymptotes. Right: the simple noise scale B_simple and the
+    Hessian-weighted B_noise along the B = 64 run at its tuned lr (simulated,
+    solid; predicted, dashed) with B_crit as a horizontal line.
+
+    Knobs: target risk (0.05, 0.02, 0.01; 10%, 4%, 2% of R_0); noise sigma
+    (static 0.5; live 0.1-2); alpha (static 1; live 0-3). The static grid (3
+    states) takes ~20 s on two cores.
+    """
+    key_data = _key_data(key)
+
+    def panel(target, noise, alpha):
+        target, noise, alpha = float(target), float(noise), float(alpha)
+        try:
+            cb = _critical(noise, alpha, target)
+        except ValueError as err:
+            return Panel(
+                [Curve([1, 2], [np.nan, np.nan], "unreachable", id="theory")],
+                f"The target cannot be reached: {err}",
+            )
+        bs = cb.batch_sizes
+        curves = [
+            Curve(
+                cb.examples,
+                cb.steps,
+                "tuned lr, exact recursion",
+                "theory",
+                group=0,
+                mode="lines+markers",
+                id="theory",
+            ),
+        ]
+        sim_s, sim_e = [], []
+        for b in CRIT_SIM_BATCHES:
+            i = int(np.flatnonzero(bs == b)[0])
+            steps = max(_pow2(1.3 * cb.steps[i]), _crit_steps(int(b)))
+            step, risk, bsimple, bnoise, _ = _run(
+                key_data, noise, alpha, float(cb.lr[i]), int(b), steps, 1, CRIT_RUNS
+            )
+            mean = risk.mean(axis=1)
+            hit = np.flatnonzero(mean <= target)
+            if hit.size:
+                sim_s.append(float(step[hit[0]]))
+                sim_e.append(float(b * step[hit[0]]))
+            if b == CRIT_SIM_BATCHES[-1]:
+                noise_run = (step, bsimple, bnoise, cb.lr[i], steps)
+        curves.append(
+            Curve(
+                sim_e,
+                sim_s,
+                "simulated (128 runs)",
+                group=0,
+                mode="markers",
+                id="simulated",
+            )
+        )
+        bb = np.geomspace(0.5, 4096, 80)
+        fit_s = cb.s_min * (1 + cb.b_crit / bb)
+        curves += [
+            Curve(
+                bb * fit_s,
+                fit_s,
+                "S = S_min (1 + B_crit/B)",
+                "theory",
+                group=1,
+                id="fit",
+            ),
+            Curve(
+                [cb.e_min * 0.5, cb.examples.max() * 2],
+                [cb.s_min, cb.s_min],
+                "S_min, E_min",
+                "theory",
+                group=7,
+                id="s_min",
+            ),
+            Curve(
+                [cb.e_min, cb.e_min],
+                [cb.s_min * 0.5, cb.steps.max() * 2],
+                "E_min",
+                "theory",
+                group=7,
+                showlegend=False,
+                id="e_min",
+            ),
+        ]
+        step, bsimple, bnoise, lr64, steps = noise_run
+        b64 = CRIT_SIM_BATCHES[-1]
+        pred = sn.predict_noise_scale(
+            _cfg(noise, alpha, lr=float(lr64), batch_size=b64), step
+        )
+        i64 = int(np.flatnonzero(bs == b64)[0])
+        reach = step <= cb.steps[i64]
+        curves += [
+            Curve(
+                step[reach], bsimple[reach], "B_simple", group=2, col=2, id="b_simple"
+            ),
+            Curve(
+                step[reach],
+                pred.b_simple[reach],
+                "B_simple (theory)",
+                "theory",
+                group=2,
+                col=2,
+                showlegend=False,
+                id="b_simple theory",
+            ),
+            Curve(step[reach], bnoise[reach], "B_noise", group=3, col=2, id="b_noise"),
+            Curve(
+                step[reach],
+                pred.b_noise[reach],
+                "B_noise (theory)",
+                "theory",
+                group=3,
+                col=2,
+                showlegend=False,
+                id="b_noise theory",
+            ),
+            Curve(
+                [0, cb.steps[i64]],
+                [cb.b_crit, cb.b_crit],
+                "B_crit (fit)",
+                "theory",
+                group=1,
+                col=2,
+                id="b_crit",
+            ),
+        ]
+        at_target = float(pred.b_simple[reach][-1])
+        note = (
+            f"S_min = {cb.s_min:.3g} steps, E_min = {cb.e_min:.3g} examples, "
+            f"B_crit = {cb.b_crit:.3g}. B_simple at the target (B = 64 run) "
+            f"{at_target:.3g}: B_crit / B_simple = {cb.b_crit / at_target:.2f}."
+        )
+        return Panel(curves, note)
+
+    return Explorer(
+        panel,
+        [
+            Knob(
+                "target", (0.05, 0.02, 0.01), default=0.02, label="target excess risk"
+            ),
+            Knob("noise", (0.5,), low=0.1, high=2.0, label="label noise σ"),
+            Knob("alpha", (1.0,), low=0.0, high=3.0, label="spectrum exponent α"),
+        ],
+        title="Steps against examples to a target risk, and the critical batch size",
+        x_title=["examples E = B × steps", "step (B = 64, tuned lr)"],
+        y_title=["steps S", "noise scale (examples)"],
+        log_x=[True, False],
+        log_y=[True, True],
+        cols=2,
+        subplot_titles=["Pareto front", "gradient noise scale"],
+    )

@@ -1,0 +1,357 @@
+"""SGD noise on noisy linear regression (lm_sims.sgd_noise): the exact second-moment
+recursion against simulation, the linear scaling rule and where it breaks, the
+stability limit, the critical batch size and the gradient noise scale."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lm_sims import sgd_noise as sn
+
+KEY = jax.random.key(0)
+CFG = sn.Config()  # d = 50, h_k ∝ 1/k, tr H = 1, sigma^2 = 0.25, B = 1, lr = 0.5
+TARGET = 0.02  # the page's target risk: 4% of R_0 = 0.5
+BATCHES = (1, 2, 4, 8, 16, 32, 64)
+
+
+def _window_mean(traj, cfg, tol=0.002):
+    """Run- and time-averaged simulated risk over the records where the recursion
+    says the transient is below ``tol`` of the stationary risk."""
+    step = np.asarray(traj.step)
+    theory = sn.predict_risk(cfg, step)
+    stat = sn.stationary_risk(cfg)
+    sel = np.abs(theory / stat - 1) < tol
+    assert sel.sum() >= 100, "run too short to reach stationarity"
+    return float(np.mean(np.asarray(traj.risk, np.float64)[sel])), stat
+
+
+# --- theory: fast ----------------------------------------------------------------
+
+
+def test_spectrum_is_a_normalised_power_law():
+    h = sn.spectrum(50, 1.0)
+    assert h.shape == (50,) and h.dtype == np.float64
+    np.testing.assert_allclose(h.sum(), 1.0, rtol=1e-14)
+    np.testing.assert_allclose(h[0] / h, np.arange(1, 51), rtol=1e-12)
+    np.testing.assert_allclose(sn.spectrum(7, 0.0), np.full(7, 1 / 7))
+
+
+def test_recursion_reaches_the_closed_form_stationary_risk():
+    # iterating (eq-sgd-recursion) k = 40 / (lr h_min) steps converges to
+    # (eq-sgd-stationary): the slowest mode decays as (1 - lr h_min)^2k ~ e^-80
+    h_min = sn.spectrum()[-1]
+    for lr, b in ((0.5, 1), (2.0, 8), (0.1, 1), (6.0, 64)):
+        cfg = CFG.replace(lr=lr, batch_size=b)
+        r = sn.predict_risk(cfg, [0, int(40 / (lr * h_min))])
+        assert r[0] == pytest.approx(0.5, rel=1e-14)  # R_0 = tr(H)/2
+        assert r[1] == pytest.approx(sn.stationary_risk(cfg), rel=1e-9)
+
+
+def test_recursion_matches_a_direct_matrix_iteration():
+    # the full d x d recursion of Gamma = E[e e^T] with M0 = I against the diagonal
+    # closure of the module (float64 rounding only)
+    cfg = CFG.replace(dim=8, lr=0.7, batch_size=3, alpha=1.3, noise=0.4)
+    h = sn.spectrum(8, 1.3)
+    hm, lr, b, s2 = np.diag(h), 0.7, 3, 0.16
+    m = np.eye(8)
+    a = np.eye(8) - lr * hm
+    risks = [0.5 * np.trace(hm @ m)]
+    for _ in range(30):
+        m = a @ m @ a + lr**2 / b * (hm @ m @ hm + np.trace(hm @ m) * hm + s2 * hm)
+        risks.append(0.5 * np.trace(hm @ m))
+    np.testing.assert_allclose(sn.predict_risk(cfg, np.arange(31)), risks, rtol=1e-12)
+
+
+def test_small_lr_formula_is_the_leading_order_and_its_error_is_linear_in_lr():
+    # R_inf = lr sigma^2 tr(H)/(4B) (1 + O(lr)): the relative error halves with lr
+    errors = []
+    for lr in (0.04, 0.02, 0.01):
+        exact = sn.stationary_risk(CFG, lr=lr)
+        small = sn.stationary_risk_small_lr(CFG, lr=lr)
+        assert small == pytest.approx(lr * 0.25 / 4)
+        errors.append(exact / small - 1)
+    assert errors[0] > errors[1] > errors[2] > 0
+    np.testing.assert_allclose(np.array(errors[:2]) / errors[1:], 2.0, rtol=0.03)
+
+
+def test_small_lr_formula_is_15_to_30_percent_low_at_lr_tr_h_over_b_up_to_half():
+    # measured from (eq-sgd-stationary): 14.6% low at lr tr(H)/B = 0.25, 29.2% at
+    # 0.5 (the issue's calibration said 20-40%); bands of +-5 points around them
+    for lr, low_band in ((0.25, (0.10, 0.20)), (0.5, (0.24, 0.34))):
+        small = sn.stationary_risk_small_lr(CFG, lr=lr)
+        low = 1 - small / sn.stationary_risk(CFG, lr=lr)
+        assert low_band[0] <= low <= low_band[1], (lr, low)
+
+
+def test_risk_is_linear_in_lr_at_small_lr():
+    # log-log slope of R_inf(lr) over lr in [0.005, 0.05] at B = 1: 1 +- 0.05
+    lrs = np.geomspace(0.005, 0.05, 6)
+    r = [sn.stationary_risk(CFG, lr=lr) for lr in lrs]
+    slope = np.polyfit(np.log(lrs), np.log(r), 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.05)
+
+
+def test_linear_scaling_rule_holds_where_k_lr_hmax_is_small_and_breaks_beyond():
+    # R_inf(k lr, k B) / R_inf(lr, B) in [0.97, 1.10] wherever k lr h_max <= 0.3
+    # (the O(lr h) corrections of (eq-sgd-stationary)); beyond, it must break
+    h_max = sn.spectrum()[0]
+    held, broke = 0, 0
+    for lr in (0.01, 0.03, 0.1, 0.3):
+        for b in (1, 2, 4):
+            base = sn.stationary_risk(CFG, lr=lr, batch_size=b)
+            for k in (2, 4, 8, 16, 32, 64):
+                if k * lr >= sn.max_stable_lr(CFG, batch_size=k * b):
+                    continue
+                ratio = sn.stationary_risk(CFG, lr=k * lr, batch_size=k * b) / base
+                if k * lr * h_max <= 0.3:
+                    assert 0.97 <= ratio <= 1.10, (lr, b, k, ratio)
+                    held += 1
+                elif k * lr * h_max >= 0.7:
+                    assert ratio > 1.10, (lr, b, k, ratio)
+                    broke += 1
+    assert held >= 20 and broke >= 5
+
+
+def test_stability_limit():
+    # s(lr_max) = 1: the stationary risk is finite just below and infinite above,
+    # and the expected risk of the recursion grows geometrically above it
+    for b in (1, 8, 64):
+        lr_max = sn.max_stable_lr(CFG, batch_size=b)
+        assert np.isfinite(sn.stationary_risk(CFG, lr=0.999 * lr_max, batch_size=b))
+        assert sn.stationary_risk(CFG, lr=1.001 * lr_max, batch_size=b) == np.inf
+        r = sn.predict_risk(CFG.replace(lr=1.05 * lr_max, batch_size=b), [0, 3000])
+        assert r[1] > 100 * r[0]
+    # small B: about 2B/tr(H) (noise-limited); large B: gradient descent's 2/h_max
+    h_max = sn.spectrum()[0]
+    assert sn.max_stable_lr(CFG, batch_size=1) < 2.0
+    assert sn.max_stable_lr(CFG, batch_size=4096) == pytest.approx(2 / h_max, rel=0.02)
+
+
+def test_steps_to_target_follows_the_critical_batch_law_for_b_up_to_64():
+    # S(B) = S_min (1 + B_crit / B) within 5% for B <= 64 (the fit is two numbers
+    # for seven batch sizes; the residual comes from the spectrum's many scales)
+    cb = sn.critical_batch(CFG, TARGET, BATCHES)
+    fit = cb.s_min * (1 + cb.b_crit / cb.batch_sizes)
+    np.testing.assert_allclose(cb.steps / fit, 1.0, atol=0.05)
+    assert 10 < cb.s_min < 15 and 80 < cb.b_crit < 110  # measured: 12.1, 94
+    # E = E_min (1 + B / B_crit) and (S/S_min - 1)(E/E_min - 1) = 1 on the fit
+    e_fit = cb.e_min * (1 + cb.batch_sizes / cb.b_crit)
+    np.testing.assert_allclose(cb.batch_sizes * fit, e_fit, rtol=1e-12)
+    np.testing.assert_allclose(
+        (fit / cb.s_min - 1) * (e_fit / cb.e_min - 1), 1.0, rtol=1e-12
+    )
+    # the tuned learning rate grows linearly with B at small B (linear scaling)
+    np.testing.assert_allclose(cb.lr[1] / cb.lr[0], 2.0, rtol=0.05)
+
+
+def test_the_noise_scale_is_the_per_step_critical_batch():
+    # McCandlish et al.'s derivation is exact for a quadratic loss: with the
+    # per-step optimal lr, the expected one-step risk decrease at batch B is
+    # Delta_max / (1 + B_noise / B), B_noise = E tr(H Sigma) / E G^T H G
+    cfg = CFG.replace(lr=0.2)
+    k = 300
+    gam = sn._at_steps(sn.spectrum(), 0.2, 1, 0.25, np.array([k]))[0]
+    h = sn.spectrum()
+    r = 0.5 * h @ gam
+    b_noise = sn.predict_noise_scale(cfg, [k]).b_noise[0]
+    grad2, ghg = h**2 @ gam, h**3 @ gam
+    best = {}
+    for b in (1, 4, 16, 64, 10**9):
+        lrs = np.linspace(1e-3, 10, 20001)
+        diag = (1 - lrs[:, None] * h) ** 2 + lrs[:, None] ** 2 * h**2 / b
+        g1 = diag * gam + lrs[:, None] ** 2 / b * ((h @ gam) * h + 0.25 * h)
+        decrease = r - 0.5 * g1 @ h
+        best[b] = decrease.max()
+        lr_opt = grad2 / (ghg + (ghg + np.sum(h**2) * (2 * r + 0.25)) / b)
+        assert lrs[decrease.argmax()] == pytest.approx(lr_opt, abs=1e-3)
+    for b in (1, 4, 16, 64):
+        assert best[b] == pytest.approx(best[10**9] / (1 + b_noise / b), rel=1e-6)
+
+
+def test_critical_batch_against_the_noise_scale():
+    # No theorem ties the fitted B_crit of a constant-lr run to one value of the
+    # noise scale (B_noise is the *per-step* critical batch and grows along the
+    # run). What the model does: B_simple measured at the target on the B = 64
+    # run is B_crit to within a factor 1.5 at three targets; the noise scale at
+    # initialisation is far below B_crit; and both grow as the target falls.
+    crit, at_target = [], []
+    for target in (0.05, 0.02, 0.01):
+        cb = sn.critical_batch(CFG, target, BATCHES)
+        i = list(cb.batch_sizes).index(64)
+        cfg = CFG.replace(batch_size=64, lr=float(cb.lr[i]))
+        ns = sn.predict_noise_scale(cfg, [0, int(np.ceil(cb.steps[i]))])
+        ratio = cb.b_crit / ns.b_simple[1]
+        assert 1 / 1.5 <= ratio <= 1.5, (target, ratio)
+        assert cb.b_crit > 2.5 * ns.b_simple[0]
+        assert ns.b_noise[1] < ns.b_simple[1]  # Hessian weighting: smaller here
+        crit.append(cb.b_crit)
+        at_target.append(ns.b_simple[1])
+    assert np.all(np.diff(crit) > 0) and np.all(np.diff(at_target) > 0)
+
+
+# --- simulation: fast ------------------------------------------------------------
+
+
+def test_train_shapes_dtypes_and_a_short_check_against_the_recursion():
+    cfg = CFG.replace(batch_size=4, lr=1.0, steps=400, num_runs=128)
+    traj = sn.train(KEY, cfg)
+    assert traj.risk.shape == (41, 128) and traj.loss.shape == (41,)
+    assert traj.loss.dtype == jnp.result_type(float)
+    assert not traj.diverged and int(traj.diverged_step) == -1
+    np.testing.assert_allclose(np.asarray(traj.t), 1.0 * np.arange(0, 401, 10))
+    # records 20..40 (steps 200-400): mean over 128 runs x 21 records; the per-run
+    # risk fluctuates by ~60%, correlated over ~10 steps: 12% covers > 4 s.e.m.
+    sim = float(np.mean(np.asarray(traj.loss)[20:]))
+    theory = float(np.mean(sn.predict_risk(cfg, np.asarray(traj.step)[20:])))
+    assert sim == pytest.approx(theory, rel=0.12)
+    ns = sn.predict_noise_scale(cfg, np.asarray(traj.step))
+    np.testing.assert_allclose(np.asarray(traj.b_simple)[0], ns.b_simple[0], rtol=0.1)
+
+
+def test_a_run_beyond_the_stability_limit_is_flagged_and_cut():
+    cfg = CFG.replace(lr=4.0, steps=200, num_runs=8)
+    traj = sn.train(KEY, cfg)
+    assert traj.diverged and 0 < int(traj.diverged_step) <= 200
+    last = int(traj.diverged_step) // cfg.record_every + 1
+    assert np.all(np.isnan(np.asarray(traj.loss)[last:]))
+    assert np.all(np.isfinite(np.asarray(traj.loss)[: int(traj.diverged_step) // 10]))
+
+
+def test_lr_noise_alpha_are_traced_one_compilation():
+    from lm_sims.diagnostics import count_compilations
+
+    cfg = CFG.replace(steps=20, num_runs=4)
+    sn.train(KEY, cfg)
+    with count_compilations() as count:
+        for lr, noise, alpha in ((0.3, 0.1, 0.5), (0.2, 1.0, 2.0)):
+            sn.train(KEY, cfg.replace(lr=lr, noise=noise, alpha=alpha))
+    assert count.count == 0
+
+
+# --- validation ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes, error, match",
+    [
+        ({"lr": 0.0}, ValueError, "lr must be > 0"),
+        ({"lr": float("nan")}, ValueError, "lr must be finite"),
+        ({"lr": True}, TypeError, "lr must be a real number"),
+        ({"noise": -1.0}, ValueError, "noise must be >= 0"),
+        ({"alpha": 5.0}, ValueError, "alpha must be <= 4"),
+        ({"alpha": float("nan")}, ValueError, "alpha must be finite"),
+        ({"batch_size": 0}, ValueError, "batch_size must be >= 1"),
+        ({"batch_size": 2.0}, TypeError, "batch_size must be an integer"),
+        ({"dim": 5000}, ValueError, "dim must be >= 1 and <= 4096"),
+        ({"steps": 100, "record_every": 7}, ValueError, "record_every must divide"),
+        ({"num_runs": 0}, ValueError, "num_runs must be >= 1"),
+    ],
+)
+def test_bad_config_names_field_value_and_range(changes, error, match):
+    with pytest.raises(error, match=match):
+        CFG.replace(**changes)
+
+
+def test_bad_arguments_raise():
+    with pytest.raises(TypeError, match="cfg must be"):
+        sn.predict_risk({"lr": 0.1}, [0])
+    with pytest.raises(ValueError, match="step must be >= 0"):
+        sn.predict_risk(CFG, [-1])
+    with pytest.raises(ValueError, match="whole steps"):
+        sn.predict_risk(CFG, [1.5])
+    with pytest.raises(ValueError, match="must be finite"):
+        sn.predict_risk(CFG, [float("nan")])
+    with pytest.raises(TypeError, match="not booleans"):
+        sn.predict_risk(CFG, [True])
+    with pytest.raises(ValueError, match="target must be below"):
+        sn.steps_to_target(CFG, 0.6)
+    with pytest.raises(ValueError, match="target must be > 0"):
+        sn.tune_lr(CFG, -0.1)
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        sn.stationary_risk(CFG, lr=-1.0)
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
+        sn.max_stable_lr(CFG, batch_size=1.5)
+    with pytest.raises(ValueError, match="distinct"):
+        sn.critical_batch(CFG, 0.02, (1, 1, 2))
+    with pytest.raises(TypeError, match="PRNG key"):
+        sn.train(0, CFG)
+    with pytest.raises(ValueError, match="GiB"):
+        sn.train(KEY, CFG.replace(num_runs=10**6, batch_size=1024))
+    with pytest.raises(TypeError, match="Trajectory"):
+        sn.simulated_steps_to_target((1, 2), 0.1)
+
+
+# --- simulation: many runs (statistical tier) ------------------------------------
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("lr, b", [(0.5, 1), (2.0, 8)])
+def test_recursion_matches_simulated_stationary_risk_within_3_percent(lr, b):
+    # 256 runs x ~3,000 stationary steps: the s.e.m. of the averaged risk is
+    # ~0.5% (correlation time ~1/(2 lr h_1)); 3% is the issue's bar
+    cfg = CFG.replace(lr=lr, batch_size=b, steps=6000, record_every=10)
+    sim, stat = _window_mean(sn.train(KEY, cfg), cfg)
+    assert sim == pytest.approx(stat, rel=0.03)
+
+
+@pytest.mark.statistical
+def test_simulated_linear_scaling_holds_then_breaks():
+    # simulated R(k lr, k B) / R(lr, B): in [0.97, 1.10] at k lr h_max = 0.18
+    # (theory 1.03); above 1.10 at k lr h_max = 1.42 (theory 1.76); s.e.m. ~1%
+    base_cfg = CFG.replace(lr=0.1, steps=12_000, record_every=20)
+    base, _ = _window_mean(sn.train(KEY, base_cfg), base_cfg)
+    ratios = {}
+    for k in (8, 64):  # the transient lasts ~1/(k lr h_min): shorter runs
+        steps = max(12_000 // k // 20 * 20, 600)
+        cfg = base_cfg.replace(lr=0.1 * k, batch_size=k, steps=steps, num_runs=128)
+        ratios[k] = _window_mean(sn.train(KEY, cfg), cfg)[0] / base
+    assert 0.97 <= ratios[8] <= 1.10, ratios
+    assert ratios[64] > 1.10, ratios
+
+
+@pytest.mark.statistical
+def test_simulated_risk_slope_in_lr_is_one_at_small_lr():
+    # slope of log R vs log lr over lr = 0.02 .. 0.08 (B = 1; theory 1.03 for
+    # the stationary risk): window means (where the recursion's transient is
+    # < 2%, the same relative bias at every lr) over 128 runs; each has s.e.m.
+    # ~0.5% and is checked against the recursion's mean over the same window
+    lrs = np.array([0.02, 0.04, 0.08])
+    r = []
+    for lr in lrs:
+        cfg = CFG.replace(
+            lr=float(lr), steps=int(1200 / lr), record_every=20, num_runs=128
+        )
+        traj = sn.train(KEY, cfg)
+        step = np.asarray(traj.step)
+        theory = sn.predict_risk(cfg, step)
+        sel = np.abs(theory / sn.stationary_risk(cfg) - 1) < 0.02
+        assert sel.sum() >= 200
+        r.append(float(np.mean(np.asarray(traj.loss)[sel])))
+        assert r[-1] == pytest.approx(float(np.mean(theory[sel])), rel=0.02)
+    slope = np.polyfit(np.log(lrs), np.log(r), 1)[0]
+    assert slope == pytest.approx(1.0, abs=0.05), (slope, r)
+
+
+@pytest.mark.statistical
+def test_simulated_steps_to_target_follow_theory_and_the_critical_batch_law():
+    # at the tuned lr, the first step at which the mean risk over 512 runs is
+    # <= TARGET, against the recursion (5%: the mean's s.e.m. ~2% near the target
+    # shifts the crossing by a few %, plus integer steps at large B), and the
+    # simulated S(B) against S_min (1 + B_crit / B) fitted to them (5%)
+    cb = sn.critical_batch(CFG, TARGET, (1, 4, 16, 64))
+    sim = []
+    for b, lr, s in zip(cb.batch_sizes, cb.lr, cb.steps, strict=True):
+        cfg = CFG.replace(
+            batch_size=int(b),
+            lr=float(lr),
+            steps=int(np.ceil(1.3 * s)),
+            record_every=1,
+            num_runs=512,
+        )
+        sim.append(sn.simulated_steps_to_target(sn.train(KEY, cfg), TARGET))
+    sim = np.array(sim)
+    np.testing.assert_allclose(sim, cb.steps, rtol=0.05)
+    design = np.stack([np.ones(sim.size), 1 / cb.batch_sizes], 1) / sim[:, None]
+    s_min, s_b = np.linalg.lstsq(design, np.ones(sim.size), rcond=None)[0]
+    np.testing.assert_allclose(sim / (s_min + s_b / cb.batch_sizes), 1.0, atol=0.05)
