@@ -1,0 +1,267 @@
+"""muP for Adam, muP with a base width, the coordinate check for SGD and Adam, and
+the learning-rate transfer sweep (Yang et al. 2022, Fig. 1) of lm_sims.transfer."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lm_sims import feature_learning as fl
+from lm_sims import mlp, transfer
+
+X64 = jax.config.jax_enable_x64
+RTOL = 1e-10 if X64 else 2e-5  # same arithmetic up to rounding of the dtype
+
+
+def _net(**kw):
+    base = dict(width=128, depth=2, d_in=4, d_out=2, num_train=16, steps=3)
+    base.update(record_every=1, sigma_b2=0.5)
+    base.update(kw)
+    return mlp.Config(**base)
+
+
+# --- muP's tables -------------------------------------------------------------
+
+
+def test_abc_exponents_default_is_sgds_and_adam_has_its_own_rates():
+    assert mlp.abc_exponents("mup", 3) == mlp.abc_exponents("mup", 3, "gd")
+    assert mlp.abc_exponents("mup", 3, "momentum")["c"] == (0.0,) * 4
+    assert mlp.abc_exponents("mup", 3, "adam")["c"] == (0.5, 1.0, 1.0, 0.5)
+    for par in ("sp", "ntk"):  # one global learning rate
+        assert mlp.abc_exponents(par, 2, "adam")["c"] == (0.0,) * 3
+    with pytest.raises(ValueError, match="optimizer"):
+        mlp.abc_exponents("mup", 2, "sgd")
+
+
+def test_adam_effective_rates_are_table_3():
+    # Adam moves W = m w by m * lr_l per entry: muP's effective rates must be
+    # TP5 Table 3's for Adam: lr (input), lr / fan_in (hidden, readout)
+    n = 256
+    eff = fl.effective_layer_scales(fl.Config(width=n, optimizer="adam"))
+    np.testing.assert_allclose(eff.lr_scale, (1.0, 1 / n, 1 / n))
+    np.testing.assert_allclose(np.square(eff.init_std), (1 / 16, 1 / n, 1 / n**2))
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+def test_base_width_at_the_base_width_is_sp(optimizer):
+    # the mup package's convention: at width n0 muP is SP, exactly
+    mup = _net(width=64, parameterization="mup", base_width=64, optimizer=optimizer)
+    sp = _net(width=64, parameterization="sp", optimizer=optimizer)
+    assert mlp.layer_scales(mup) == mlp.layer_scales(sp)
+    key = jax.random.key(3)
+    np.testing.assert_array_equal(
+        mlp.train(key, mup).f_train, mlp.train(key, sp).f_train
+    )
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+def test_base_width_form_scales(optimizer):
+    n, n0, d = 256, 64, 4
+    scales = mlp.layer_scales(
+        _net(width=n, parameterization="mup", base_width=n0, optimizer=optimizer)
+    )
+    mult = n / n0
+    assert [s.w_mult for s in scales] == [1.0, 1.0, 1.0]
+    np.testing.assert_allclose(
+        np.square([float(s.w_std) for s in scales]),
+        2.0 / np.array([d, n, n * mult]),  # readout variance sigma_w2 / (n mult)
+    )
+    rates = (1, 1 / mult, 1 / mult) if optimizer == "adam" else (mult, 1, 1 / mult)
+    np.testing.assert_allclose([s.w_lr for s in scales], rates)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+def test_base_width_one_takes_the_multiplier_forms_steps(optimizer):
+    # With n0 = 1 the base-width form has the multiplier form's effective weights
+    # and rates, so the two networks take the same function-space steps (three
+    # full-batch steps, weights and biases). Tolerance: dtype rounding. Adam's eps
+    # acts on stored gradients, which differ by the multiplier (with eps = 1e-8
+    # the outputs differed by 4e-6 relative): eps = 1e-20 here.
+    key = jax.random.key(1)
+    lr = 0.003 if optimizer == "adam" else 0.05
+    mult = _net(parameterization="mup", optimizer=optimizer, lr=lr, eps=1e-20)
+    base = mult.replace(base_width=1)
+    a, b = mlp.train(key, mult), mlp.train(key, base)
+    assert float(jnp.max(jnp.abs(a.f_train[-1] - a.f_train[0]))) > 1e-3  # it moved
+    np.testing.assert_allclose(a.f_train, b.f_train, rtol=1e-4, atol=1e-6)
+    with jax.enable_x64(True):
+        a, b = mlp.train(key, mult), mlp.train(key, base)
+        np.testing.assert_allclose(a.f_train, b.f_train, rtol=1e-6, atol=1e-9)
+
+
+def test_base_width_validation():
+    with pytest.raises(ValueError, match="base_width"):
+        mlp.Config(parameterization="ntk", base_width=32)
+    with pytest.raises(ValueError, match="base_width"):
+        mlp.Config(parameterization="mup", base_width=0)
+    with pytest.raises(TypeError, match="base_width"):
+        mlp.Config(parameterization="mup", base_width=64.0)
+    assert mlp.Config(parameterization="mup").base_width is None
+
+
+# --- the coordinate check -------------------------------------------------------
+
+WIDTHS = (64, 128, 256, 512, 1024)
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+@pytest.mark.parametrize("parameterization", ["sp", "mup"])
+def test_coordinate_check_slopes(optimizer, parameterization):
+    # Log-log slopes vs width of the one-step change of the last hidden layer and
+    # of the output, fixed base lr, 2 seeds, widths 64-1024. Predicted: SGD sp
+    # (+1/2, +1), Adam sp (+1, +3/2) (sign steps add coherently over n inputs),
+    # muP (0, 0) for both. Band +-0.15: finite-width corrections ~n^-1/2 (SGD sp's
+    # second layer approaches +1/2 from below, measured +0.51 / +0.45 at 2 / 8
+    # seeds). Linear response: lr 1e-3 (SGD), 1e-4 (Adam, an entry step of 1e-4).
+    lr = 1e-4 if optimizer == "adam" else 1e-3
+    changes = fl.one_step_changes(
+        jax.random.key(0),
+        parameterization,
+        lr,
+        widths=WIDTHS,
+        num_seeds=2,
+        optimizer=optimizer,
+    )
+    slopes = np.polyfit(np.log(WIDTHS), np.log(changes), 1)[0]
+    expected = fl.predicted_exponents(parameterization, optimizer=optimizer)
+    np.testing.assert_allclose(slopes[1:], expected[1:], atol=0.15)
+    np.testing.assert_allclose(slopes[0], expected[0], atol=0.15)
+
+
+def test_adam_exponents_table():
+    np.testing.assert_array_equal(
+        fl.predicted_exponents("sp", optimizer="adam"), [0.0, 1.0, 1.5]
+    )
+    np.testing.assert_array_equal(fl.predicted_exponents("mup", "fixed", "adam"), 0)
+    with pytest.raises(ValueError, match="optimizer"):
+        fl.one_step_changes(jax.random.key(0), "mup", 0.1, optimizer="sgd")
+
+
+# --- the refined optimum and the sweep helpers ----------------------------------
+
+
+def _fake_sweep(centre, diverge_from=None):
+    x = np.arange(-10.0, -2.0)
+    loss = np.exp(0.3 * (x - centre) ** 2)  # a parabola in log L: vertex = centre
+    loss = np.broadcast_to(loss[None, None, :, None, None], (2, 3, 8, 2, 1)).copy()
+    loss *= np.array([1.0, 0.9, 0.8])[None, :, None, None, None]
+    div = np.zeros((2, 3, 8, 2), bool)
+    if diverge_from is not None:
+        div[..., diverge_from:, :] = True
+        loss[..., diverge_from:, :, :] = np.inf
+    return transfer.TransferSweep(
+        ("sp", "mup"),
+        np.array([64, 128, 256]),
+        x,
+        np.array([200]),
+        loss,
+        div,
+        np.where(div, 100, -1),
+        {},
+    )
+
+
+def test_refined_optimum_is_the_parabola_vertex():
+    # exact for a log-loss that is a parabola in log2 lr (to rounding)
+    opt = transfer.optimum(_fake_sweep(-6.3))
+    np.testing.assert_array_equal(opt.argmin, 4)  # x = -6
+    np.testing.assert_allclose(opt.refined, -6.3, atol=1e-12)
+    # next to a diverged rate the argmin itself is used
+    opt = transfer.optimum(_fake_sweep(-4.2, diverge_from=7))
+    np.testing.assert_array_equal(opt.refined, -4.0)
+    stable, better = transfer.wider_is_better(_fake_sweep(-4.2, diverge_from=7))
+    assert stable.tolist() == [True] * 7 + [False] and better.sum() == 7
+    with pytest.raises(ValueError, match="step"):
+        transfer.optimum(_fake_sweep(-6.0), step=50)
+    with pytest.raises(TypeError, match="TransferSweep"):
+        transfer.optimum({"loss": 1})
+
+
+def test_sweep_validation():
+    key = jax.random.key(0)
+    with pytest.raises(ValueError, match="optimizer"):
+        transfer.transfer_sweep(key, "sgd")
+    with pytest.raises(ValueError, match="increasing"):
+        transfer.transfer_sweep(key, widths=(128, 64))
+    with pytest.raises(TypeError, match="log2_lrs"):
+        transfer.transfer_sweep(key, log2_lrs=(True, -3))
+    with pytest.raises(ValueError, match="finite"):
+        transfer.transfer_sweep(key, log2_lrs=(float("nan"),))
+    with pytest.raises(ValueError, match="parameterization"):
+        transfer.transfer_sweep(key, parameterizations=("ntk",))
+    with pytest.raises(TypeError, match="key"):
+        transfer.transfer_sweep(0)
+    with pytest.raises(ValueError, match="width=100000"):  # memory guard
+        transfer.transfer_sweep(key, widths=(100_000,))
+
+
+def test_save_and_load_round_trip(tmp_path):
+    s = _fake_sweep(-6.0)._replace(config={"optimizer": "adam"})
+    transfer.save_sweep(tmp_path / "s.npz", s, note="x")
+    back = transfer.load_sweep(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back.loss, s.loss)
+    assert back.parameterizations == ("sp", "mup") and back.config["note"] == "x"
+    assert {"lm_sims_version", "date", "optimizer"} <= set(back.config)
+
+
+def test_reference_file_provenance():
+    ref = transfer.reference_sweep()
+    assert ref.loss.shape == (2, 5, 11, 2, 4)
+    assert not np.isnan(ref.loss).any()
+    for field in ("lm_sims_version", "date", "dtype", "optimizer", "steps"):
+        assert field in ref.config
+    assert ref.config["dtype"] == "float32" and ref.config["base_width"] == 64
+
+
+# --- the transfer sweeps ----------------------------------------------------------
+
+
+def _spread(values):
+    return float(np.max(values) - np.min(values))
+
+
+@pytest.mark.statistical
+def test_adam_transfer_sweep_and_the_shipped_reference():
+    # The paper's Fig. 5 (TP5 Fig. 1), recomputed: ~5 CPU minutes. Tolerances of
+    # the issue, on the fresh result: muP's argmin spread <= 1 grid step and its
+    # refined optimum spread <= 1.2 octaves (2 seeds: the loss near the optimum
+    # is flat, a 1-step jump of the argmin is seed noise); SP's argmin at 1024
+    # >= 2 steps below width 64 and refined drift >= 1.5 octaves (theory: the
+    # optimum ~ n^-1/2 ... n^-1, i.e. 2-4 octaves over 4 octaves of width).
+    fresh = transfer.transfer_sweep(jax.random.key(0))
+    opt = transfer.optimum(fresh)
+    sp, mup = 0, 1
+    assert _spread(opt.argmin[mup]) <= 1, opt.argmin
+    assert _spread(opt.refined[mup]) <= 1.2, opt.refined
+    assert opt.argmin[sp, 0] - opt.argmin[sp, -1] >= 2, opt.argmin
+    assert opt.refined[sp, 0] - opt.refined[sp, -1] >= 1.5, opt.refined
+    # wider is better under muP: the best loss falls with width
+    assert np.all(np.diff(opt.best_loss[mup]) < 0), opt.best_loss
+    # the shipped file is this result (float32 file; same dtype: rounding of
+    # reductions only, rtol 1e-3; diverged flags identical). In float64 the
+    # arithmetic differs: only the located optima are compared.
+    ref = transfer.reference_sweep()
+    ref_opt = transfer.optimum(ref)
+    if not X64:
+        np.testing.assert_array_equal(ref.diverged, fresh.diverged)
+        finite = np.isfinite(fresh.loss)
+        np.testing.assert_array_equal(np.isfinite(ref.loss), finite)
+        np.testing.assert_allclose(ref.loss[finite], fresh.loss[finite], rtol=1e-3)
+    else:
+        assert np.max(np.abs(ref_opt.argmin - opt.argmin)) <= 1
+    np.testing.assert_array_equal(ref.widths, fresh.widths)
+    np.testing.assert_array_equal(ref.log2_lrs, fresh.log2_lrs)
+
+
+@pytest.mark.statistical
+def test_sgd_transfer_sweep():
+    # Minibatch SGD (widths 64-512, 1 seed, rates 2^-7 ... 2^0): muP's argmin
+    # spread <= 1 grid step and "wider is better" (the loss falls from each width
+    # to the next) at >= 90% of the rates stable at every width (issue 8).
+    result = transfer.transfer_sweep(jax.random.key(0), "gd", num_seeds=1)
+    opt = transfer.optimum(result)
+    assert _spread(opt.argmin[1]) <= 1, opt.argmin
+    stable, better = transfer.wider_is_better(result, "mup")
+    assert stable.sum() >= 4, stable
+    assert better[stable].mean() >= 0.9, (stable, better)
