@@ -258,7 +258,7 @@ def transfer_sweep(
         ...     log2_lrs=(-8, -6), parameterizations=("mup",), steps=10,
         ...     record_every=10, num_seeds=1, base_width=16)
         >>> s.loss.shape
-        (1, 1, 2, 1, 2)
+        (1, 1, 2, 1, 1)
     """
     check_key(key)
     check_choice("optimizer", optimizer, OPTIMIZERS)

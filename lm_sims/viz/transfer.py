@@ -1,0 +1,259 @@
+"""Explorers for Chapter 4, section 4.1: muP and learning-rate transfer.
+
+* :func:`transfer_explorer`: the position paper's Fig. 5 (Yang et al. 2022, Fig. 1)
+  at toy scale: final training loss against ``log2`` of the learning rate, one
+  curve per width, SP beside muP (:func:`lm_sims.transfer.transfer_sweep`; Adam from
+  the shipped reference sweep, SGD from a small sweep).
+* :func:`coordinate_check_explorer`: how far features and outputs move in one step
+  against width, log-log, SP beside muP, SGD or Adam, with the predicted slopes
+  dashed (:func:`lm_sims.feature_learning.one_step_changes`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import numpy as np
+
+from lm_sims import feature_learning as fl
+from lm_sims import transfer
+from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
+
+__all__ = ["coordinate_check_explorer", "transfer_explorer"]
+
+_OPTIMIZERS = {"Adam": "adam", "SGD": "gd"}
+_WIDTH_SETS = {"64–1024": None, "64–256": 256}  # largest width shown (None: all)
+_SGD_WIDTHS = (64, 128, 256, 512)
+_LIVE_WIDTHS = (64, 128, 256, 512)
+_NAMES = {"sp": "SP", "mup": "μP (base width 64)"}
+
+
+def _key_data(key: jax.Array) -> tuple:
+    return tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
+
+
+def _key(key_data: tuple) -> jax.Array:
+    return jax.random.wrap_key_data(np.asarray(key_data, np.uint32))
+
+
+_RECORDED_STEPS = (50, 100, 150, 200)
+
+
+@functools.lru_cache(maxsize=4)
+def _recorded(key_data: tuple, optimizer: str) -> transfer.TransferSweep:
+    """The shipped Adam sweep, or a small SGD sweep (widths 64-512, one seed)."""
+    if optimizer == "adam":
+        return transfer.reference_sweep()
+    return transfer.transfer_sweep(
+        _key(key_data), "gd", widths=_SGD_WIDTHS, num_seeds=1
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _live(key_data: tuple, optimizer: str, steps: int) -> transfer.TransferSweep:
+    """Live mode: a fresh one-seed sweep over widths 64-512 for ``steps`` steps."""
+    return transfer.transfer_sweep(
+        _key(key_data),
+        optimizer,
+        widths=_LIVE_WIDTHS,
+        num_seeds=1,
+        steps=steps,
+        record_every=steps,
+    )
+
+
+def _sweep(key_data: tuple, optimizer: str, steps: int) -> transfer.TransferSweep:
+    if steps in _RECORDED_STEPS:
+        return _recorded(key_data, optimizer)
+    return _live(key_data, optimizer, steps)
+
+
+def transfer_explorer(key: jax.Array) -> Explorer:
+    """Training loss against learning rate for widths 64 to 1,024: SP's optimum
+    drifts to small learning rates as the width grows, muP's stays (Fig. 5).
+
+    The 64-n-n-10 ReLU network on all 1,797 digits, one-hot 1/2-MSE, minibatch 64
+    (:func:`lm_sims.transfer.network_config`); muP with base width 64 equals SP at
+    n = 64. Each curve is the seed-mean full-data loss after ``steps`` steps at
+    ``eta = 2^k``; the marker is its refined optimum (refined-opt); the dashed
+    vertical line is muP's prediction, "the optimum of width 64 holds at every
+    width". A rate at which some seed diverged is left out and named in the note.
+
+    Knobs: optimizer (Adam: the shipped sweep, 2 seeds, widths 64-1,024, rates
+    2^-13 ... 2^-3; SGD: widths 64-512, one seed, rates 2^-7 ... 2^0, computed once,
+    ~20 s); the widths shown; the steps (static 50, 100, 150, 200: the recorded
+    ones; live, another number of steps reruns a one-seed sweep over widths 64-512,
+    about a minute for Adam).
+    """
+    key_data = _key_data(key)
+
+    def panel(optimizer, widths, steps):
+        opt = _OPTIMIZERS[optimizer]
+        steps = int(round(float(steps)))
+        result = _sweep(key_data, opt, steps)
+        k = int(np.flatnonzero(result.steps == steps)[0])
+        largest = _WIDTH_SETS[widths]
+        best = transfer.optimum(result, steps)
+        mean = np.mean(result.loss[..., k], axis=-1)  # (2, W, R)
+        x = result.log2_lrs
+        curves, notes = [], []
+        for p, par in enumerate(result.parameterizations):
+            col = p + 1
+            shown = [
+                i
+                for i, n in enumerate(result.widths)
+                if largest is None or n <= largest
+            ]
+            for g, i in enumerate(shown):
+                n = int(result.widths[i])
+                ok = np.isfinite(mean[p, i]) & ~np.any(result.diverged[p, i], -1)
+                curves.append(
+                    Curve(
+                        x[ok],
+                        mean[p, i, ok],
+                        f"n = {n}",
+                        group=g,
+                        col=col,
+                        showlegend=p == 0,
+                        mode="lines+markers",
+                        id=f"{par} loss {n}",
+                    )
+                )
+                j = best.argmin[p, i]
+                curves.append(
+                    Curve(
+                        [best.refined[p, i]],
+                        [mean[p, i, j]],
+                        f"optimum, n = {n}",
+                        group=g,
+                        col=col,
+                        showlegend=False,
+                        mode="markers",
+                        id=f"{par} optimum {n}",
+                    )
+                )
+                if not ok.all():
+                    first = x[~ok].min()
+                    notes.append(f"{_NAMES[par].split()[0]} n = {n}: 2^{first:g}")
+            finite = mean[p][np.isfinite(mean[p])]
+            curves.append(
+                Curve(
+                    [best.refined[p, 0]] * 2,
+                    [finite.min(), finite.max()],
+                    "width-64 optimum (μP: every width)",
+                    "theory",
+                    group=len(shown),
+                    col=col,
+                    showlegend=p == 0,
+                    id=f"{par} transfer",
+                )
+            )
+        note = ""
+        if notes:
+            note = "Diverged (left out) from lr = " + "; ".join(notes) + "."
+        return Panel(curves, note)
+
+    return Explorer(
+        panel,
+        [
+            Knob("optimizer", tuple(_OPTIMIZERS), default="Adam"),
+            Knob("widths", tuple(_WIDTH_SETS), default="64–1024", label="widths n"),
+            Knob(
+                "steps",
+                _RECORDED_STEPS,
+                low=20,
+                high=400,
+                default=200,
+                label="steps",
+            ),
+        ],
+        title="Learning-rate transfer: SP (left) and μP (right)",
+        x_title="log₂ learning rate η",
+        y_title="training loss after the steps",
+        log_y=True,
+        cols=2,
+        subplot_titles=("SP", "μP, base width 64"),
+        shared_y=True,
+        height=460,
+    )
+
+
+_CC_WIDTHS = (64, 128, 256, 512, 1024)
+_CC_LR = {"gd": 1e-3, "adam": 1e-4}
+_CC_LABELS = ("hidden layer 1", "hidden layer 2", "output f")
+
+
+@functools.lru_cache(maxsize=8)
+def _changes(key_data: tuple, parameterization: str, optimizer: str):
+    return fl.one_step_changes(
+        _key(key_data),
+        parameterization,
+        _CC_LR[optimizer],
+        widths=_CC_WIDTHS,
+        num_seeds=1,
+        optimizer=optimizer,
+    )
+
+
+def coordinate_check_explorer(key: jax.Array) -> Explorer:
+    """The coordinate check: RMS change of each layer's activations after one
+    step, against width, SP beside muP.
+
+    The two-hidden-layer ReLU network of :mod:`lm_sims.feature_learning` (d = 16,
+    batch 32, centred step) at widths 64 to 1,024, one seed, a fixed base
+    learning rate (SGD 1e-3; Adam 1e-4, muP with Adam's rates). Solid: measured;
+    dashed: the predicted power laws ``n^alpha`` through the width-64 point
+    (:func:`lm_sims.feature_learning.predicted_exponents`): SGD SP (-1/2, +1/2, +1),
+    Adam SP (0, +1, +3/2), muP (0, 0, 0) for both. Knob: optimizer. Precomputing
+    both states takes ~20 s on 2 cores (one compilation per width).
+    """
+    key_data = _key_data(key)
+    widths = np.asarray(_CC_WIDTHS, np.float64)
+
+    def panel(optimizer):
+        opt = _OPTIMIZERS[optimizer]
+        curves = []
+        for p, par in enumerate(("sp", "mup")):
+            changes = _changes(key_data, par, opt)
+            slopes = fl.predicted_exponents(par, optimizer=opt)
+            for j, label in enumerate(_CC_LABELS):
+                curves.append(
+                    Curve(
+                        widths,
+                        changes[:, j],
+                        label,
+                        group=j,
+                        col=p + 1,
+                        showlegend=p == 0,
+                        mode="lines+markers",
+                        id=f"{par} {label}",
+                    )
+                )
+                curves.append(
+                    Curve(
+                        widths,
+                        changes[0, j] * (widths / widths[0]) ** slopes[j],
+                        f"{label}: n^{slopes[j]:g} (theory)",
+                        "theory",
+                        group=j,
+                        col=p + 1,
+                        showlegend=False,
+                        id=f"{par} {label} theory",
+                    )
+                )
+        return Panel(curves)
+
+    return Explorer(
+        panel,
+        [Knob("optimizer", tuple(_OPTIMIZERS), default="SGD")],
+        title="Coordinate check: change after one step vs width",
+        x_title="width n",
+        y_title="RMS change after one step",
+        log_x=True,
+        log_y=True,
+        cols=2,
+        subplot_titles=("SP", "μP"),
+        shared_y=True,
+        height=440,
+    )

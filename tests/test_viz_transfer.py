@@ -1,0 +1,73 @@
+"""Chapter 4.1 explorers (lm_sims.viz.transfer). The science behind them is tested
+in test_transfer.py."""
+
+import numpy as np
+import pytest
+from explorer_grid import explorer, grid
+
+from lm_sims import transfer
+from lm_sims.viz import transfer as vt
+
+# the SGD states of the transfer explorer train a small sweep (~20 s) and the
+# coordinate check compiles ten widths (~20 s): statistical tier
+FACTORIES = (
+    pytest.param(vt.transfer_explorer, marks=pytest.mark.statistical),
+    pytest.param(vt.coordinate_check_explorer, marks=pytest.mark.statistical),
+)
+
+
+def _id(factory):
+    return getattr(factory, "__name__", None)
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=_id)
+def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
+    points = grid(factory)
+    for values, panel in points:
+        ids = [c.id for c in panel.curves]
+        assert len(set(ids)) == len(ids), values
+        for c in panel.curves:
+            y = np.asarray(c.y, float)
+            assert np.all(np.isfinite(np.asarray(c.x, float))), (values, c.id)
+            assert np.all(np.isfinite(y)) and np.all(y > 0), (values, c.id)  # log y
+            # lines have >= 2 points; an optimum is one marker
+            assert y.size >= (1 if "optimum" in c.id else 2), (values, c.id)
+        for col in (1, 2):  # SP and muP panels: simulation and theory in each
+            roles = {c.role for c in panel.curves if c.col == col}
+            assert roles == {"simulation", "theory"}, (values, col)
+
+
+def test_transfer_explorer_adam_state_is_the_reference_sweep():
+    # the book's default state draws the shipped sweep: every width's curve, the
+    # markers at the refined optima, muP's dashed line at the width-64 optimum
+    panel = explorer(vt.transfer_explorer).evaluate(
+        optimizer="Adam", widths="64–1024", steps=200
+    )
+    ref = transfer.reference_sweep()
+    opt = transfer.optimum(ref)
+    by_id = {c.id: c for c in panel.curves}
+    for p, par in enumerate(("sp", "mup")):
+        for i, n in enumerate(ref.widths):
+            mean = ref.loss[p, i, :, :, -1].mean(-1)
+            curve = by_id[f"{par} loss {n}"]
+            np.testing.assert_allclose(curve.y, mean[np.isfinite(mean)])
+            assert by_id[f"{par} optimum {n}"].x[0] == opt.refined[p, i]
+        assert by_id[f"{par} transfer"].x[0] == opt.refined[p, 0]
+    narrow = explorer(vt.transfer_explorer).evaluate(
+        optimizer="Adam", widths="64–256", steps=100
+    )
+    assert "sp loss 512" not in {c.id for c in narrow.curves}
+
+
+@pytest.mark.statistical
+def test_coordinate_check_explorer_slopes():
+    # the measured slopes on the explorer's grid (one seed) within +-0.2 of the
+    # dashed theory (one seed: the +-0.15 bands of test_transfer use two)
+    for values, panel in grid(vt.coordinate_check_explorer):
+        by_id = {c.id: c for c in panel.curves}
+        for par in ("sp", "mup"):
+            for label in ("hidden layer 2", "output f"):
+                sim, th = by_id[f"{par} {label}"], by_id[f"{par} {label} theory"]
+                slope = np.polyfit(np.log(sim.x), np.log(sim.y), 1)[0]
+                theory = np.polyfit(np.log(th.x), np.log(th.y), 1)[0]
+                assert abs(slope - theory) <= 0.2, (values, par, label, slope)
