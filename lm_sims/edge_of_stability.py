@@ -80,7 +80,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from lm_sims import observables, training
+from lm_sims import data, observables, training
 from lm_sims._config import (
     as_float_array,
     check_allocation,
@@ -96,6 +96,7 @@ from lm_sims._config import (
 
 __all__ = [
     "ACTIVATIONS",
+    "DATASETS",
     "Batch",
     "Config",
     "EdgeSummary",
@@ -118,6 +119,10 @@ __all__ = [
 ]
 
 ACTIVATIONS = ("tanh", "relu")
+#: Training sets of :class:`Config`: Gaussian inputs with random +-1 labels (the
+#: edge-of-stability section) or the digits with centred one-hot targets
+#: (``d = 64``, 10 outputs; the central flow of Chapter 4).
+DATASETS = ("random_labels", "digits")
 
 
 @config_dataclass(
@@ -129,6 +134,7 @@ ACTIVATIONS = ("tanh", "relu")
         "steps",
         "record_every",
         "lanczos_iters",
+        "dataset",
     )
 )
 class Config:
@@ -148,6 +154,11 @@ class Config:
             it relative to the initial sharpness with :func:`lr_for_ratio`.
         readout_scale: standard deviation of the readout weights at
             initialisation (> 0). Default 0.1 (see the module docstring).
+        dataset: "random_labels" (default: ``num_train`` Gaussian inputs with
+            +-1 labels, one output) or "digits" (``num_train`` random digits
+            images of :func:`lm_sims.data.digits_regression`, centred one-hot
+            targets, 10 outputs: the readout ``a`` is (width, 10); needs
+            ``d = 64``). Static.
     """
 
     d: int = 10
@@ -159,6 +170,7 @@ class Config:
     lanczos_iters: int = 20
     lr: float = 1.0
     readout_scale: float = 0.1
+    dataset: str = "random_labels"
 
     def _validate(self):
         check_int("d", self.d, minimum=1)
@@ -175,6 +187,19 @@ class Config:
         check_int("lanczos_iters", self.lanczos_iters, minimum=1)
         check_real("lr", self.lr, positive=True)
         check_real("readout_scale", self.readout_scale, positive=True)
+        check_choice("dataset", self.dataset, DATASETS)
+        if self.dataset == "digits":
+            if self.d != 64:
+                raise ValueError(
+                    f"dataset='digits' has d = 64 input pixels, got d={self.d}: "
+                    "pass d=64"
+                )
+            check_int("num_train", self.num_train, maximum=data.NUM_DIGITS)
+
+    @property
+    def d_out(self) -> int:
+        """Number of outputs: 1 ("random_labels") or 10 ("digits")."""
+        return 10 if self.dataset == "digits" else 1
 
 
 class Params(NamedTuple):
@@ -182,7 +207,8 @@ class Params(NamedTuple):
 
     Attributes:
         w: first-layer weights, ``Float[Array, "width d"]``.
-        a: readout weights, ``Float[Array, "width"]``.
+        a: readout weights, ``Float[Array, "width"]`` (one output) or
+            ``Float[Array, "width d_out"]`` (``dataset="digits"``: 10 outputs).
     """
 
     w: Float[Array, "width d"]
@@ -190,7 +216,8 @@ class Params(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """Training data: inputs ``x`` (num_train, d) and +-1 labels ``y`` (num_train,)."""
+    """Training data: inputs ``x`` (num_train, d) and targets ``y``: +-1 labels of
+    shape (num_train,), or (num_train, d_out) for a network with d_out outputs."""
 
     x: Float[Array, "num_train d"]
     y: Float[Array, " num_train"]
@@ -257,9 +284,10 @@ def _check_params(params):
         )
     w = _real_array("params.w", params.w)
     a = _real_array("params.a", params.a)
-    if w.ndim != 2 or a.shape != (w.shape[0],):
+    if w.ndim != 2 or a.ndim not in (1, 2) or a.shape[0] != w.shape[0]:
         raise ValueError(
-            "params must have w of shape (width, d) and a of shape (width,), got "
+            "params must have w of shape (width, d) and a of shape (width,) or "
+            "(width, d_out), got "
             f"params.w of shape {w.shape} and params.a of shape {a.shape}"
         )
     return Params(w, a)
@@ -283,6 +311,14 @@ def _check_batch(params, batch):
         )
     x = _check_x(params, batch[0], "batch.x")
     y = _real_array("batch.y", batch[1])
+    if params.a.ndim == 2:
+        if y.shape != (x.shape[0], params.a.shape[1]):
+            raise ValueError(
+                f"batch.y must have shape (P, d_out) = ({x.shape[0]}, "
+                f"{params.a.shape[1]}) for params.a of shape {params.a.shape}, "
+                f"got batch.y of shape {y.shape}"
+            )
+        return Batch(x, y)
     if y.shape != (x.shape[0],):
         raise ValueError(
             f"batch.y must have shape (P,) = ({x.shape[0]},) to match batch.x of "
@@ -299,7 +335,7 @@ def _check_memory(cfg):
     records = cfg.steps // cfg.record_every + 1
     nbytes = (
         num_bytes(cfg.num_train, cfg.d + 8 * cfg.width)
-        + num_bytes(cfg.lanczos_iters + 4, cfg.width, cfg.d + 1)
+        + num_bytes(cfg.lanczos_iters + 4, cfg.width, cfg.d + cfg.d_out)
         + num_bytes(4, records)
     )
     check_allocation(
@@ -310,6 +346,9 @@ def _check_memory(cfg):
 
 
 def _data(key, cfg):
+    if cfg.dataset == "digits":
+        task = data._digits(key, cfg.num_train, 10)  # float32, cast below
+        return Batch(task.x.astype(_float()), task.y.astype(_float()))
     k_x, k_y = jax.random.split(key)
     # drawn in float32 and cast: the same data in both precisions
     x = jax.random.normal(k_x, (cfg.num_train, cfg.d), jnp.float32)
@@ -320,7 +359,8 @@ def _data(key, cfg):
 def _init(key, cfg):
     k_w, k_a = jax.random.split(key)
     w = jax.random.normal(k_w, (cfg.width, cfg.d), jnp.float32) / np.sqrt(cfg.d)
-    a = jax.random.normal(k_a, (cfg.width,), jnp.float32)
+    shape = (cfg.width,) if cfg.d_out == 1 else (cfg.width, cfg.d_out)
+    a = jax.random.normal(k_a, shape, jnp.float32)
     return Params(w.astype(_float()), cfg.readout_scale * a.astype(_float()))
 
 
@@ -417,12 +457,15 @@ def apply(
 
 def _apply(params, x, activation):
     phi = jnp.tanh if activation == "tanh" else jax.nn.relu
-    width = params.a.shape[-1]
+    width = params.w.shape[0]
     return phi(x @ params.w.T) @ params.a / np.sqrt(width)
 
 
 def _loss(params, batch, activation):
-    return 0.5 * jnp.mean((_apply(params, batch.x, activation) - batch.y) ** 2)
+    residual = _apply(params, batch.x, activation) - batch.y
+    if residual.ndim == 2:  # d_out outputs: 1/(2P) sum_mu |f(x_mu) - y_mu|^2
+        return 0.5 * jnp.mean(jnp.sum(residual**2, axis=1))
+    return 0.5 * jnp.mean(residual**2)
 
 
 def _sharpness(params, batch, activation, num_iters):
@@ -434,7 +477,8 @@ def _sharpness(params, batch, activation, num_iters):
 
 
 def loss(params: Params, batch: Batch, activation: str = "tanh") -> Float[Array, ""]:
-    """Training loss ``1/(2P) sum_mu (f(x_mu) - y_mu)^2`` (half the mean squared error).
+    """Training loss ``1/(2P) sum_mu (f(x_mu) - y_mu)^2`` (half the mean squared error;
+    with d_out outputs, the squared error summed over outputs).
 
     Args:
         params: :class:`Params`.
@@ -504,6 +548,7 @@ def _shape_cfg(cfg):
         num_train=cfg.num_train,
         activation=cfg.activation,
         lanczos_iters=cfg.lanczos_iters,
+        dataset=cfg.dataset,
     )
 
 

@@ -33,6 +33,7 @@ from lm_sims._config import (
 __all__ = [
     "balancedness",
     "balancedness_step_change",
+    "hessian_top_eigenpairs",
     "hessian_top_k",
     "linear_cka",
     "mode_strengths",
@@ -122,10 +123,15 @@ def _probe(n: int, j: int, dtype) -> jax.Array:
     return v / jnp.linalg.norm(v)
 
 
-def _lanczos(hvp, n: int, m: int, dtype):
-    """m steps of Lanczos with full reorthogonalisation; returns Ritz values."""
+def _lanczos(hvp, n: int, m: int, dtype, start=None, vectors=False):
+    """m steps of Lanczos with full reorthogonalisation; returns Ritz values
+    (ascending), and with ``vectors=True`` also the (n, m) Ritz vectors (columns).
+    ``start`` (n,) replaces the fixed probe as the first Lanczos vector."""
     basis = jnp.zeros((m, n), dtype)
     v = _probe(n, 0, dtype)
+    if start is not None:
+        norm = jnp.linalg.norm(start)
+        v = jnp.where(norm > 0, start / jnp.where(norm > 0, norm, 1.0), v)
     alphas = jnp.zeros(m, dtype)
     betas = jnp.zeros(m, dtype)  # betas[j] couples vectors j and j + 1
 
@@ -150,9 +156,12 @@ def _lanczos(hvp, n: int, m: int, dtype):
         beta = jnp.where(breakdown, 0.0, beta)
         return basis, nxt, alphas.at[j].set(alpha), betas.at[j].set(beta)
 
-    _, _, alphas, betas = jax.lax.fori_loop(0, m, body, (basis, v, alphas, betas))
+    basis, _, alphas, betas = jax.lax.fori_loop(0, m, body, (basis, v, alphas, betas))
     tri = jnp.diag(alphas) + jnp.diag(betas[:-1], 1) + jnp.diag(betas[:-1], -1)
-    return jnp.linalg.eigvalsh(tri)  # ascending
+    if not vectors:
+        return jnp.linalg.eigvalsh(tri)  # ascending
+    theta, s = jnp.linalg.eigh(tri)
+    return theta, basis.T @ s
 
 
 def _check_params(params):
@@ -292,6 +301,105 @@ def sharpness(
         3.0
     """
     return hessian_top_k(loss_fn, params, 1, num_iters=num_iters)[0]
+
+
+def hessian_top_eigenpairs(
+    loss_fn: Callable[[Any], Float[Array, ""]],
+    params: Any,
+    k: int = 1,
+    *,
+    num_iters: int = 20,
+    start: Any = None,
+) -> tuple[Float[Array, " k"], Any]:
+    r"""The k largest Hessian eigenvalues and their unit eigenvectors, by Lanczos.
+
+    As :func:`hessian_top_k` (Lanczos with full reorthogonalisation on
+    Hessian-vector products, never the dense Hessian), and also the Ritz
+    vectors. ``start`` warm-starts the iteration: along a training run, the
+    previous step's eigenvectors (summed) make a few steps enough (the central
+    flow of :mod:`lm_sims.central_flow` uses 10). Signs are arbitrary. Jittable.
+
+    Args:
+        loss_fn: scalar function of the parameters (close over the data).
+        params: a pytree of floating arrays (num_params entries in all).
+        k: number of eigenpairs, 1 <= k <= min(num_iters, num_params).
+        num_iters: Lanczos steps (>= 1); capped at num_params.
+        start: None (the fixed probe vector of :func:`hessian_top_k`) or a pytree
+            like ``params``, the first Lanczos vector (normalised here; an all-zero
+            start falls back to the probe).
+
+    Returns:
+        ``(values, vectors)``: (k,) eigenvalues, descending, and a pytree like
+        ``params`` with a leading axis k (vector i of unit Euclidean norm over
+        all leaves).
+
+    Raises:
+        ValueError, TypeError: as :func:`hessian_top_k`; ``start`` not a pytree
+            of the structure and shapes of ``params``.
+
+    References:
+        Lanczos, "An iteration method for the solution of the eigenvalue problem
+        of linear differential and integral operators", 1950.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims.observables import hessian_top_eigenpairs
+        >>> a = jnp.diag(jnp.array([1.0, 3.0, 2.0]))
+        >>> s, u = hessian_top_eigenpairs(lambda w: 0.5 * w @ a @ w, jnp.ones(3))
+        >>> round(float(s[0]), 5), [round(abs(x), 5) for x in u[0].tolist()]
+        (3.0, [0.0, 1.0, 0.0])
+    """
+    check_callable("loss_fn", loss_fn, optional=False)
+    _check_params(params)
+    flat, unravel = ravel_pytree(params)
+    n = flat.shape[0]
+    if n == 0:
+        raise ValueError("params must hold at least one entry, got none")
+    check_int("num_iters", num_iters, minimum=1)
+    m = min(num_iters, n)
+    check_int("k", k, minimum=1, maximum=m)
+    check_allocation(
+        f"the Lanczos basis (num_iters={m} x num_params={n})",
+        2 * num_bytes(m, n),
+        "lower num_iters",
+    )
+    v0 = None
+    if start is not None:
+        same = jax.tree_util.tree_structure(start) == jax.tree_util.tree_structure(
+            params
+        ) and all(
+            jnp.shape(a) == jnp.shape(b)
+            for a, b in zip(
+                jax.tree_util.tree_leaves(start),
+                jax.tree_util.tree_leaves(params),
+                strict=True,
+            )
+        )
+        if not same:
+            raise ValueError(
+                "start must be a pytree with the structure and shapes of params"
+            )
+        _check_params(start)
+        v0 = ravel_pytree(start)[0].astype(flat.dtype)
+
+    def flat_loss(x):
+        return loss_fn(unravel(x))
+
+    out = jax.eval_shape(flat_loss, flat)
+    if getattr(out, "shape", None) != ():
+        raise TypeError(
+            "loss_fn must return a scalar, got "
+            f"{getattr(out, 'shape', type(out).__name__)}"
+        )
+    grad = jax.grad(flat_loss)
+
+    def hvp(v):
+        return jax.jvp(grad, (flat,), (v,))[1]
+
+    theta, vecs = _lanczos(hvp, n, m, flat.dtype, start=v0, vectors=True)
+    top = vecs[:, ::-1][:, :k].T  # (k, n), descending
+    top = top / jnp.linalg.norm(top, axis=1, keepdims=True)
+    return theta[::-1][:k], jax.vmap(unravel)(top)
 
 
 # -- representations ------------------------------------------------------------

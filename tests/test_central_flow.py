@@ -1,0 +1,322 @@
+"""lm_sims.central_flow: the central flow of gradient descent (Cohen et al. 2024)
+against gradient descent, on the two-parameter toy and on Chapter 3's network."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lm_sims import central_flow as cf
+from lm_sims import edge_of_stability as eos
+from lm_sims import observables
+
+TOY_START, TOY_LR = (2.5, 0.1), 0.4  # 2/lr = 5 < gradient flow's landing 6.55
+
+
+# -- the pieces -------------------------------------------------------------------
+
+
+def _hessian_top(loss_fn, x):
+    lam, vec = np.linalg.eigh(np.asarray(jax.hessian(loss_fn)(x), np.float64))
+    return lam[-1], vec[:, -1]
+
+
+def _small_net():
+    key = jax.random.key(1)
+    k1, k2, k3 = jax.random.split(key, 3)
+    x = jax.random.normal(k1, (12, 3))
+    y = jnp.sin(x[:, 0])
+    w = 0.8 * jax.random.normal(k2, (5, 3))
+    a = 0.8 * jax.random.normal(k3, (5,))
+
+    def loss(p):
+        return 0.5 * jnp.mean((jnp.tanh(x @ p[0].T) @ p[1] - y) ** 2)
+
+    return loss, (w, a)
+
+
+def test_top_eigenpairs_match_the_dense_hessian():
+    # Lanczos with as many steps as parameters is exact up to rounding (20
+    # parameters; 1e-4 relative covers float32)
+    loss, params = _small_net()
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    s, vec = _hessian_top(lambda z: loss(unravel(z)), flat)
+    vals, vecs = observables.hessian_top_eigenpairs(loss, params, 2, num_iters=20)
+    u = jax.flatten_util.ravel_pytree(jax.tree.map(lambda v: v[0], vecs))[0]
+    assert float(vals[0]) == pytest.approx(s, rel=1e-4)
+    assert abs(float(np.dot(u, vec))) == pytest.approx(1.0, abs=1e-4)
+    # a warm start from the eigenvector itself converges in 2 steps
+    warm, _ = observables.hessian_top_eigenpairs(
+        loss, params, 1, num_iters=2, start=unravel(jnp.asarray(vec, flat.dtype))
+    )
+    assert float(warm[0]) == pytest.approx(s, rel=1e-4)
+
+
+def test_grad_sharpness_matches_finite_differences_of_the_dense_eigenvalue():
+    # dS/dw = d/dw (u^T H u) at fixed u (Hellmann-Feynman) vs central differences
+    # of the dense top eigenvalue; step 1e-3 leaves an O(h^2) ~ 1e-6 error, and
+    # float32 rounding of the eigenvalue differences ~1e-7/1e-3: 2% relative
+    loss, params = _small_net()
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    flat_loss = lambda z: loss(unravel(z))  # noqa: E731
+    _, u = _hessian_top(flat_loss, flat)
+    g = cf.grad_sharpness(flat_loss, flat, jnp.asarray(u, flat.dtype))
+    h = 1e-3
+    fd = []
+    for i in range(flat.size):
+        e = np.zeros(flat.size)
+        e[i] = h
+        plus = _hessian_top(flat_loss, flat + e.astype(flat.dtype))[0]
+        minus = _hessian_top(flat_loss, flat - e.astype(flat.dtype))[0]
+        fd.append((plus - minus) / (2 * h))
+    np.testing.assert_allclose(g, fd, rtol=0.02, atol=0.02 * np.abs(fd).max())
+
+
+def test_stationary_sigma2_keeps_the_sharpness_still():
+    # eq. (eq-cf-sigma): with sigma^2 = 2 <-g, gS> / |gS|^2 the velocity
+    # g + sigma^2/2 gS is orthogonal to gS (dS/dt = 0) exactly, up to rounding
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        g, gs = rng.normal(size=7), rng.normal(size=7)
+        if g @ gs > 0:
+            g = -g
+        s2 = float(cf.sigma_squared(g, gs, 4.0, 0.5))
+        assert s2 > 0
+        assert abs((g + 0.5 * s2 * gs) @ gs) < 1e-5 * np.linalg.norm(gs) ** 2
+    # gradient flow already flattens the sharpness: no oscillation is needed
+    assert float(cf.sigma_squared([1.0, 0.0], [1.0, 1.0], 4.0, 0.5)) == 0.0
+
+
+def test_restoring_term_returns_the_linearised_sharpness_to_the_edge():
+    # eq. (eq-cf-sigma-discrete): after a substep of dt steps the linearised
+    # sharpness S + gS . dw equals 2/lr exactly (rounding only)
+    rng = np.random.default_rng(1)
+    g, gs = rng.normal(size=5), rng.normal(size=5)
+    lr, dt, s = 0.5, 0.5, 4.3
+    s2 = float(cf.sigma_squared(g, gs, s, lr, dt=dt))
+    dw = -dt * lr * (g + 0.5 * s2 * gs)
+    assert s + gs @ dw == pytest.approx(2 / lr, rel=1e-5)
+
+
+def test_predicted_loss_and_smoothing():
+    assert float(cf.predicted_loss(0.5, 0.02, 0.1)) == pytest.approx(0.7)
+    # a period-2 oscillation averages to its mean (the kernel, cut at 4 widths,
+    # passes 1e-5 of it); a constant stays constant
+    x = 1.0 + 0.3 * (-1.0) ** np.arange(200)
+    sm = cf.gaussian_smooth(x, 10.0)
+    np.testing.assert_allclose(sm[40:-40], 1.0, atol=1e-5)
+    np.testing.assert_allclose(cf.gaussian_smooth(np.full(7, 2.0), 3.0), 2.0)
+    err = cf.median_relative_error([1.1, 2.0, 2.7], [1.0, 2.0, 3.0])
+    assert err == pytest.approx(0.1, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: cf.sigma_squared([1.0], [1.0], 4.0, 0.0), "lr must be > 0"),
+        (lambda: cf.sigma_squared([1.0], [1.0, 2.0], 4.0, 0.1), "one shape"),
+        (lambda: cf.sigma_squared([np.nan], [1.0], 4.0, 0.1), "finite"),
+        (lambda: cf.predicted_loss(1.0, 0.1, -1.0), "lr must be > 0"),
+        (lambda: cf.gaussian_smooth([1.0, 2.0], 0.0), "width must be > 0"),
+        (lambda: cf.gaussian_smooth(np.ones((2, 2)), 1.0), "1-D"),
+        (lambda: cf.run_flows(cf.toy_loss, jnp.ones(2), 0.1, steps=0), "steps"),
+        (lambda: cf.toy_flows(np.nan, 0.1, 0.4, 10), "a0 must be finite"),
+        (lambda: cf.Config(width=0), "width"),
+        (lambda: cf.Config(lr_ratio=-1.0), "lr_ratio"),
+        (lambda: cf.Config(num_eigs=11), "num_eigs"),
+    ],
+)
+def test_bad_inputs_raise_value_errors(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cf.sigma_squared([True], [1.0], 4.0, 0.1),
+        lambda: cf.run_flows(cf.toy_loss, jnp.ones(2), True, steps=3),
+        lambda: cf.run_flows(lambda p: p, jnp.ones(2), 0.1, steps=3),
+        lambda: cf.experiment(jax.random.key(0), eos.Config()),
+        lambda: cf.Config(steps=2.5),
+    ],
+)
+def test_bad_types_raise_type_errors(call):
+    with pytest.raises(TypeError):
+        call()
+
+
+# -- Chapter 3's network, extended to the digits (backward compatible) -----------
+
+
+def test_edge_of_stability_network_on_digits():
+    cfg = eos.Config(dataset="digits", d=64, width=8, num_train=40)
+    key = jax.random.key(0)
+    p, batch = eos.init(key, cfg), eos.training_data(key, cfg)
+    assert p.a.shape == (8, 10) and batch.y.shape == (40, 10)
+    f = np.tanh(np.asarray(batch.x) @ np.asarray(p.w).T) @ np.asarray(p.a) / 8**0.5
+    manual = 0.5 * np.sum((f - np.asarray(batch.y)) ** 2) / 40  # 1/(2P) sum |.|^2
+    assert float(eos.loss(p, batch)) == pytest.approx(manual, rel=1e-5)
+    with pytest.raises(ValueError, match="d=64"):
+        eos.Config(dataset="digits")
+    with pytest.raises(ValueError, match="dataset"):
+        eos.Config(dataset="cifar")
+    with pytest.raises(ValueError, match=r"\(P, d_out\)"):
+        eos.loss(p, eos.Batch(batch.x, batch.y[:, :3]))
+
+
+# -- the two-parameter toy ----------------------------------------------------------
+
+
+@functools.cache
+def _toy():
+    return cf.toy_flows(*TOY_START, TOY_LR, 150)
+
+
+def test_toy_gradient_descent_lands_at_sharpness_at_most_two_over_lr():
+    # the issue's check: gradient flow would land at S = sqrt(c^2 + 4) = 6.55 >
+    # 2/lr = 5, where GD is unstable; GD instead converges (loss < 1e-8) to a
+    # minimum with S <= 2/lr (measured 2.69; the tolerance is exact: <=)
+    f = _toy()
+    assert not f.diverged
+    assert float(f.gd_loss[-1]) < 1e-8
+    assert float(f.gd_sharpness[-1]) <= 2 / TOY_LR
+    gd_end = np.asarray(f.paths[0][-1])
+    assert float(cf.toy_sharpness(*gd_end)) <= 2 / TOY_LR  # closed form agrees
+    assert float(cf.toy_sharpness(*gd_end)) == pytest.approx(
+        float(f.gd_sharpness[-1]), rel=1e-4
+    )
+
+
+def test_toy_gradient_flow_conserves_a2_minus_b2():
+    # Chapter 1: d/dt (a^2 - b^2) = 0 along gradient flow; the Euler substeps
+    # (dt lr = 0.2) change it by O((dt lr)^2 |grad|^2) per substep; 4x the
+    # substeps cuts the drift ~4x (first-order method: the drift per unit time
+    # is O(dt)); the landing sharpness tends to sqrt(c^2 + 4)
+    c0 = float(cf.toy_conserved(*TOY_START))
+    drifts, ends = [], []
+    for sub in (2, 8):
+        f = cf.toy_flows(*TOY_START, TOY_LR, 150, substeps=sub)
+        a, b = np.asarray(f.paths[2]).T
+        drifts.append(np.abs(cf.toy_conserved(a, b) - c0).max())
+        ends.append(float(f.gf_sharpness[-1]))
+    assert drifts[0] < 0.15 * c0
+    assert drifts[1] < drifts[0] / 3
+    s_gf = cf.predict_toy_gradient_flow_sharpness(*TOY_START)
+    assert abs(ends[1] - s_gf) < abs(ends[0] - s_gf) / 3
+    assert ends[1] == pytest.approx(s_gf, rel=0.01)
+
+
+def test_toy_central_flow_rides_the_edge_to_a_minimum():
+    # the start (S = 6.29) is above the edge: the restoring term (linearised)
+    # brings S to 2/lr within three steps (1% after one, 1e-4 after two) and
+    # holds it there (1e-4 relative); the flow ends on the minima ab = 1 with
+    # S = 2/lr and sigma^2 -> 0 (the loss gradient vanishes, eq. (eq-cf-sigma))
+    f = _toy()
+    assert float(f.cf_sharpness[0]) > 6
+    s = np.asarray(f.cf_sharpness[3:])
+    np.testing.assert_allclose(s, 2 / TOY_LR, rtol=1e-4)
+    a, b = np.asarray(f.paths[1][-1])
+    assert a * b == pytest.approx(1.0, abs=1e-3)
+    assert a**2 + b**2 == pytest.approx(2 / TOY_LR, rel=1e-3)
+    assert float(f.sigma2[-1]) < 1e-5 < float(f.sigma2[0])
+
+
+def test_small_experiment_runs_and_records_finite_values():
+    cfg = cf.Config(width=8, num_train=60, steps=30, settle_steps=5)
+    ex = cf.experiment(jax.random.key(0), cfg)
+    f = ex.flows
+    assert f.gd_loss.shape == (31,) and not f.diverged
+    for name in ("gd_loss", "cf_loss", "gf_loss", "sigma2", "cf_distance"):
+        assert np.all(np.isfinite(np.asarray(getattr(f, name)))), name
+    assert float(ex.lr) * float(ex.initial_sharpness) == pytest.approx(2 / 1.5)
+    assert np.all(np.asarray(f.sigma2) >= 0)
+
+
+# -- the book's network: statistical tier ----------------------------------------
+
+SEEDS = range(6)  # the book's page and explorer show seed 1
+SMOOTH = 10.0  # Gaussian smoothing of GD's loss, in steps (the issue's setting)
+
+
+@functools.cache
+def _network(seed):
+    # float64 as the issue specifies (the edge-of-stability phase is chaotic);
+    # ~15 s per seed warm on two cores, plus ~30 s compiling once
+    with jax.enable_x64(True):
+        ex = cf.experiment(jax.random.key(seed), cf.Config())
+        return jax.device_get(ex)
+
+
+def _window(x):
+    # the smoothing is biased within 3 widths of either end of the record
+    return np.asarray(x, np.float64)[int(3 * SMOOTH) : -int(3 * SMOOTH)]
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("seed", SEEDS)
+def test_network_predicted_loss_tracks_the_time_averaged_gd_loss(seed):
+    # median relative error of L(w_CF) + sigma^2/lr against the smoothed GD
+    # loss <= 2.5% (the issue's tolerance: third-order Taylor expansion of the
+    # time average, Euler substeps, the smoothing's own bias; measured 0.15-2.4%
+    # over the six seeds), and at most 0.6x the error of L(w_CF) alone
+    # (measured 0.04-0.36x), so the sigma^2/lr term is really tested
+    f = _network(seed).flows
+    assert not f.diverged
+    smooth = cf.gaussian_smooth(np.asarray(f.gd_loss, np.float64), SMOOTH)
+    err = cf.median_relative_error(_window(f.predicted_loss), _window(smooth))
+    err_flow = cf.median_relative_error(_window(f.cf_loss), _window(smooth))
+    assert err <= 0.025, err
+    assert err <= 0.6 * err_flow, (err, err_flow)
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("seed", SEEDS)
+def test_network_central_flow_stays_with_gd_while_gradient_flow_leaves(seed):
+    # the issue's check |w_GD - w_CF| <= 0.4 |w_GD - w_GF| at the end, asserted
+    # where gradient flow has sharpened past 1.5 x 2/lr (seed 2: 1.54; measured
+    # ratio 0.10). Everywhere else gradient flow is still farther from GD than
+    # the central flow (measured ratios 0.06-0.10; 0.4 holds at every seed)
+    ex = _network(seed)
+    f = ex.flows
+    ratio = float(f.cf_distance[-1]) / float(f.gf_distance[-1])
+    assert ratio <= 0.4, ratio
+    if seed == 2:  # the seed whose gradient flow passes 1.5 x 2/lr: not vacuous
+        assert float(f.gf_sharpness[-1]) * float(ex.lr) / 2 > 1.5
+
+
+@pytest.mark.statistical
+def test_network_oscillation_variance_matches_sigma2_on_average():
+    # GD's measured squared displacement from the central flow along the flow's
+    # top eigenvector, time-averaged over the window, over the predicted sigma^2:
+    # the issue's band [0.6, 1.5] holds for the mean over the six seeds
+    # (measured 0.67). Per seed it scatters, 0.49-0.97: the top two or three
+    # eigenvalues sit within 0.1% of each other at the edge, so GD's 2-cycle is
+    # shared by nearly degenerate directions and its projection on one of them
+    # varies from run to run; each seed is held to [0.4, 1.5]
+    ratios = []
+    for seed in SEEDS:
+        f = _network(seed).flows
+        ratios.append(_window(f.oscillation).mean() / _window(f.sigma2).mean())
+    assert 0.6 <= np.mean(ratios) <= 1.5, ratios
+    assert all(0.4 <= r <= 1.5 for r in ratios), ratios
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("seed", [1])
+def test_network_central_flow_holds_the_sharpness_at_the_edge(seed):
+    # while active (sigma^2 > 0) the central flow's sharpness is 2/lr to 1e-3
+    # (the restoring term; Lanczos with 10 warm-started steps) from the second
+    # step on (it starts at GD's midpoint, 2.5% above the edge, and the
+    # restoring term brings it back within one step), and GD's sharpness
+    # hovers around the edge (window mean within 3%)
+    ex = _network(seed)
+    f = ex.flows
+    ratio = np.asarray(f.cf_sharpness)[2:] * float(ex.lr) / 2
+    active = np.asarray(f.sigma2)[2:] > 0
+    assert active.mean() > 0.9
+    np.testing.assert_allclose(ratio[active], 1.0, atol=1e-3)
+    gd = _window(f.gd_sharpness) * float(ex.lr) / 2
+    assert abs(gd.mean() - 1.0) < 0.03, gd.mean()
