@@ -547,13 +547,13 @@ def max_stable_lr(cfg: Config, batch_size: int | None = None) -> float:
     Example:
         >>> from lm_sims import sgd_noise
         >>> round(sgd_noise.max_stable_lr(sgd_noise.Config(), batch_size=1), 4)
-        1.6794
+        1.6786
     """
     _check_cfg(cfg)
     b = cfg.batch_size if batch_size is None else batch_size
     check_int("batch_size", b, minimum=1)
     h = spectrum(cfg.dim, float(cfg.alpha))
-    return _max_stable_lr(h, b)
+    return float(_max_stable_lr(h, b))
 
 
 def _max_stable_lr(h, b):
@@ -645,7 +645,7 @@ def steps_to_target(cfg: Config, target: float, *, max_steps: float = 1e6) -> fl
         >>> from lm_sims import sgd_noise
         >>> cfg = sgd_noise.Config(lr=0.1)
         >>> round(sgd_noise.steps_to_target(cfg, 0.05))
-        1053
+        803
     """
     _check_cfg(cfg)
     _check_target(cfg, target)

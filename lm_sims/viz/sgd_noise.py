@@ -34,7 +34,7 @@ __all__ = [
 RISK_STEPS = 1000  # steps of the risk-vs-time runs
 RISK_RUNS = 40  # runs per setting (the band)
 SCALING_BATCHES = (1, 4, 16, 64)
-SCALING_RATIOS = (0.05, 0.2, 0.8)  # lr / B of the simulated points
+SCALING_RATIOS = (0.05, 0.1, 0.2, 0.8)  # lr / B of the simulated points
 SCALING_RUNS = 32
 CRIT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)  # theory
 CRIT_SIM_BATCHES = (1, 4, 16, 64)  # simulated
@@ -190,7 +190,7 @@ def _stationary_sim(key_data, noise, alpha, lr, b):
     cfg = _cfg(noise, alpha, lr=lr, batch_size=b)
     h_min = sn.spectrum(50, alpha)[-1]
     lr_min = SCALING_RATIOS[0] * b
-    steps = int(min(max(4.0 / (lr_min * h_min), 400), 40_000))
+    steps = int(min(max(3.0 / (lr_min * h_min), 400), 40_000))
     steps = int(2 ** math.ceil(math.log2(steps)))  # few distinct programs
     every = steps // 256
     step, risk, _, _, dead = _run(
@@ -214,7 +214,7 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
     for each B, from small lr up to its stability limit (marked by a vertical
     dashed line at ``lr_max / B``), and the small-lr formula ``lr sigma^2 tr(H) /
     (4B)``, a function of ``lr / B`` alone. Markers: simulated stationary risk
-    (32 runs, time-averaged after the transient) at ``lr / B`` = 0.05, 0.2, 0.8
+    (32 runs, time-averaged after the transient) at ``lr / B`` = 0.05, 0.1, 0.2, 0.8
     where stable. At small ``lr / B`` all curves lie on the formula; the large
     batches leave it first, because at fixed ``lr / B`` their lr is larger, and
     the corrections grow with ``lr h_max``.
