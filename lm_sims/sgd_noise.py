@@ -55,21 +55,21 @@ T^k (\gamma(0) - \gamma_\infty)`; :func:`predict_risk` iterates the recursion
 
 .. math::
 
-    R_\infty = \frac{\sigma^2}{2}\,\frac{s}{1 - s}, \qquad
-    s = \frac{\eta}{B} \sum_k \frac{h_k}{2 - \eta h_k (1 + 1/B)},
+    R_\infty = \frac{\sigma^2}{2}\,\frac{\rho}{1 - \rho}, \qquad
+    \rho = \frac{\eta}{B} \sum_k \frac{h_k}{2 - \eta h_k (1 + 1/B)},
     \qquad (eq-sgd-stationary)
 
 (:func:`stationary_risk`), and to leading order in :math:`\eta`,
 :math:`R_\infty \approx \eta \sigma^2 \mathrm{tr}(H) / (4B)`
 (:func:`stationary_risk_small_lr`): a function of :math:`\eta/B` alone, the
 *linear scaling rule*. The recursion is stable (spectral radius of T below one)
-iff :math:`s < 1` and :math:`\eta h_k (1 + 1/B) < 2` for every k
-(:func:`max_stable_lr`); the stationary risk diverges as :math:`s \to 1`.
+iff :math:`\rho < 1` and :math:`\eta h_k (1 + 1/B) < 2` for every k
+(:func:`max_stable_lr`); the stationary risk diverges as :math:`\rho \to 1`.
 
 **Gradient noise scale.** McCandlish et al.'s "simple" noise scale is
-:math:`B_\text{simple} = \mathrm{tr}\,\Sigma / |G|^2` with :math:`G = H e` the
+:math:`B_\text{simple} = \mathrm{tr}\,\Sigma / |\bar g|^2` with :math:`\bar g = H e` the
 full gradient, and their Hessian-weighted one :math:`B_\text{noise} =
-\mathrm{tr}(H\Sigma)/(G^\top H G)`. Both are recorded along a run (population
+\mathrm{tr}(H\Sigma)/(\bar g^\top H \bar g)`. Both are recorded along a run (population
 values at each iterate, averaged over runs in numerator and denominator
 separately) and predicted from the recursion (:func:`predict_noise_scale`).
 
@@ -193,10 +193,10 @@ class Trajectory(NamedTuple):
             NaN from the first record after a divergence.
         risk: (records, num_runs) the excess risk of each run; a run's records are
             NaN after it diverged.
-        b_simple: (records,) simple noise scale ``mean tr(Sigma) / mean |G|^2``
-            over the runs (population values at each iterate).
+        b_simple: (records,) simple noise scale ``mean tr(Sigma) / mean |g|^2``
+            (g = H e) over the runs (population values at each iterate).
         b_noise: (records,) Hessian-weighted noise scale
-            ``mean tr(H Sigma) / mean G^T H G``.
+            ``mean tr(H Sigma) / mean g^T H g``.
         diverged_step: () the first step at which some run's risk exceeded
             ``BLOWUP * (1 + R_0)`` or was not finite, or -1.
         observed: None (kept for the book's common trajectory shape).
@@ -221,8 +221,8 @@ class NoiseScale(NamedTuple):
     """Predicted gradient noise scales along the expected trajectory.
 
     Attributes:
-        b_simple: (points,) ``E tr(Sigma) / E |G|^2``.
-        b_noise: (points,) ``E tr(H Sigma) / E G^T H G``.
+        b_simple: (points,) ``E tr(Sigma) / E |g|^2`` (g = H e).
+        b_noise: (points,) ``E tr(H Sigma) / E g^T H g``.
     """
 
     b_simple: np.ndarray
@@ -417,12 +417,13 @@ def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     r"""Expected gradient noise scales along the run, from the recursion.
 
     With :math:`\gamma = \mathrm{diag}\,\mathbb{E}[e e^\top]` and
-    :math:`2R = \sum h_k \gamma_k`: :math:`\mathbb{E}|G|^2 = \sum h_k^2
-    \gamma_k`, :math:`\mathbb{E}\,\mathrm{tr}\,\Sigma = \mathbb{E}|G|^2 +
+    :math:`2R = \sum h_k \gamma_k`: :math:`\mathbb{E}|\bar g|^2 = \sum h_k^2
+    \gamma_k`, :math:`\mathbb{E}\,\mathrm{tr}\,\Sigma = \mathbb{E}|\bar g|^2 +
     \mathrm{tr}(H)(2R + \sigma^2)`; :math:`B_\text{simple}` is their ratio.
     :math:`B_\text{noise} = \mathbb{E}\,\mathrm{tr}(H\Sigma) /
-    \mathbb{E}\,G^\top H G` with :math:`\mathbb{E}\,G^\top H G = \sum h_k^3
-    \gamma_k` and :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_k^3 \gamma_k +
+    \mathbb{E}\,\bar g^\top H \bar g` with
+    :math:`\mathbb{E}\,\bar g^\top H \bar g = \sum h_k^3 \gamma_k` and
+    :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_k^3 \gamma_k +
     \sum h_k^2 (2R + \sigma^2)`.
 
     Args:
@@ -468,8 +469,8 @@ def stationary_risk(
 ) -> float:
     r"""Stationary excess risk of the exact recursion, (eq-sgd-stationary).
 
-    :math:`R_\infty = \frac{\sigma^2}{2} \frac{s}{1 - s}`,
-    :math:`s = \frac{\eta}{B} \sum_k \frac{h_k}{2 - \eta h_k (1 + 1/B)}`;
+    :math:`R_\infty = \frac{\sigma^2}{2} \frac{\rho}{1 - \rho}`,
+    :math:`\rho = \frac{\eta}{B} \sum_k \frac{h_k}{2 - \eta h_k (1 + 1/B)}`;
     ``inf`` at or beyond the stability limit (:func:`max_stable_lr`).
 
     Args:
@@ -528,7 +529,7 @@ def stationary_risk_small_lr(
 def max_stable_lr(cfg: Config, batch_size: int | None = None) -> float:
     r"""Largest learning rate at which the second-moment recursion is stable.
 
-    The root of :math:`s(\eta) = 1` (s of (eq-sgd-stationary), increasing in
+    The root of :math:`\rho(\eta) = 1` (rho of (eq-sgd-stationary), increasing in
     :math:`\eta`) below :math:`2B / ((B + 1) h_{\max})`; the stationary risk
     diverges as :math:`\eta` approaches it. For :math:`B \to \infty` it tends to
     gradient descent's :math:`2 / h_{\max}`; for small B it is about
