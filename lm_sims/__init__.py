@@ -6,6 +6,7 @@ core never imports plotting or widget libraries (those live in ``lm_sims.viz``).
 """
 
 from lm_sims import (
+    central_flow,
     data,
     deep_linear,
     edge_of_stability,
@@ -18,7 +19,9 @@ from lm_sims import (
     neural_collapse,
     observables,
     scaling,
+    sgd_noise,
     training,
+    transfer,
 )
 from lm_sims.fitting import PowerLawFit, power_law_fit
 from lm_sims.sweep import sweep
@@ -26,6 +29,7 @@ from lm_sims.sweep import sweep
 __all__ = [
     "PowerLawFit",
     "power_law_fit",
+    "central_flow",
     "data",
     "deep_linear",
     "edge_of_stability",
@@ -38,7 +42,9 @@ __all__ = [
     "neural_collapse",
     "observables",
     "scaling",
+    "sgd_noise",
     "sweep",
     "training",
+    "transfer",
 ]
 __version__ = "0.1.0"
