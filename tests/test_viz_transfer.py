@@ -71,3 +71,16 @@ def test_coordinate_check_explorer_slopes():
                 slope = np.polyfit(np.log(sim.x), np.log(sim.y), 1)[0]
                 theory = np.polyfit(np.log(th.x), np.log(th.y), 1)[0]
                 assert abs(slope - theory) <= 0.2, (values, par, label, slope)
+
+
+@pytest.mark.statistical
+def test_transfer_explorer_live_steps_rerun_a_one_seed_sweep():
+    # a number of steps that was not recorded (live slider) reruns a one-seed
+    # sweep over widths 64-512 (~20 s for SGD at 20 steps on 2 cores)
+    panel = explorer(vt.transfer_explorer).evaluate(
+        optimizer="SGD", widths="64–1024", steps=20.4
+    )
+    shown = {c.id for c in panel.curves if c.id.startswith("mup loss")}
+    assert shown == {f"mup loss {n}" for n in (64, 128, 256, 512)}
+    for c in panel.curves:
+        assert np.all(np.isfinite(np.asarray(c.y, float))), c.id
