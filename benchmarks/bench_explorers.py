@@ -50,6 +50,13 @@ EXPLORERS = [
     ),
     ("3.3 neural collapse", "lm_sims.viz.neural_collapse", "neural_collapse_explorer"),
     ("3.3 feature ansatz", "lm_sims.viz.neural_collapse", "feature_ansatz_explorer"),
+    ("4.1 transfer (Fig. 5)", "lm_sims.viz.transfer", "transfer_explorer"),
+    ("4.1 coordinate check", "lm_sims.viz.transfer", "coordinate_check_explorer"),
+    ("4.2 central flow toy", "lm_sims.viz.central_flow", "toy_central_flow_explorer"),
+    ("4.2 central flow", "lm_sims.viz.central_flow", "central_flow_explorer"),
+    ("4.3 SGD risk", "lm_sims.viz.sgd_noise", "sgd_risk_explorer"),
+    ("4.3 linear scaling rule", "lm_sims.viz.sgd_noise", "linear_scaling_explorer"),
+    ("4.3 critical batch", "lm_sims.viz.sgd_noise", "critical_batch_explorer"),
 ]
 
 
