@@ -17,7 +17,8 @@ sharpness and :math:`\nabla S = \nabla^3 L[u, u]`. The centre therefore follows
         + \tfrac12\, \sigma^2(t)\, \nabla S(w)\Big],
     \qquad (eq-cf-flow)
 
-with time in steps. The oscillation keeps the sharpness pinned at the edge,
+with time in steps (in the book's time ``t = lr * steps`` the factor ``lr``
+disappears). The oscillation keeps the sharpness pinned at the edge,
 :math:`S(w) = 2/\mathrm{lr}`; requiring :math:`dS/dt = \nabla S \cdot dw/dt = 0`
 fixes
 

