@@ -267,7 +267,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.predicted_loss),
-                "L(w_CF) + σ²/lr (prediction)",
+                "L(w_CF) + σ<sub>osc</sub>²/lr (prediction)",
                 "theory",
                 group=2,
                 id="cf predicted",
