@@ -48,7 +48,7 @@ complementarity problem over all eigenvalues at the edge).
 **What is integrated** (:func:`central_flow_step`). Explicit Euler substeps of
 ``dt`` steps (``substeps`` = 2 per gradient-descent step, so ``dt = 1/2``). At
 each substep the sharpness and its eigenvector come from Lanczos
-(:func:`lm_sims.observables.hessian_top_eigenpair`, ``lanczos_iters`` = 10
+(:func:`lm_sims.observables.hessian_top_eigenpairs`, ``lanczos_iters`` = 10
 Hessian-vector products, warm-started from the previous eigenvector), the
 gradient of the sharpness from autodiff of :math:`w \mapsto u^\top H(w) u` at
 fixed :math:`u`, and :math:`\sigma^2` from the complementarity condition
@@ -265,7 +265,7 @@ def grad_sharpness(
         loss_fn: scalar loss of the parameters.
         params: parameter pytree (floating arrays).
         eigenvector: unit top eigenvector, a pytree like ``params``
-            (:func:`lm_sims.observables.hessian_top_eigenpair`).
+            (:func:`lm_sims.observables.hessian_top_eigenpairs`).
 
     Returns:
         A pytree like ``params``.

@@ -198,7 +198,7 @@ class Config:
 
     @property
     def d_out(self) -> int:
-        """Number of outputs: 1 ("random_labels") or 10 ("digits")."""
+        """The number of outputs, 1 for "random_labels" and 10 for "digits"."""
         return 10 if self.dataset == "digits" else 1
 
 

@@ -328,8 +328,9 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
     batch size, and the gradient noise scale beside it.
 
     Left: for each batch size B, the fewest steps S(B) to bring the expected excess
-    risk to the target with a tuned constant lr (:func:`lm_sims.sgd_noise.
-    critical_batch`, exact recursion; markers joined, dashed) against the examples
+    risk to the target with a tuned constant lr
+    (:func:`lm_sims.sgd_noise.critical_batch`, exact recursion; markers joined,
+    dashed) against the examples
     E = B S; simulated S(B) at the tuned lr for B = 1, 4, 16, 64 (first step where
     the mean over 128 runs is below the target; solid markers); the fitted
     ``S = S_min (1 + B_crit/B)``, ``E = E_min (1 + B/B_crit)`` (dashed line), and
