@@ -72,7 +72,8 @@ def test_long_notes_wrap_above_the_plots_and_the_margin_makes_room():
     # above the plot area and the subplot titles, never over a curve
     assert note["y"] == 1.0 and note["yanchor"] == "bottom" and note["yshift"] > 0
     lines = spec["frames"][1]["note"].split("<br>")
-    assert len(lines) >= 3 and max(map(len, lines)) <= 95
+    # 80 characters fit the plot area of a figure in the book's text column
+    assert len(lines) >= 3 and max(map(len, lines)) <= 80
     # the top margin holds the longest note of any frame (the default has none)
     assert layout["margin"]["t"] == 80 + 18 * len(lines)
     assert spec["frames"][0]["note"] == ""

@@ -102,7 +102,8 @@ _SIG_DIGITS = 5  # significant digits kept in the static grid (page weight)
 _CACHE_FORMAT = 1  # bump when the cached records change shape
 
 
-_NOTE_WIDTH = 95  # characters per note line (a figure in the book's text column)
+_NOTE_WIDTH = 80  # characters per note line: fits the plot area of a figure in the
+# book's ~690 px text column (13 px font, 72 px left margin; 88 characters overflowed)
 _NOTE_LINE_PX = 18  # pixels per note line (13 px font)
 
 
