@@ -11,7 +11,7 @@ the label-noise standard deviation :math:`\sigma`), and takes
     w_{k+1} = w_k - \frac{\eta}{B} \sum_{i=1}^{B} x_i\, (x_i^\top w_k - y_i),
 
 the gradient of the book's half mean squared error on the batch. The input
-covariance is a power law in ``dim`` (d) dimensions, :math:`h_k \propto k^{-\alpha}`
+covariance is a power law in ``dim`` (d) dimensions, :math:`h_j \propto j^{-\alpha}`
 (``alpha``; the default 1), normalised to :math:`\mathrm{tr}\, H = 1`
 (:func:`spectrum`); the teacher is :math:`w_* \sim N(0, I_d)`, the start
 :math:`w_0 = 0`. Because the data are rotation invariant, the simulation works in
@@ -42,29 +42,41 @@ mean over runs).
     \bigl[H \Gamma H + \mathrm{tr}(H\Gamma) H + \sigma^2 H\bigr],
     \qquad (eq-sgd-recursion)
 
-which closes on the diagonal :math:`\gamma_k = \Gamma_{kk}` in H's eigenbasis:
-:math:`\gamma' = T \gamma + c` with
-:math:`T = \mathrm{diag}\bigl((1 - \eta h_k)^2 + \eta^2 h_k^2 / B\bigr) +
-\frac{\eta^2}{B} h h^\top` (symmetric, positive semi-definite) and
-:math:`c = \frac{\eta^2 \sigma^2}{B} h`. With :math:`\gamma_k(0) = 1`
-(:math:`e_0 = -w_*`), the whole curve is :math:`\gamma(k) = \gamma_\infty +
-T^k (\gamma(0) - \gamma_\infty)`; :func:`predict_risk` iterates the recursion
-(O(d) per step, since T is diagonal plus rank one: exact at every step).
+which closes on the diagonal :math:`\gamma_j = \Gamma_{jj}` in H's eigenbasis
+(j indexes modes, k steps): :math:`\gamma' = A \gamma + c` with
+:math:`A = \mathrm{diag}\bigl((1 - \eta h_j)^2 + \eta^2 h_j^2 / B\bigr) +
+\frac{\eta^2}{B} h h^\top` (symmetric, positive semi-definite; the letter T is
+kept for the temperature) and :math:`c = \frac{\eta^2 \sigma^2}{B} h`. With
+:math:`\gamma_j(0) = 1` (:math:`e_0 = -w_*`), the whole curve is
+:math:`\gamma(k) = \gamma_\infty + A^k (\gamma(0) - \gamma_\infty)`;
+:func:`predict_risk` iterates the recursion (O(d) per step, since A is diagonal
+plus rank one: exact at every step).
 
 **Stationary risk.** Setting :math:`\gamma' = \gamma` gives
 
 .. math::
 
     R_\infty = \frac{\sigma^2}{2}\,\frac{\rho}{1 - \rho}, \qquad
-    \rho = \frac{\eta}{B} \sum_k \frac{h_k}{2 - \eta h_k (1 + 1/B)},
+    \rho = \frac{\eta}{B} \sum_j \frac{h_j}{2 - \eta h_j (1 + 1/B)},
     \qquad (eq-sgd-stationary)
 
 (:func:`stationary_risk`), and to leading order in :math:`\eta`,
 :math:`R_\infty \approx \eta \sigma^2 \mathrm{tr}(H) / (4B)`
 (:func:`stationary_risk_small_lr`): a function of :math:`\eta/B` alone, the
-*linear scaling rule*. The recursion is stable (spectral radius of T below one)
-iff :math:`\rho < 1` and :math:`\eta h_k (1 + 1/B) < 2` for every k
+*linear scaling rule*. The recursion is stable (spectral radius of A below one)
+iff :math:`\rho < 1` and :math:`\eta h_j (1 + 1/B) < 2` for every j
 (:func:`max_stable_lr`); the stationary risk diverges as :math:`\rho \to 1`.
+The leading-order formula is relatively low by a term of order :math:`\eta h_{\max}`,
+so at a fixed :math:`\eta/B` its error grows with B (for this module's default
+spectrum at :math:`\eta\,\mathrm{tr}H/B = 0.5`: 29% low at B = 1, 48% at B = 8).
+
+**Temperature.** At small :math:`\eta` the stationary covariance is
+:math:`\Gamma \approx T I` with :math:`T = \eta\sigma^2/(2B)`: isotropic, equal
+*variance* per mode and energy :math:`h_j T/2` per mode, so :math:`R_\infty
+\approx T\,\mathrm{tr}H/2`. This is not the Gibbs law :math:`\propto e^{-R/T}`
+(covariance :math:`T H^{-1}`, equal energy :math:`T/2` per mode); SGD's
+stationary state differs from that posterior unless the noise is preconditioned
+(Mandt, Hoffman & Blei 2017).
 
 **Gradient noise scale.** McCandlish et al.'s "simple" noise scale is
 :math:`B_\text{simple} = \mathrm{tr}\,\Sigma / |\bar g|^2` with :math:`\bar g = H e` the
@@ -337,27 +349,42 @@ def _stationary(h, lr, b, s2):
 
 
 def _gammas(h, lr, b, s2, wanted):
-    """(len(wanted), dim) expected diagonal of e e^T at the integer steps
-    ``wanted`` (sorted), iterating (eq-sgd-recursion) from gamma = 1; O(d) per
-    step (the operator is diagonal plus rank one)."""
+    """Expected diagonal of e e^T at the integer steps ``wanted`` (sorted),
+    iterating (eq-sgd-recursion) from gamma = 1; O(d) per step (the operator is
+    diagonal plus rank one). Returns ``(g, log_scale)``: (len(wanted), dim)
+    gammas divided by ``exp(log_scale)`` and (len(wanted),) log scales. The
+    iterate is renormalised whenever it leaves [1e-100, 1e100], so it neither
+    overflows beyond the stability limit nor underflows at noise 0; ratios of
+    its moments (the noise scales) stay exact."""
     diag = (1.0 - lr * h) ** 2 + lr**2 * h**2 / b
-    rho, c = lr**2 / b, lr**2 * s2 / b * h
+    coupling, c = lr**2 / b, lr**2 * s2 / b * h
     g = np.ones_like(h)
+    log_scale = 0.0
     out = np.empty((len(wanted), h.size))
+    logs = np.empty(len(wanted))
     j, k = 0, 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        while j < len(wanted):
-            while j < len(wanted) and wanted[j] == k:
-                out[j] = g
-                j += 1
-            if j < len(wanted):
-                g = diag * g + (rho * (h @ g)) * h + c
-                k += 1
-    return out
+    while j < len(wanted):
+        while j < len(wanted) and wanted[j] == k:
+            out[j], logs[j] = g, log_scale
+            j += 1
+        if j < len(wanted):
+            shift = np.exp(min(-log_scale, 700.0)) if s2 > 0 else 0.0
+            g = diag * g + (coupling * (h @ g)) * h + c * shift
+            k += 1
+            top = g.max()
+            if top > 1e100 or 0 < top < 1e-100:
+                g = g / top
+                log_scale += np.log(top)
+    return out, logs
 
 
 def _int_steps(name, value):
-    s = _steps_array(name, value).reshape(-1)
+    s = _steps_array(name, value)
+    if s.ndim > 1:
+        raise ValueError(
+            f"{name} must be a scalar or a 1-D array of steps, got shape {s.shape}"
+        )
+    s = s.reshape(-1)
     if np.any(s != np.round(s)):
         raise ValueError(f"{name} must be whole steps, got {s[s != np.round(s)][0]}")
     if s.size and s.max() > 1e6:
@@ -366,9 +393,11 @@ def _int_steps(name, value):
 
 
 def _at_steps(h, lr, b, s2, k):
-    """gamma at the integer steps k (any order, repeats allowed)."""
+    """(gamma / exp(log_scale), log_scale) at the integer steps k (any order,
+    repeats allowed); see :func:`_gammas`."""
     uniq, inverse = np.unique(k, return_inverse=True)
-    return _gammas(h, lr, b, s2, uniq)[inverse]
+    g, logs = _gammas(h, lr, b, s2, uniq)
+    return g[inverse], logs[inverse]
 
 
 def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
@@ -378,12 +407,12 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
     (eq-sgd-recursion), iterated in float64 from :math:`\gamma(0) = 1` (exact
     at every step; O(d) work per step up to the largest ``step``). Beyond the stability
     limit (:func:`max_stable_lr`) the expected risk grows geometrically; it is
-    returned as computed (``inf`` once it overflows).
+    returned as computed (``inf`` once it exceeds the float64 range).
 
     Args:
         cfg: a :class:`Config` (``dim``, ``alpha``, ``batch_size``, ``lr``,
             ``noise``; the simulation fields are ignored).
-        step: (points,) whole steps (0 .. 1e6; units: steps, not
+        step: (points,) or scalar whole steps (0 .. 1e6; units: steps, not
             ``lr * steps``).
 
     Returns:
@@ -391,7 +420,8 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
 
     Raises:
         TypeError: ``cfg`` not a Config; ``step`` not real numbers (bools refused).
-        ValueError: negative or NaN ``step``.
+        ValueError: negative, fractional or NaN ``step``; ``step`` with more
+            than one dimension.
 
     References:
         Jain, Kakade, Kidambi, Netrapalli & Sidford, "Parallelizing stochastic
@@ -408,9 +438,10 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
     _check_cfg(cfg)
     k = _int_steps("step", step)
     h, lr, b, s2 = _problem(cfg)
-    with np.errstate(over="ignore", invalid="ignore"):
-        r = 0.5 * _at_steps(h, lr, b, s2, k) @ h
-    return np.where(np.isnan(r), np.inf, r)
+    g, logs = _at_steps(h, lr, b, s2, k)
+    with np.errstate(over="ignore"):
+        r = 0.5 * (g @ h) * np.exp(logs)
+    return r
 
 
 def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
@@ -426,12 +457,19 @@ def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_k^3 \gamma_k +
     \sum h_k^2 (2R + \sigma^2)`.
 
+    Both are ratios of moments, so they stay finite where the moments do not:
+    beyond the stability limit (:func:`max_stable_lr`), where
+    :func:`predict_risk` grows to ``inf``, they tend to the values set by the
+    growing mode alone, and at ``noise = 0`` late in a stable run (moments
+    below the float64 range) toward those of the slowest modes. The iteration
+    is renormalised, so these values are exact; no NaN or inf is returned.
+
     Args:
         cfg: a :class:`Config`.
-        step: (points,) steps (>= 0).
+        step: (points,) or scalar whole steps (0 .. 1e6).
 
     Returns:
-        :class:`NoiseScale` of (points,) float64 arrays.
+        :class:`NoiseScale` of (points,) float64 arrays, finite and >= 1.
 
     Raises:
         TypeError, ValueError: as :func:`predict_risk`.
@@ -449,14 +487,16 @@ def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     _check_cfg(cfg)
     k = _int_steps("step", step)
     h, lr, b, s2 = _problem(cfg)
-    g = _at_steps(h, lr, b, s2, k)
-    with np.errstate(over="ignore", invalid="ignore"):
-        two_r = g @ h
-        grad2 = g @ h**2
-        tr_sigma = grad2 + h.sum() * (two_r + s2)
-        ghg = g @ h**3
-        tr_hs = ghg + np.sum(h**2) * (two_r + s2)
-        return NoiseScale(tr_sigma / grad2, tr_hs / ghg)
+    g, logs = _at_steps(h, lr, b, s2, k)
+    # sigma^2 in the units of the rescaled gamma (0 at noise 0; finite otherwise,
+    # since with noise the moments never fall far below their stationary value)
+    s2_scaled = s2 * np.exp(np.minimum(-logs, 700.0)) if s2 > 0 else 0.0 * logs
+    two_r = g @ h
+    grad2 = g @ h**2
+    tr_sigma = grad2 + h.sum() * (two_r + s2_scaled)
+    ghg = g @ h**3
+    tr_hs = ghg + np.sum(h**2) * (two_r + s2_scaled)
+    return NoiseScale(tr_sigma / grad2, tr_hs / ghg)
 
 
 def _check_lr_b(lr, batch_size):
@@ -501,8 +541,14 @@ def stationary_risk_small_lr(
     r"""Leading small-lr stationary risk, :math:`\eta \sigma^2 \mathrm{tr}(H)/(4B)`.
 
     The first term of (eq-sgd-stationary) in :math:`\eta`: a function of
-    :math:`\eta / B` only (the linear scaling rule), and a temperature
-    :math:`\eta/B` times the noise in the SDE picture (Mandt et al. 2017).
+    :math:`\eta / B` only (the linear scaling rule), :math:`T\,\mathrm{tr}H/2`
+    with the temperature :math:`T = \eta\sigma^2/(2B)` of the SDE picture (Mandt
+    et al. 2017). It is low by a relative term of order :math:`\eta h_{\max}`,
+    so at fixed :math:`\eta/B` its error grows with B.
+
+    It is finite for every ``lr``, also at and beyond :func:`max_stable_lr`,
+    where the exact :func:`stationary_risk` is ``inf``: compare ``lr`` with
+    :func:`max_stable_lr` before trusting it.
 
     Args:
         cfg: a :class:`Config`.
@@ -655,12 +701,40 @@ def steps_to_target(cfg: Config, target: float, *, max_steps: float = 1e6) -> fl
     return float(_steps_to(h, lr, b, s2, float(target), float(max_steps)))
 
 
+#: ``tune_lr`` searches learning rates in ``[TUNE_SPAN * hi, hi]`` (log grid).
+TUNE_SPAN = 1e-3
+
+
+def _lr_reaching(h, b, s2, target, lr_max):
+    """Largest learning rate whose exact stationary risk is <= ``target`` (the
+    root of the increasing (eq-sgd-stationary), by bisection), capped at
+    ``lr_max``; above it the target is never reached."""
+    if _stationary(h, 0.999 * lr_max, b, s2) <= target:
+        return 0.999 * lr_max
+    lo, hi = 0.0, 0.999 * lr_max
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _stationary(h, mid, b, s2) <= target:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return lo
+
+
+def _tune_range(h, b, s2, target):
+    hi = _lr_reaching(h, b, s2, target, _max_stable_lr(h, b))
+    return TUNE_SPAN * hi, hi
+
+
 def _tune(h, b, s2, target, max_steps):
-    """Fewest steps over learning rates: three rounds of 32-point log grids,
-    each round zooming in on the previous best (the first learning rate to
-    cross is the best of its grid, so each round stops there)."""
-    lr_max = _max_stable_lr(h, b)
-    lo, hi = np.log(lr_max * 1e-3), np.log(lr_max * 0.999)
+    """Fewest steps over learning rates: three rounds of 32-point log grids over
+    :func:`_tune_range`, each round zooming in on the previous best (the first
+    learning rate to cross is the best of its grid, so each round stops there).
+    ``(inf, nan)`` if no learning rate of the first grid reaches the target
+    within ``max_steps``."""
+    lo, hi = np.log(_tune_range(h, b, s2, target))
     best, best_lr = np.inf, np.nan
     for _ in range(3):
         grid = np.linspace(lo, hi, 32)
@@ -679,9 +753,14 @@ def tune_lr(
 ) -> tuple[float, float]:
     r"""The constant learning rate that reaches ``target`` in the fewest steps.
 
-    Minimises :func:`steps_to_target` over :math:`\eta` in
-    ``[1e-3, 0.999] x`` :func:`max_stable_lr` (a 24-point log grid, then a
-    bounded scalar search around its best point).
+    Minimises :func:`steps_to_target` over :math:`\eta` in ``[1e-3 hi, hi]``,
+    where ``hi`` is the largest learning rate whose exact stationary risk
+    (:func:`stationary_risk`) is at most ``target`` (above it the target is
+    never reached), capped at ``0.999 x`` :func:`max_stable_lr`. Search: a
+    32-point log grid over that range, then two more 32-point log grids, each
+    over the two grid cells around the previous best (so the learning rate is
+    resolved to about 0.01% of the range in log). The steps at each rate come
+    from iterating the exact recursion, interpolated between integer steps.
 
     Args:
         cfg: a :class:`Config` (``batch_size``, ``noise``, spectrum; ``lr`` is
@@ -694,6 +773,9 @@ def tune_lr(
 
     Raises:
         TypeError, ValueError: bad ``cfg``, ``target`` or ``max_steps``.
+        ValueError: no learning rate in the searched range reaches ``target``
+            within ``max_steps`` (the message gives the range; raise
+            ``max_steps``).
 
     Example:
         >>> from lm_sims import sgd_noise
@@ -705,7 +787,20 @@ def tune_lr(
     _check_target(cfg, target)
     check_real("max_steps", max_steps, low=1.0, high=1e7)
     h, _, b, s2 = _problem(cfg)
-    return _tune(h, b, s2, float(target), float(max_steps))
+    steps, lr = _tune(h, b, s2, float(target), float(max_steps))
+    if not np.isfinite(steps):
+        raise ValueError(_exhausted(h, [b], s2, float(target), float(max_steps)))
+    return steps, lr
+
+
+def _exhausted(h, bs, s2, target, max_steps):
+    lo, hi = _tune_range(h, bs[0], s2, target)
+    return (
+        f"no learning rate in [{lo:.3g}, {hi:.3g}] (B = {bs[0]}) reaches "
+        f"target={target:g} within max_steps={max_steps:g}"
+        + (f"; also batch sizes {bs[1:]}" if len(bs) > 1 else "")
+        + ": the searched range is exhausted (raise max_steps or the target)"
+    )
 
 
 def critical_batch(
@@ -735,7 +830,8 @@ def critical_batch(
 
     Raises:
         TypeError, ValueError: bad ``cfg``, ``target``, ``batch_sizes`` or
-            ``fit_max``; a batch size that cannot reach the target.
+            ``fit_max``; a batch size for which :func:`tune_lr` finds no
+            learning rate reaching the target within 1e6 steps.
 
     References:
         McCandlish et al., "An empirical model of large-batch training", 2018,
@@ -767,7 +863,7 @@ def critical_batch(
         steps[i], lrs[i] = _tune(h, int(b), s2, float(target), 1e6)
     if not np.all(np.isfinite(steps)):
         bad = bs[~np.isfinite(steps)].tolist()
-        raise ValueError(f"batch sizes {bad} never reach target={target:g}")
+        raise ValueError(_exhausted(h, bad, s2, float(target), 1e6))
     sel = bs <= fit_max
     design = np.stack([np.ones(sel.sum()), 1.0 / bs[sel]], axis=1) / steps[sel, None]
     coef = np.linalg.lstsq(design, np.ones(sel.sum()), rcond=None)[0]
