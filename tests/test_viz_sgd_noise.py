@@ -30,6 +30,8 @@ def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
     assert len(set(ids)) == len(ids)
     for values, panel in points:
         assert [c.id for c in panel.curves] == ids, values
+        # notes stay short: at most two lines of the figure (~ 90 characters each)
+        assert 0 < len(panel.note) <= 180, (values, panel.note)
         for c in panel.curves:
             drawn = ~np.isnan(c.y)
             assert c.breaks or drawn.all(), (values, c.id)  # NaN only as a break

@@ -148,17 +148,16 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
         if dead >= 0 or lr >= lr_max or not keep.all():
             first = int(step[int(np.argmin(keep))]) if not keep.all() else dead
             notes.append(
-                f"lr = {lr:g} is beyond the stability limit lr_max = {lr_max:.3g} at "
-                f"B = {b}: the runs diverge (mean risk above 10 R₀ by step {first}; "
-                "curves cut there)."
+                f"lr = {lr:g} > lr_max = {lr_max:.3g} (B = {b}): the runs diverge; "
+                f"mean risk > 10 R₀ at step {first} (cut there)."
                 if lr >= lr_max
                 else f"The mean risk exceeds 10 R₀ at step {first} (cut there)."
             )
         else:
             exact = sn.stationary_risk(cfg)
             notes.append(
-                f"Stationary risk: exact {exact:.3g}, small-lr formula {small:.3g} "
-                f"({100 * (1 - small / exact):.0f}% low); lr_max = {lr_max:.3g}."
+                f"Stationary risk {exact:.3g}; small-lr formula "
+                f"{100 * (1 - small / exact):.0f}% low. lr_max = {lr_max:.3g}."
             )
         return Panel(curves, " ".join(notes))
 
@@ -286,13 +285,10 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
         )
         h_max = sn.spectrum(50, alpha)[0]
         note = (
-            "Stability limits lr_max/B: "
-            + ", ".join(
-                f"B = {b}: {v:.3g}"
-                for b, v in zip(SCALING_BATCHES, limits, strict=True)
-            )
-            + f". The rule needs lr·h_max ≪ 1 (h_max = {h_max:.3g}): at fixed lr/B "
-            "the larger batch has the larger lr and leaves the line first."
+            "lr_max/B (vertical lines): "
+            + ", ".join(f"{v:.3g}" for v in limits)
+            + f" for B = {', '.join(str(b) for b in SCALING_BATCHES)}. "
+            f"The rule needs lr·h_max ≪ 1 (h_max = {h_max:.3g})."
         )
         return Panel(curves, note)
 
@@ -462,9 +458,8 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
         ]
         at_target = float(pred.b_simple[reach][-1])
         note = (
-            f"S_min = {cb.s_min:.3g} steps, E_min = {cb.e_min:.3g} examples, "
-            f"B_crit = {cb.b_crit:.3g}. B_simple at the target (B = 64 run) "
-            f"{at_target:.3g}: B_crit / B_simple = {cb.b_crit / at_target:.2f}."
+            f"B_crit = {cb.b_crit:.3g} (fit, B ≤ 64); B_simple at the target "
+            f"{at_target:.3g} (B = 64 run); S_min = {cb.s_min:.3g} steps."
         )
         return Panel(curves, note)
 
