@@ -120,18 +120,26 @@ class TransferSweep(NamedTuple):
 class Optimum(NamedTuple):
     """The best learning rate per parameterisation and width (seed-mean loss).
 
+    Where no rate has a finite seed-mean loss (every rate diverged in some seed, or
+    the losses are NaN) there is no optimum: ``found`` is False, ``argmin`` is -1,
+    ``log2_lr`` and ``refined`` are NaN and ``best_loss`` is ``+inf``. Read the
+    other fields only where ``found`` holds.
+
     Attributes:
-        argmin: (2, W) int, index into ``log2_lrs`` of the lowest final loss.
+        argmin: (2, W) int, index into ``log2_lrs`` of the lowest final loss (-1:
+            not found).
         log2_lr: (2, W) float, ``log2_lrs[argmin]``.
         refined: (2, W) float, the parabola vertex (refined-opt), in octaves
             (``log2 eta``), kept within half a grid step of the argmin.
         best_loss: (2, W) float, the seed-mean final loss at the argmin.
+        found: (2, W) bool, some rate had a finite seed-mean loss.
     """
 
     argmin: Int[np.ndarray, "2 W"]
     log2_lr: Float[np.ndarray, "2 W"]
     refined: Float[np.ndarray, "2 W"]
     best_loss: Float[np.ndarray, "2 W"]
+    found: Bool[np.ndarray, "2 W"]
 
 
 def network_config(
@@ -194,16 +202,58 @@ def network_config(
     )
 
 
-def _check_grid(name, values, kind):
-    if not isinstance(values, (tuple, list)) or not values:
-        raise TypeError(f"{name} must be a non-empty tuple, got {name}={values!r}")
+def _grid(name, values, default, kind):
+    """A validated, strictly increasing tuple of Python numbers (``None``: default).
+
+    Tuples, lists and 1-D NumPy arrays are accepted; an empty grid, a bool, NaN or
+    inf, a repeated or decreasing value raise a named error (never the default)."""
+    if values is None:
+        return tuple(default)
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or values.dtype == bool:
+            raise TypeError(
+                f"{name} must be a 1-D sequence of numbers, got {name}={values!r}"
+            )
+        values = values.tolist()
+    if not isinstance(values, (tuple, list)):
+        raise TypeError(
+            f"{name} must be a tuple of numbers (or None for the default), got "
+            f"{name}={values!r}"
+        )
+    if not values:
+        raise ValueError(
+            f"{name} must hold at least one value (None for the default), got "
+            f"{name}={values!r}"
+        )
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, np.integer) + kind):
             raise TypeError(f"{name} must hold numbers, got {name}={values!r}")
         if not np.isfinite(v):
             raise ValueError(f"{name} must be finite, got {name}={values!r}")
     if list(values) != sorted(set(values)):
-        raise ValueError(f"{name} must be strictly increasing, got {values!r}")
+        raise ValueError(
+            f"{name} must be strictly increasing (no repeats), got {name}={values!r}"
+        )
+    return tuple(values)
+
+
+def _check_parameterizations(parameterizations):
+    if isinstance(parameterizations, np.ndarray):
+        parameterizations = parameterizations.tolist()
+    if not isinstance(parameterizations, (tuple, list)) or not parameterizations:
+        raise TypeError(
+            "parameterizations must be a non-empty tuple of 'sp', 'mup', got "
+            f"parameterizations={parameterizations!r}"
+        )
+    for p in parameterizations:
+        check_choice("parameterization", p, PARAMETERIZATIONS)
+    order = [PARAMETERIZATIONS.index(p) for p in parameterizations]
+    if order != sorted(set(order)):
+        raise ValueError(
+            f"parameterizations must be a subset of {PARAMETERIZATIONS} in that "
+            f"order, without repeats, got parameterizations={parameterizations!r}"
+        )
+    return tuple(parameterizations)
 
 
 def transfer_sweep(
@@ -229,11 +279,13 @@ def transfer_sweep(
     Args:
         key: PRNG key (seeds ``jax.random.split(key, num_seeds)``).
         optimizer: "adam" (default) or "gd" (minibatch SGD).
-        widths: hidden widths (increasing ints); default ``WIDTHS`` (Adam) or
-            ``SGD_WIDTHS`` (SGD).
-        log2_lrs: ``log2`` of the learning rates (increasing); default
-            ``ADAM_LOG2_LRS`` (-13 ... -3) or ``SGD_LOG2_LRS`` (-7 ... 0).
-        parameterizations: a subset of ("sp", "mup"), in that order.
+        widths: hidden widths (strictly increasing ints; tuple, list or 1-D
+            array); ``None`` (default): ``WIDTHS`` (Adam) or ``SGD_WIDTHS`` (SGD).
+        log2_lrs: ``log2`` of the learning rates (strictly increasing); ``None``
+            (default): ``ADAM_LOG2_LRS`` (-13 ... -3) or ``SGD_LOG2_LRS``
+            (-7 ... 0).
+        parameterizations: a non-empty subset of ("sp", "mup"), in that order,
+            without repeats.
         steps: optimizer steps (int >= 1).
         record_every: record the loss every this many steps (divides steps).
         num_seeds: seeds per grid point (int >= 1).
@@ -245,7 +297,8 @@ def transfer_sweep(
 
     Raises:
         ValueError, TypeError: an argument out of range or of the wrong type (named
-            in the message), or the sweep would allocate more than
+            in the message): e.g. an empty, unsorted or repeated grid, or
+            parameterisations out of order; or the sweep would allocate more than
             ``lm_sims._config.MAX_BYTES``.
 
     References:
@@ -263,19 +316,16 @@ def transfer_sweep(
     check_key(key)
     check_choice("optimizer", optimizer, OPTIMIZERS)
     sgd = optimizer == "gd"
-    widths = tuple(widths or (SGD_WIDTHS if sgd else WIDTHS))
-    log2_lrs = tuple(log2_lrs or (SGD_LOG2_LRS if sgd else ADAM_LOG2_LRS))
-    _check_grid("widths", widths, ())
-    _check_grid("log2_lrs", log2_lrs, (float, np.floating))
+    widths = _grid("widths", widths, SGD_WIDTHS if sgd else WIDTHS, ())
+    log2_lrs = _grid(
+        "log2_lrs",
+        log2_lrs,
+        SGD_LOG2_LRS if sgd else ADAM_LOG2_LRS,
+        (float, np.floating),
+    )
     for w in widths:
         check_int("width", w, minimum=1)
-    if not isinstance(parameterizations, (tuple, list)) or not parameterizations:
-        raise TypeError(
-            "parameterizations must be a non-empty tuple of 'sp', 'mup', got "
-            f"{parameterizations!r}"
-        )
-    for p in parameterizations:
-        check_choice("parameterization", p, PARAMETERIZATIONS)
+    parameterizations = _check_parameterizations(parameterizations)
     check_int("num_seeds", num_seeds, minimum=1)
     runs, n = len(log2_lrs) * num_seeds, max(widths)
     check_allocation(
@@ -340,8 +390,9 @@ def _check_sweep(result):
 def optimum(result: TransferSweep, step: int | None = None) -> Optimum:
     """The best learning rate of every parameterisation and width.
 
-    The seed-mean loss at ``step`` (a grid point with any diverged seed counts as
-    ``+inf``); its argmin over the rates; and the refined optimum (refined-opt),
+    The seed-mean loss at ``step`` (a grid point with any diverged or NaN seed
+    counts as ``+inf``); its argmin over the rates; and the refined optimum
+    (refined-opt),
     the vertex of the parabola through ``log L`` at the argmin and its neighbours,
     clipped to within half a grid step of the argmin (the argmin itself at the
     grid's edge, next to a diverged rate, or where the parabola is not convex).
@@ -351,7 +402,8 @@ def optimum(result: TransferSweep, step: int | None = None) -> Optimum:
         step: a recorded step (``result.steps``); default the last.
 
     Returns:
-        :class:`Optimum`.
+        :class:`Optimum`; ``found`` is False for a parameterisation and width at
+        which every rate diverged (no optimum; never a silent ``argmin`` 0).
 
     Raises:
         TypeError: result is not a TransferSweep.
@@ -360,26 +412,34 @@ def optimum(result: TransferSweep, step: int | None = None) -> Optimum:
     Example:
         >>> from lm_sims import transfer
         >>> opt = transfer.optimum(transfer.reference_sweep())
-        >>> opt.refined.shape
-        (2, 5)
+        >>> opt.refined.shape, bool(opt.found.all())
+        ((2, 5), True)
     """
     _check_sweep(result)
     k = _step_index(result, step)
-    mean = np.mean(result.loss[..., k], axis=-1)  # (2, W, R); inf if any inf
-    x = result.log2_lrs
-    argmin = np.argmin(mean, axis=-1)
-    refined = x[argmin].astype(np.float64)
-    best = np.take_along_axis(mean, argmin[..., None], -1)[..., 0]
+    loss = np.asarray(result.loss[..., k], np.float64)
+    loss = np.where(np.isnan(loss), np.inf, loss)  # NaN: a diverged run
+    mean = np.mean(loss, axis=-1)  # (2, W, R); inf if any seed is inf
+    x = np.asarray(result.log2_lrs, np.float64)
+    found = np.any(np.isfinite(mean), axis=-1)
+    argmin = np.where(found, np.argmin(mean, axis=-1), -1)
+    refined = np.where(found, x[argmin], np.nan)
+    best = np.where(
+        found, np.take_along_axis(mean, argmin[..., None], -1)[..., 0], np.inf
+    )
     delta = np.diff(x)
     for idx in np.ndindex(argmin.shape):
         i = argmin[idx]
+        if not found[idx]:
+            continue
         if 0 < i < len(x) - 1 and np.all(np.isfinite(mean[idx][i - 1 : i + 2])):
             lo, mid, hi = np.log(mean[idx][i - 1 : i + 2])
             curv = hi - 2 * mid + lo
             if curv > 0 and np.allclose(delta[i - 1], delta[i]):
                 shift = -0.5 * delta[i] * (hi - lo) / curv
                 refined[idx] = x[i] + np.clip(shift, -delta[i] / 2, delta[i] / 2)
-    return Optimum(argmin, x[argmin], refined, best)
+    log2_lr = np.where(found, x[argmin], np.nan)
+    return Optimum(argmin, log2_lr, refined, best, found)
 
 
 def _step_index(result, step):

@@ -84,3 +84,24 @@ def test_transfer_explorer_live_steps_rerun_a_one_seed_sweep():
     assert shown == {f"mup loss {n}" for n in (64, 128, 256, 512)}
     for c in panel.curves:
         assert np.all(np.isfinite(np.asarray(c.y, float))), c.id
+
+
+def test_transfer_explorer_draws_no_optimum_where_every_rate_diverged(monkeypatch):
+    # a width whose every rate diverged has no optimum (Optimum.found False): no
+    # marker, no NaN, and the note names it; here SP's width 64, so SP's panel
+    # has no dashed line and the legend takes it from muP's
+    ref = transfer.reference_sweep()
+    loss, div = ref.loss.copy(), ref.diverged.copy()
+    loss[0, 0], div[0, 0] = np.inf, True
+    fake = ref._replace(loss=loss, diverged=div)
+    monkeypatch.setattr(vt, "_sweep", lambda *args: fake)
+    panel = explorer(vt.transfer_explorer).evaluate(
+        optimizer="Adam", widths="64–1024", steps=200
+    )
+    ids = {c.id for c in panel.curves}
+    assert "sp optimum 64" not in ids and "sp transfer" not in ids
+    assert {"sp optimum 128", "mup optimum 64", "mup transfer"} <= ids
+    assert [c.showlegend for c in panel.curves if c.id == "mup transfer"] == [True]
+    for c in panel.curves:
+        assert np.all(np.isfinite(np.asarray(c.y, float))), c.id
+    assert "SP n = 64: 2^-13" in panel.note

@@ -78,7 +78,10 @@ def transfer_explorer(key: jax.Array) -> Explorer:
     n = 64. Each curve is the seed-mean full-data loss after ``steps`` steps at
     ``eta = 2^k``; the marker is its refined optimum (refined-opt); the dashed
     vertical line is muP's prediction, "the optimum of width 64 holds at every
-    width". A rate at which some seed diverged is left out and named in the note.
+    width". A rate at which some seed diverged is left out and named in the note;
+    a width at which every rate diverged has no optimum marker (``found`` of
+    :class:`lm_sims.transfer.Optimum`). The legend names the widths only
+    (colour) and the dashed line, so that the two panels keep the column's width.
 
     Knobs: optimizer (Adam: the shipped sweep, 2 seeds, widths 64-1,024, rates
     2^-13 ... 2^-3; SGD: widths 64-256, one seed, rates 2^-7 ... 2^0, computed once,
@@ -97,7 +100,7 @@ def transfer_explorer(key: jax.Array) -> Explorer:
         best = transfer.optimum(result, steps)
         mean = np.mean(result.loss[..., k], axis=-1)  # (2, W, R)
         x = result.log2_lrs
-        curves, notes = [], []
+        curves, notes, line_in_legend = [], [], False
         for p, par in enumerate(result.parameterizations):
             col = p + 1
             shown = [
@@ -120,35 +123,38 @@ def transfer_explorer(key: jax.Array) -> Explorer:
                         id=f"{par} loss {n}",
                     )
                 )
-                j = best.argmin[p, i]
-                curves.append(
-                    Curve(
-                        [best.refined[p, i]],
-                        [mean[p, i, j]],
-                        f"optimum, n = {n}",
-                        group=g,
-                        col=col,
-                        showlegend=False,
-                        mode="markers",
-                        id=f"{par} optimum {n}",
+                if best.found[p, i]:  # else every rate diverged: no optimum
+                    curves.append(
+                        Curve(
+                            [best.refined[p, i]],
+                            [best.best_loss[p, i]],
+                            f"optimum, n = {n}",
+                            group=g,
+                            col=col,
+                            showlegend=False,
+                            mode="markers",
+                            id=f"{par} optimum {n}",
+                        )
                     )
-                )
                 if not ok.all():
                     first = x[~ok].min()
                     notes.append(f"{_NAMES[par].split()[0]} n = {n}: 2^{first:g}")
             finite = mean[p][np.isfinite(mean[p])]
-            curves.append(
-                Curve(
-                    [best.refined[p, 0]] * 2,
-                    [finite.min(), finite.max()],
-                    "width-64 optimum (μP: every width)",
-                    "theory",
-                    group=len(shown),
-                    col=col,
-                    showlegend=p == 0,
-                    id=f"{par} transfer",
+            if best.found[p, 0]:  # the smallest width's optimum: muP's prediction
+                curves.append(
+                    Curve(
+                        [best.refined[p, 0]] * 2,
+                        [finite.min(), finite.max()],
+                        # short: the legend must leave the two panels their width
+                        f"optimum of n = {int(result.widths[0])}",
+                        "theory",
+                        group=len(shown),
+                        col=col,
+                        showlegend=not line_in_legend,
+                        id=f"{par} transfer",
+                    )
                 )
-            )
+                line_in_legend = True
         note = ""
         if notes:
             note = "Diverged (left out) from lr = " + "; ".join(notes) + "."
