@@ -264,15 +264,18 @@ def grad_sharpness(
     Args:
         loss_fn: scalar loss of the parameters.
         params: parameter pytree (floating arrays).
-        eigenvector: unit top eigenvector, a pytree like ``params``
-            (:func:`lm_sims.observables.hessian_top_eigenpairs`).
+        eigenvector: top eigenvector, a pytree like ``params``
+            (:func:`lm_sims.observables.hessian_top_eigenpairs`); it is
+            normalised to unit length here, so any nonzero multiple of it
+            gives the same result.
 
     Returns:
         A pytree like ``params``.
 
     Raises:
         TypeError: ``loss_fn`` not callable or not scalar; non-floating params.
-        ValueError: NaN entries; ``eigenvector`` not shaped like ``params``.
+        ValueError: NaN entries; ``eigenvector`` not shaped like ``params``
+            or zero.
 
     Example:
         >>> import jax.numpy as jnp
@@ -292,8 +295,11 @@ def grad_sharpness(
             f"eigenvector must be shaped like params ({flat.shape[0]} entries), "
             f"got {u.shape[0] if u.ndim else 0}"
         )
-    as_float_array("eigenvector", u, allow_bool=False)
-    return unravel(_grad_s_flat(flat_loss, flat, u.astype(flat.dtype)))
+    u = as_float_array("eigenvector", u, allow_bool=False).astype(flat.dtype)
+    norm = jnp.linalg.norm(u)
+    if not bool(norm > 0):
+        raise ValueError("eigenvector must be nonzero, got the zero vector")
+    return unravel(_grad_s_flat(flat_loss, flat, u / norm))
 
 
 def sigma_squared(
@@ -307,7 +313,8 @@ def sigma_squared(
 
     With ``dt=None``, the stationarity condition eq. (eq-cf-sigma),
     :math:`\max(0, 2\langle -\nabla L, \nabla S\rangle / \|\nabla S\|^2)`: the
-    :math:`\sigma^2` that makes :math:`dS/dt = 0` (it ignores ``sharpness``).
+    :math:`\sigma^2` that makes :math:`dS/dt = 0`, at or above the edge
+    (``sharpness >= 2/lr``), and 0 (gradient flow) below it.
     With a substep ``dt`` (in steps), eq. (eq-cf-sigma-discrete): that value
     plus the restoring term :math:`2(S - 2/\mathrm{lr}) /
     (\mathrm{dt}\,\mathrm{lr}\,\|\nabla S\|^2)`, clipped at 0. Zero where
@@ -331,6 +338,8 @@ def sigma_squared(
         >>> from lm_sims.central_flow import sigma_squared
         >>> float(sigma_squared([1.0, 0.0], [-1.0, 1.0], 4.0, 0.5))  # 2*1/2
         1.0
+        >>> float(sigma_squared([1.0, 0.0], [-1.0, 1.0], 3.0, 0.5))  # S < 2/lr
+        0.0
         >>> float(sigma_squared([1.0, 0.0], [-1.0, 1.0], 4.1, 0.5, dt=0.5))
         1.4
     """
@@ -346,7 +355,8 @@ def sigma_squared(
     if dt is None:
         den = jnp.vdot(gs, gs)
         safe = jnp.where(den > 0, den, 1.0)
-        return jnp.where(den > 0, jnp.maximum(0.0, -2.0 * jnp.vdot(g, gs) / safe), 0.0)
+        active = (den > 0) & (float(sharpness) >= 2.0 / float(lr))
+        return jnp.where(active, jnp.maximum(0.0, -2.0 * jnp.vdot(g, gs) / safe), 0.0)
     check_real("dt", dt, positive=True)
     return _sigma2(g, gs, float(sharpness), float(lr), float(dt))
 
@@ -359,14 +369,15 @@ def predicted_loss(
 
     Args:
         loss: the loss along the central flow, any shape.
-        sigma2: :math:`\sigma^2` along the flow, broadcastable to ``loss``.
+        sigma2: :math:`\sigma^2 \ge 0` along the flow, broadcastable to ``loss``.
         lr: learning rate (> 0).
 
     Returns:
         The prediction, broadcast shape.
 
     Raises:
-        ValueError: NaN entries or ``lr`` not > 0.
+        ValueError: NaN entries, a negative ``sigma2``, shapes that do not
+            broadcast, or ``lr`` not > 0.
         TypeError: non-real (or boolean) inputs.
 
     Example:
@@ -377,6 +388,16 @@ def predicted_loss(
     loss = as_float_array("loss", loss, allow_bool=False)
     sigma2 = as_float_array("sigma2", sigma2, allow_bool=False)
     check_real("lr", lr, positive=True)
+    if bool(jnp.any(sigma2 < 0)):
+        raise ValueError(
+            f"sigma2 must be >= 0 (a variance), got min {float(jnp.min(sigma2)):g}"
+        )
+    try:
+        jnp.broadcast_shapes(loss.shape, sigma2.shape)
+    except ValueError:
+        raise ValueError(
+            f"sigma2 (shape {sigma2.shape}) must broadcast to loss (shape {loss.shape})"
+        ) from None
     return loss + sigma2 / lr
 
 
@@ -456,6 +477,13 @@ class Flows(NamedTuple):
         gd_oscillation: (steps + 1,) ``((w_GD - w_CF) . u_GD)^2``, the same
             along gradient descent's own top eigenvector (where the top
             eigenvalues are nearly degenerate, the two eigenvectors differ).
+        half_step: (steps + 1,) ``|w_GD(k+1) - w_GD(k)|^2 / 4``, GD's squared
+            half-step (the last record repeats the one before). In a 2-cycle
+            ``w_k = c + x_k v`` (``x_{k+1} = -x_k``, any unit ``v`` or several
+            directions) about a slowly moving centre ``c`` it is ``x_k^2`` plus
+            the drift's share, so its time average measures the oscillation's
+            variance in every direction at once and without reference to
+            ``w_CF`` (compare ``sigma2``).
         diverged_step: () first step at which gradient descent blew up, or -1
             (later records of all three are NaN).
         final: ``(w_GD, w_CF, w_GF)`` parameter pytrees at the last step.
@@ -477,6 +505,7 @@ class Flows(NamedTuple):
     gf_distance: Float[Array, " records"]
     oscillation: Float[Array, " records"]
     gd_oscillation: Float[Array, " records"]
+    half_step: Float[Array, " records"]
     diverged_step: Int[Array, ""]
     final: Any = None
     paths: Any = None
@@ -541,6 +570,7 @@ def _flows(
             xf1 = xf1 - dt * lr * grad(xf1)
         xg1 = xg - lr * grad(xg)
         rec["sigma2"] = sig2
+        rec["half_step"] = 0.25 * jnp.sum((xg1 - xg) ** 2)
         bad = ~(jnp.abs(rec["gd_loss"]) < limit) | ~jnp.all(jnp.isfinite(xg1))
         bad = bad | ~jnp.all(jnp.isfinite(xc1)) | ~jnp.all(jnp.isfinite(xf1))
         was = div >= 0
@@ -558,6 +588,7 @@ def _flows(
     )
     last, _, _, _ = record(xg, xc, xf, ug, uc, uf)
     last["sigma2"] = recs["sigma2"][-1]
+    last["half_step"] = recs["half_step"][-1]
     last = {k: jnp.where(div >= 0, jnp.nan, v) for k, v in last.items()}
     recs = {k: jnp.concatenate([recs[k], last[k][None]]) for k in recs}
     step = jnp.arange(steps + 1, dtype=idx0.dtype)
@@ -752,18 +783,26 @@ def toy_loss(params: Float[ArrayLike, " 2"]) -> Float[Array, ""]:
     :math:`a^2 + b^2` (:func:`toy_sharpness`).
 
     Args:
-        params: (2,) the pair (a, b).
+        params: (2,) the pair (a, b), or (..., 2) a batch of pairs.
 
     Returns:
-        Scalar loss.
+        The loss, shape ``params.shape[:-1]`` (a scalar for one pair).
+
+    Raises:
+        ValueError: last axis not of length 2; NaN entries (concrete inputs).
+        TypeError: non-real (or boolean) inputs.
 
     Example:
         >>> from lm_sims.central_flow import toy_loss
         >>> float(toy_loss([2.0, 1.0]))
         0.5
     """
-    p = jnp.asarray(params)
-    return 0.5 * (p[0] * p[1] - 1.0) ** 2
+    p = as_float_array("params", params, allow_bool=False)
+    if p.ndim < 1 or p.shape[-1] != 2:
+        raise ValueError(
+            f"params must have shape (2,) or (..., 2): the pair (a, b); got {p.shape}"
+        )
+    return 0.5 * (p[..., 0] * p[..., 1] - 1.0) ** 2
 
 
 def toy_sharpness(a: Float[ArrayLike, "*t"], b: Float[ArrayLike, "*t"]):
@@ -929,7 +968,7 @@ class Config:
             between the two (see the module docstring).
         lr_ratio: k in ``lr = 2 / (k S0)`` (> 0). Default 1.5.
         warmup_ratio: gradient descent runs alone until ``S lr / 2`` reaches
-            this (> 0). Default 0.9.
+            this (in (0, 1]: the edge is 1). Default 0.9.
         readout_scale: standard deviation of the initial readout (> 0).
             Default 0.1, as in Chapter 3.
     """
@@ -956,7 +995,7 @@ class Config:
         check_int("max_warmup_steps", self.max_warmup_steps, minimum=0)
         check_int("settle_steps", self.settle_steps, minimum=0)
         check_real("lr_ratio", self.lr_ratio, positive=True)
-        check_real("warmup_ratio", self.warmup_ratio, positive=True)
+        check_real("warmup_ratio", self.warmup_ratio, positive=True, high=1.0)
         check_real("readout_scale", self.readout_scale, positive=True)
 
 

@@ -87,6 +87,11 @@ def test_stationary_sigma2_keeps_the_sharpness_still():
         assert abs((g + 0.5 * s2 * gs) @ gs) < 1e-5 * np.linalg.norm(gs) ** 2
     # gradient flow already flattens the sharpness: no oscillation is needed
     assert float(cf.sigma_squared([1.0, 0.0], [1.0, 1.0], 4.0, 0.5)) == 0.0
+    # below the edge (S < 2/lr) there is no oscillation, whatever the gradients:
+    # the same g, gS give 2.0 at the edge and exactly 0 below it
+    assert float(cf.sigma_squared([-1.0, 0.0], [1.0, 0.0], 4.0, 0.5)) == 2.0
+    assert float(cf.sigma_squared([-1.0, 0.0], [1.0, 0.0], 0.1, 0.5)) == 0.0
+    assert float(cf.sigma_squared([-1.0, 0.0], [1.0, 0.0], 3.99, 0.5)) == 0.0
 
 
 def test_restoring_term_returns_the_linearised_sharpness_to_the_edge():
@@ -98,6 +103,24 @@ def test_restoring_term_returns_the_linearised_sharpness_to_the_edge():
     s2 = float(cf.sigma_squared(g, gs, s, lr, dt=dt))
     dw = -dt * lr * (g + 0.5 * s2 * gs)
     assert s + gs @ dw == pytest.approx(2 / lr, rel=1e-5)
+
+
+def test_grad_sharpness_normalises_the_eigenvector():
+    # S is the Rayleigh quotient: any nonzero multiple of u gives the same
+    # gradient (exact up to rounding: 1e-5 relative covers float32)
+    loss = lambda w: 0.5 * (w[0] * w[1]) ** 2  # noqa: E731
+    w = jnp.array([1.0, 3.0])
+    unit = cf.grad_sharpness(loss, w, jnp.array([1.0, 0.0]))
+    scaled = cf.grad_sharpness(loss, w, jnp.array([3.0, 0.0]))
+    np.testing.assert_allclose(scaled, unit, rtol=1e-5)
+    with pytest.raises(ValueError, match="eigenvector must be nonzero"):
+        cf.grad_sharpness(loss, w, jnp.zeros(2))
+
+
+def test_toy_loss_batches_and_validates():
+    p = np.array([[2.0, 1.0], [1.0, 1.0], [0.0, 3.0]])
+    np.testing.assert_allclose(cf.toy_loss(p), [0.5, 0.0, 0.5])
+    assert cf.toy_loss(jnp.array([2.0, 1.0])).shape == ()
 
 
 def test_predicted_loss_and_smoothing():
@@ -119,6 +142,13 @@ def test_predicted_loss_and_smoothing():
         (lambda: cf.sigma_squared([1.0], [1.0, 2.0], 4.0, 0.1), "one shape"),
         (lambda: cf.sigma_squared([np.nan], [1.0], 4.0, 0.1), "finite"),
         (lambda: cf.predicted_loss(1.0, 0.1, -1.0), "lr must be > 0"),
+        (lambda: cf.predicted_loss(0.5, -1.0, 0.1), "sigma2 must be >= 0"),
+        (lambda: cf.predicted_loss(np.ones(3), np.ones(2), 0.1), "sigma2 .shape"),
+        (lambda: cf.toy_loss(jnp.ones(3)), r"params must have shape \(2,\)"),
+        (lambda: cf.toy_loss(1.0), r"params must have shape \(2,\)"),
+        (lambda: cf.toy_loss([np.nan, 1.0]), "finite"),
+        (lambda: cf.Config(warmup_ratio=5.0), "warmup_ratio must be <= 1"),
+        (lambda: cf.Config(warmup_ratio=0.0), "warmup_ratio must be > 0"),
         (lambda: cf.gaussian_smooth([1.0, 2.0], 0.0), "width must be > 0"),
         (lambda: cf.gaussian_smooth(np.ones((2, 2)), 1.0), "1-D"),
         (lambda: cf.run_flows(cf.toy_loss, jnp.ones(2), 0.1, steps=0), "steps"),
@@ -274,34 +304,74 @@ def test_network_predicted_loss_tracks_the_time_averaged_gd_loss(seed):
 
 @pytest.mark.statistical
 @pytest.mark.parametrize("seed", SEEDS)
-def test_network_central_flow_stays_with_gd_while_gradient_flow_leaves(seed):
-    # the issue's check |w_GD - w_CF| <= 0.4 |w_GD - w_GF| at the end, asserted
-    # where gradient flow has sharpened past 1.5 x 2/lr (seed 2: 1.54; measured
-    # ratio 0.10). Everywhere else gradient flow is still farther from GD than
-    # the central flow (measured ratios 0.06-0.10; 0.4 holds at every seed)
-    ex = _network(seed)
-    f = ex.flows
+def test_network_central_flow_stays_closer_to_gd_than_gradient_flow(seed):
+    # the issue's ratio |w_GD - w_CF| <= 0.4 |w_GD - w_GF| after 800 steps, at
+    # every seed of the book's setting (measured 0.06-0.10); here gradient flow
+    # sharpens only to 1.17-1.54 x the edge, so see the dedicated test below
+    f = _network(seed).flows
     ratio = float(f.cf_distance[-1]) / float(f.gf_distance[-1])
     assert ratio <= 0.4, ratio
-    if seed == 2:  # the seed whose gradient flow passes 1.5 x 2/lr: not vacuous
-        assert float(f.gf_sharpness[-1]) * float(ex.lr) / 2 > 1.5
 
 
 @pytest.mark.statistical
-def test_network_oscillation_variance_matches_sigma2_on_average():
-    # GD's measured squared displacement from the central flow along the flow's
-    # top eigenvector, time-averaged over the window, over the predicted sigma^2:
-    # the issue's band [0.6, 1.5] holds for the mean over the six seeds
-    # (measured 0.67). Per seed it scatters, 0.49-0.97: the top two or three
-    # eigenvalues sit within 0.1% of each other at the edge, so GD's 2-cycle is
-    # shared by nearly degenerate directions and its projection on one of them
-    # varies from run to run; each seed is held to [0.4, 1.5]
-    ratios = []
+def test_network_central_flow_stays_with_gd_while_gradient_flow_leaves():
+    # the regime the issue's check is about: a larger step, lr = 2/(1.1 S0), where
+    # gradient flow sharpens far past the edge (measured 1.97 x 2/lr at seed 2,
+    # asserted > 1.5) into a region GD cannot enter, while the central flow stays
+    # with GD: distance ratio <= 0.4 (measured 0.12). One run, ~30 s
+    with jax.enable_x64(True):
+        ex = jax.device_get(cf.experiment(jax.random.key(2), cf.Config(lr_ratio=1.1)))
+    f = ex.flows
+    assert not f.diverged
+    assert float(f.gf_sharpness[-1]) * float(ex.lr) / 2 > 1.5
+    ratio = float(f.cf_distance[-1]) / float(f.gf_distance[-1])
+    assert ratio <= 0.4, ratio
+
+
+def _oscillation_ratios(seed):
+    """GD's oscillation over the predicted sigma^2, time-averaged over the window:
+    (all directions, from GD's own half-steps; along u_CF only)."""
+    f = _network(seed).flows
+    lr = float(_network(seed).lr)
+    sig2 = _window(f.sigma2).mean()
+    # the half-step |w_k+1 - w_k|^2/4 is x^2 plus the drift's share (lr |v|/2)^2,
+    # v the centre's velocity; along the central flow -dL/dt = |v|^2 exactly
+    # (v is orthogonal to grad S), so the drift's share per step is
+    # lr (L_CF(k) - L_CF(k+1)) / 4, which is subtracted (measured < 1% of sigma^2)
+    drift = lr * np.maximum(-np.diff(np.asarray(f.cf_loss, np.float64)), 0) / 4
+    drift = _window(np.append(drift, drift[-1]))
+    half = _window(f.half_step) - drift
+    assert drift.mean() < 0.05 * sig2, drift.mean() / sig2
+    return half.mean() / sig2, _window(f.oscillation).mean() / sig2
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("seed", SEEDS)
+def test_network_oscillation_variance_matches_sigma2(seed):
+    # the issue's check: GD's oscillation variance over the predicted sigma^2 in
+    # [0.6, 1.5] per seed (the band covers the third-order expansion and the
+    # window's finite average). Measured from GD's own half-steps, i.e. in every
+    # direction at once, since the 2-cycle is not along one eigenvector (below);
+    # measured 0.97-1.1 (see the report in the test below)
+    whole, _ = _oscillation_ratios(seed)
+    assert 0.6 <= whole <= 1.5, whole
+
+
+@pytest.mark.statistical
+def test_network_oscillation_is_not_along_one_eigenvector():
+    # a failure of the rank-one model, tested as a result: the central flow puts
+    # the whole oscillation along its top eigenvector u_CF, but the top two or
+    # three eigenvalues reach the edge together and GD's 2-cycle is shared among
+    # them. Along u_CF alone GD's squared displacement from w_CF is only a
+    # fraction of the whole oscillation (measured 0.5-0.9 per seed, mean ~0.65:
+    # below 0.9 on average, the test), though never more than all of it plus the
+    # offset of the two centres (<= 1.5)
+    fractions = []
     for seed in SEEDS:
-        f = _network(seed).flows
-        ratios.append(_window(f.oscillation).mean() / _window(f.sigma2).mean())
-    assert 0.6 <= np.mean(ratios) <= 1.5, ratios
-    assert all(0.4 <= r <= 1.5 for r in ratios), ratios
+        whole, along = _oscillation_ratios(seed)
+        fractions.append(along / whole)
+    assert np.mean(fractions) < 0.9, fractions
+    assert all(0.0 < r <= 1.5 for r in fractions), fractions
 
 
 @pytest.mark.statistical

@@ -219,6 +219,7 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
 # -- the network ------------------------------------------------------------------
 
 NETWORK_CFG = cf.Config()  # width 32, 500 digits, lr = 2/(1.5 S0), 800 steps
+SKIP = 2  # steps of the central flow's start-up before its loss prediction is shown
 
 
 @functools.lru_cache(maxsize=8)
@@ -235,13 +236,17 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
     :func:`lm_sims.central_flow.experiment` with the book's settings (width 32,
     500 digits, ``lr = 2/(k S0)``, k = 1.5, 800 steps after gradient descent has
     reached ``S lr/2 = 0.9`` and run 200 steps more; in float64 whatever the
-    session's default). Top: gradient descent's loss (thin), its
-    Gaussian moving average, the central flow's predicted time average
-    ``L(w_CF) + sigma^2/lr`` (theory, dashed), the central flow's own loss
-    ``L(w_CF)`` (dashed) and gradient flow's loss. Middle: the sharpness of the
-    three, with ``2/lr`` dashed. Bottom: the distance of gradient descent from
-    the central flow (dashed: the theory's error) and from gradient flow. Time
-    is ``t = lr x steps`` counted from the start of the comparison.
+    session's default). One colour per trajectory in all three rows: gradient
+    descent blue, the central flow green (dashed: it is the theory), gradient
+    flow pink, the edge ``2/lr`` grey. Top: gradient descent's loss at every
+    step (thin) and its Gaussian moving average (bold), the central flow's
+    predicted time average ``L(w_CF) + sigma^2/lr`` (bold dashed, from step
+    ``SKIP`` = 2: before, sigma^2 is the restoring term that brings the flow,
+    started 2.5% above the edge, back to it) and its own loss ``L(w_CF)`` (thin
+    dashed), and gradient flow's loss. Middle: the three sharpnesses and
+    ``2/lr`` (the central flow's sits on it). Bottom: the distance of gradient
+    descent from the central flow and from gradient flow. Time is
+    ``t = lr x steps`` counted from the start of the comparison.
 
     Knobs: the smoothing width (static 5, 10, 20 steps; live 2-40: free, the run
     is cached) and k (one static value, 1.5; live 1.3-1.8: each new k is a new
@@ -261,26 +266,45 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
         if ok.sum() >= 2:
             smooth[ok] = cf.gaussian_smooth(gd[ok], float(smoothing))
         edge = 2.0 / lr
+        # colour = trajectory: GD blue (raw thin, smoothed bold), central flow
+        # green (dashed: the theory), gradient flow pink; 2/lr grey
+        gd_c, cf_c, gf_c, edge_c = 0, 2, 4, 7
+        # the prediction from step SKIP on: at steps 0-1 sigma^2 is the restoring
+        # term pulling S (2.5% above the edge at GD's 2-cycle midpoint) back to
+        # 2/lr within one step, not an oscillation variance (module docstring)
+        pred = slice(SKIP, None)
         curves = [
-            Curve(t, gd, "GD loss", group=0, id="gd loss"),
-            Curve(t, smooth, "GD loss, smoothed", group=1, id="gd smooth"),
+            Curve(t, gd, "GD: loss (every step)", group=gd_c, id="gd loss", thin=True),
+            Curve(t, smooth, "GD: loss, smoothed", group=gd_c, id="gd smooth"),
             Curve(
-                t,
-                np.asarray(f.predicted_loss),
-                "L(w_CF) + σ<sub>osc</sub>²/lr (prediction)",
+                t[pred],
+                np.asarray(f.predicted_loss)[pred],
+                "central flow: prediction L(w_CF) + σ<sub>osc</sub>²/lr",
                 "theory",
-                group=2,
+                group=cf_c,
                 id="cf predicted",
             ),
-            Curve(t, np.asarray(f.cf_loss), "L(w_CF)", "theory", group=3, id="cf loss"),
             Curve(
-                t, np.asarray(f.gf_loss), "gradient flow loss", group=4, id="gf loss"
+                t,
+                np.asarray(f.cf_loss),
+                "central flow: its own loss L(w_CF)",
+                "theory",
+                group=cf_c,
+                id="cf loss",
+                thin=True,
+            ),
+            Curve(
+                t,
+                np.asarray(f.gf_loss),
+                "gradient flow: loss L(w_GF)",
+                group=gf_c,
+                id="gf loss",
             ),
             Curve(
                 t,
                 np.asarray(f.gd_sharpness),
-                "S, GD",
-                group=0,
+                "GD: sharpness",
+                group=gd_c,
                 row=2,
                 showlegend=False,
                 id="gd S",
@@ -288,9 +312,9 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.cf_sharpness),
-                "S, central flow",
+                "central flow: sharpness",
                 "theory",
-                group=2,
+                group=cf_c,
                 row=2,
                 showlegend=False,
                 id="cf S",
@@ -298,30 +322,39 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.gf_sharpness),
-                "S, gradient flow",
-                group=4,
+                "gradient flow: sharpness",
+                group=gf_c,
                 row=2,
                 showlegend=False,
                 id="gf S",
             ),
             Curve(
-                t[[0, -1]], [edge, edge], "2/lr", "theory", group=5, row=2, id="edge"
+                t[[0, -1]],
+                [edge, edge],
+                "edge 2/lr",
+                "theory",
+                group=edge_c,
+                row=2,
+                id="edge",
+                thin=True,  # under the central flow's sharpness, which sits on it
             ),
             Curve(
                 t,
                 np.asarray(f.cf_distance),
-                "|w_GD − w_CF|",
+                "central flow: distance |w_GD − w_CF|",
                 "theory",
-                group=2,
+                group=cf_c,
                 row=3,
+                showlegend=False,
                 id="cf distance",
             ),
             Curve(
                 t,
                 np.asarray(f.gf_distance),
-                "|w_GD − w_GF|",
-                group=4,
+                "gradient flow: distance |w_GD − w_GF|",
+                group=gf_c,
                 row=3,
+                showlegend=False,
                 id="gf distance",
             ),
         ]

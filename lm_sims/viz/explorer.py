@@ -256,6 +256,9 @@ class Curve:
             over 8 seeds"); default "uncertainty band".
         id: the trace's key, matched across knob values (static frames and live
             updates); unique within a panel. Default: ``name``.
+        thin: if True, a thinner, translucent line (width 1, opacity 0.5): a
+            secondary curve of the same quantity as a bold one in its colour
+            (e.g. a raw series under its moving average).
 
     Raises:
         ValueError: unknown ``role`` or ``mode``; arrays of different lengths; only one
@@ -286,6 +289,7 @@ class Curve:
     upper: Any = None
     band_label: str = ""
     id: str | None = None
+    thin: bool = False
 
     def __post_init__(self):
         if self.role not in ROLES:
@@ -608,6 +612,7 @@ def _style(item: Curve | Heatmap) -> dict:
         "band": item.is_band,
         "band_label": item.band_label,
         "error": item.error_y is not None,
+        "thin": bool(getattr(item, "thin", False)),
     }
 
 
@@ -1104,6 +1109,9 @@ class Explorer:
             "meta": tid,
             "uid": _uid(tid),
         }
+        if style.get("thin"):
+            line["line"]["width"] = 1
+            line["opacity"] = 0.5
         if style["error"]:
             line["error_y"] = {
                 "type": "data",
