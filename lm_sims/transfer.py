@@ -3,15 +3,15 @@ r"""muTransfer: the learning-rate optimum across widths, in SP and in muP.
 
 The network is an :mod:`lm_sims.mlp` network 64-n-n-10 (two hidden ReLU layers of
 width n, ``sigma_w2 = 2``, biases starting at zero) trained on all 1,797 digits
-images (:func:`lm_sims.data.digits_regression`: centred pixels, centred one-hot
-targets) on the loss ``1/(2P) sum_i |y_i - f(x_i)|^2`` by minibatch Adam or SGD
-(batch 64). For each width and each learning rate ``eta = 2^k`` on a factor-2 grid
-the final training loss is recorded (two seeds). In the standard parameterisation
-("sp") the best ``eta`` falls as the width grows; in muP with base width
-``n0 = 64`` (:class:`lm_sims.mlp.Config` ``base_width``: equal to SP at ``n = n0``;
-with ``width_mult = n / n0``, Adam rates ``eta / width_mult`` on hidden and readout
-matrices and readout variance ``sigma_w^2 / (n width_mult)``) it stays put, so the
-optimum found at width 64 transfers (Yang et al. 2022, Fig. 1).
+images (:func:`lm_sims.data.digits_regression`: centred, globally scaled pixels,
+centred one-hot targets) on the loss ``1/(2P) sum_i |y_i - f(x_i)|^2`` by minibatch
+Adam or SGD (batch 64). For each width and each learning rate ``eta = 2^k`` on a
+factor-2 grid the final training loss is recorded (two seeds). In the standard
+parameterisation ("sp") the best ``eta`` falls as the width grows; in muP with base
+width ``n0 = 64`` (:class:`lm_sims.mlp.Config` ``base_width``: equal to SP at ``n =
+n0``; with ``width_mult = n / n0``, Adam rates ``eta / width_mult`` on hidden and
+readout matrices and readout variance ``sigma_w^2 / (n width_mult)``) it stays put,
+so the optimum found at width 64 transfers (Yang et al. 2022, Fig. 1).
 
 The optimum of a width is read off the seed-mean final loss: the grid ``argmin``,
 and a refined optimum, the vertex of the parabola through ``log L`` at the argmin
