@@ -78,9 +78,8 @@ small readout) of width 32 on 500 digits with centred one-hot targets and the
 ``S lr / 2 >= 0.9``, then 200 steps more (it reaches the edge within ~30
 steps and overshoots it while its oscillation grows from rounding error; the
 central flow, which assumes the oscillation is already there, does not model
-this onset: started together, the two end ~1.3 x farther apart than gradient
-descent and gradient flow, with the same loss prediction); the two flows
-start from the midpoint of its last 2-cycle. :func:`toy_flows` is the
+this onset: started together, the two drift apart in weight space); the two
+flows start from the midpoint of its last 2-cycle. :func:`toy_flows` is the
 two-parameter toy ``L(a, b) = 1/2 (ab - 1)^2`` of Chapter 1.
 
 References:
