@@ -39,13 +39,20 @@ def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
 
 def test_toy_explorer_key_numbers():
     # at every static 2/lr below gradient flow's landing sharpness (6.55), GD
-    # lands at S <= 2/lr while the central flow ends at 2/lr (to 1e-3)
+    # lands at S <= 2/lr while the central flow ends at 2/lr (to 1e-3); gradient
+    # flow (RK4) lands at sqrt(c^2 + 4) to 1e-4 (measured 1.1e-5; the page's
+    # text quotes the formula), and the note prints the same 3 digits for both
+    from lm_sims import central_flow as cf
+
+    s_gf = cf.predict_toy_gradient_flow_sharpness(*vcf.TOY_START)
     for values, panel in grid(vcf.toy_central_flow_explorer):
         by_id = {c.id: c for c in panel.curves}
         edge = values["edge"]
         assert by_id["gd S"].y[-1] <= edge
         assert by_id["cf S"].y[-1] == pytest.approx(edge, rel=1e-3)
-        assert by_id["gf S"].y[-1] > edge
+        assert by_id["gf S"].y[-1] == pytest.approx(s_gf, rel=1e-4)
+        assert f"gradient flow {s_gf:.3g} " in panel.note, panel.note
+        assert f"predicted {s_gf:.3g})" in panel.note, panel.note
 
 
 @pytest.mark.statistical
@@ -59,8 +66,14 @@ def test_network_explorer_key_numbers_and_colours():
         by_id = {c.id: c for c in panel.curves}
         groups = {
             "gd": {"gd loss", "gd smooth", "gd S"},
-            "cf": {"cf predicted", "cf loss", "cf S", "cf distance"},
-            "gf": {"gf loss", "gf S", "gf distance"},
+            "cf": {
+                "cf predicted",
+                "cf loss",
+                "cf S",
+                "cf distance",
+                "cf centre distance",
+            },
+            "gf": {"gf loss", "gf S", "gf distance", "gf centre distance"},
         }
         for ids in groups.values():
             assert len({by_id[i].group for i in ids}) == 1, ids

@@ -130,7 +130,7 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
             Curve(
                 ex,
                 ey,
-                "S(a, b) = 2/lr",
+                "S(a, b) = 2/η",
                 "theory",
                 group=4,
                 breaks=True,
@@ -166,7 +166,7 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
             Curve(
                 steps[[0, -1]],
                 [edge, edge],
-                "2/lr",
+                "2/η",
                 "theory",
                 group=4,
                 col=2,
@@ -191,7 +191,8 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
             note = (
                 f"final sharpness: GD {float(f.gd_sharpness[-1]):.3g}, central flow "
                 f"{float(f.cf_sharpness[-1]):.3g}, gradient flow "
-                f"{float(f.gf_sharpness[-1]):.3g} (2/lr = {float(edge):.3g})."
+                f"{float(f.gf_sharpness[-1]):.3g} (2/η = {float(edge):.3g}; "
+                f"gradient flow predicted {s_gf:.3g})."
             )
         return Panel(curves, note)
 
@@ -204,10 +205,10 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
                 low=3.0,
                 high=7.0,
                 default=5.0,
-                label="edge 2/lr",
+                label="edge 2/η",
             )
         ],
-        title="L(a, b) = ½(ab − 1)²: gradient descent settles where S ≤ 2/lr",
+        title="L(a, b) = ½(ab − 1)²: gradient descent settles where S ≤ 2/η",
         x_title=["a", "step"],
         y_title=["b", "sharpness S"],
         cols=2,
@@ -245,7 +246,10 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
     started 2.5% above the edge, back to it) and its own loss ``L(w_CF)`` (thin
     dashed), and gradient flow's loss. Middle: the three sharpnesses and
     ``2/lr`` (the central flow's sits on it). Bottom: the distance of gradient
-    descent from the central flow and from gradient flow. Time is
+    descent from the central flow and from gradient flow, from its iterate (bold;
+    it includes gradient descent's bounce) and from its centre, the midpoint of
+    its step (thin). Legends use the book's symbols (theta = ``w``, eta = ``lr``).
+    Time is
     ``t = lr x steps`` counted from the start of the comparison.
 
     Knobs: the smoothing width (static 5, 10, 20 steps; live 2-40: free, the run
@@ -279,7 +283,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t[pred],
                 np.asarray(f.predicted_loss)[pred],
-                "central flow: prediction L(w_CF) + σ<sub>osc</sub>²/lr",
+                "central flow: prediction L(θ_CF) + σ<sub>osc</sub>²/η",
                 "theory",
                 group=cf_c,
                 id="cf predicted",
@@ -287,7 +291,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.cf_loss),
-                "central flow: its own loss L(w_CF)",
+                "central flow: its own loss L(θ_CF)",
                 "theory",
                 group=cf_c,
                 id="cf loss",
@@ -296,7 +300,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.gf_loss),
-                "gradient flow: loss L(w_GF)",
+                "gradient flow: loss L(θ_GF)",
                 group=gf_c,
                 id="gf loss",
             ),
@@ -331,7 +335,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t[[0, -1]],
                 [edge, edge],
-                "edge 2/lr",
+                "edge 2/η",
                 "theory",
                 group=edge_c,
                 row=2,
@@ -341,7 +345,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.cf_distance),
-                "central flow: distance |w_GD − w_CF|",
+                "central flow: distance |θ_GD − θ_CF|",
                 "theory",
                 group=cf_c,
                 row=3,
@@ -351,15 +355,36 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.gf_distance),
-                "gradient flow: distance |w_GD − w_GF|",
+                "gradient flow: distance |θ_GD − θ_GF|",
                 group=gf_c,
                 row=3,
                 showlegend=False,
                 id="gf distance",
             ),
+            Curve(
+                t,
+                np.asarray(f.cf_centre_distance),
+                "central flow: distance from GD's centre θ_GD − η∇L/2",
+                "theory",
+                group=cf_c,
+                row=3,
+                showlegend=False,
+                id="cf centre distance",
+                thin=True,
+            ),
+            Curve(
+                t,
+                np.asarray(f.gf_centre_distance),
+                "gradient flow: distance from GD's centre θ_GD − η∇L/2",
+                group=gf_c,
+                row=3,
+                showlegend=False,
+                id="gf centre distance",
+                thin=True,
+            ),
         ]
         note = (
-            f"lr = {lr:.3g} (2/lr = {edge:.3g}); gradient descent ran "
+            f"η = {lr:.3g} (2/η = {edge:.3g}); gradient descent ran "
             f"{int(ex.warmup_steps)} steps alone before t = 0."
         )
         if int(f.diverged_step) >= 0:
@@ -383,11 +408,11 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
                 low=1.3,
                 high=1.8,
                 default=1.5,
-                label="k in lr = 2/(k S₀) (live: ~1 min per value)",
+                label="k in η = 2/(k S₀) (live: ~1 min per value)",
             ),
         ],
         title="The central flow predicts gradient descent's time-averaged loss",
-        x_title="t = lr × steps (from the start of the comparison)",
+        x_title="t = η × steps (from the start of the comparison)",
         y_title=["training loss", "sharpness S", "distance from GD"],
         log_y=[True, False, False],
         rows=3,
