@@ -1,10 +1,12 @@
 """Chapter 4.1 explorers (lm_sims.viz.transfer). The science behind them is tested
 in test_transfer.py."""
 
+import jax
 import numpy as np
 import pytest
 from explorer_grid import explorer, grid
 
+from lm_sims import feature_learning as fl
 from lm_sims import transfer
 from lm_sims.viz import transfer as vt
 
@@ -105,3 +107,36 @@ def test_transfer_explorer_draws_no_optimum_where_every_rate_diverged(monkeypatc
     for c in panel.curves:
         assert np.all(np.isfinite(np.asarray(c.y, float))), c.id
     assert "SP n = 64: 2^-13" in panel.note
+
+
+def test_coordinate_check_theory_names_and_note_follow_the_optimizer(monkeypatch):
+    # a trace's name is drawn from the first state only, so it must not carry
+    # exponents that change with the knob (SGD's 0.5 and 1 used to stay on the
+    # Adam view); the note names each state's own exponents. Fake one-step
+    # changes (no training) keep this a unit test.
+    def fake(key_data, parameterization, optimizer):
+        return np.tile([1.0, 2.0, 3.0], (len(vt._CC_WIDTHS), 1))
+
+    monkeypatch.setattr(vt, "_changes", fake)
+    check = vt.coordinate_check_explorer(jax.random.key(0))
+    # SP's predicted exponents (hidden 1, hidden 2, output) as the note prints them
+    expected = {
+        "SGD": ("gd", "(-0.5, 0.5, 1) in SP"),
+        "Adam": ("adam", "(0, 1, 1.5) in SP"),
+    }
+    names = {}
+    for name, (opt, sp_text) in expected.items():
+        panel = check.evaluate(optimizer=name)
+        theory = [c for c in panel.curves if c.role == "theory"]
+        names[name] = sorted(c.name for c in theory)
+        assert all("n^" not in c.name for c in theory), names[name]
+        assert sp_text in panel.note and f"Dashed ({name})" in panel.note, panel.note
+        assert "(0, 0, 0) in μP" in panel.note, panel.note
+        # the dashed lines have exactly the predicted slopes (exact: fake data)
+        sp = fl.predicted_exponents("sp", optimizer=opt)
+        by_id = {c.id: c for c in theory}
+        for j, label in enumerate(vt._CC_LABELS):
+            c = by_id[f"sp {label} theory"]
+            slope = np.polyfit(np.log(c.x), np.log(c.y), 1)[0]
+            np.testing.assert_allclose(slope, sp[j], atol=1e-9)
+    assert names["SGD"] == names["Adam"]

@@ -211,7 +211,9 @@ def coordinate_check_explorer(key: jax.Array) -> Explorer:
     learning rate (SGD 1e-3; Adam 1e-4, muP with Adam's rates). Solid: measured;
     dashed: the predicted power laws ``n^alpha`` through the width-64 point
     (:func:`lm_sims.feature_learning.predicted_exponents`): SGD SP (-1/2, +1/2, +1),
-    Adam SP (0, +1, +3/2), muP (0, 0, 0) for both. Knob: optimizer. Precomputing
+    Adam SP (0, +1, +3/2), muP (0, 0, 0) for both; the note names the exponents
+    of the state shown (the dashed traces are named without them, since a
+    trace's name is the same in every state). Knob: optimizer. Precomputing
     both states takes ~25 s on 2 cores (one compilation per width, optimizer and
     parameterisation).
     """
@@ -220,10 +222,11 @@ def coordinate_check_explorer(key: jax.Array) -> Explorer:
 
     def panel(optimizer):
         opt = _OPTIMIZERS[optimizer]
-        curves = []
+        curves, exponents = [], []
         for p, par in enumerate(("sp", "mup")):
             changes = _changes(key_data, par, opt)
             slopes = fl.predicted_exponents(par, optimizer=opt)
+            exponents.append(", ".join(f"{s + 0.0:g}" for s in slopes))  # no -0
             for j, label in enumerate(_CC_LABELS):
                 curves.append(
                     Curve(
@@ -241,7 +244,9 @@ def coordinate_check_explorer(key: jax.Array) -> Explorer:
                     Curve(
                         widths,
                         changes[0, j] * (widths / widths[0]) ** slopes[j],
-                        f"{label}: n^{slopes[j]:g} (theory)",
+                        # a trace's name is fixed at the first knob state, so
+                        # the exponents (which change with it) are in the note
+                        f"{label} (theory)",
                         "theory",
                         group=j,
                         col=p + 1,
@@ -249,7 +254,12 @@ def coordinate_check_explorer(key: jax.Array) -> Explorer:
                         id=f"{par} {label} theory",
                     )
                 )
-        return Panel(curves)
+        note = (
+            f"Dashed ({optimizer}): n^alpha through the width-64 point, alpha for "
+            f"{', '.join(_CC_LABELS)} = ({exponents[0]}) in SP, ({exponents[1]}) "
+            "in μP."
+        )
+        return Panel(curves, note)
 
     return Explorer(
         panel,
