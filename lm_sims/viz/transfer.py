@@ -23,7 +23,9 @@ from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 __all__ = ["coordinate_check_explorer", "transfer_explorer"]
 
 _OPTIMIZERS = {"Adam": "adam", "SGD": "gd"}
-_WIDTH_SETS = {"64–1024": None, "64–256": 256}  # largest width shown (None: all)
+# largest width shown (None: all). Both sets differ under either optimizer (the SGD
+# sweep has widths 64-256), so the control is never a no-op.
+_WIDTH_SETS = {"all": None, "64–128": 128}
 _SGD_WIDTHS = (64, 128, 256)  # small: the static grid stays < ~60 s
 _LIVE_WIDTHS = (64, 128, 256, 512)
 _NAMES = {"sp": "SP", "mup": "μP (base width 64)"}
@@ -85,9 +87,9 @@ def transfer_explorer(key: jax.Array) -> Explorer:
 
     Knobs: optimizer (Adam: the shipped sweep, 2 seeds, widths 64-1,024, rates
     2^-13 ... 2^-3; SGD: widths 64-256, one seed, rates 2^-7 ... 2^0, computed once,
-    ~20 s); the widths shown; the steps (static 50, 100, 150, 200: the recorded
-    ones; live, another number of steps reruns a one-seed sweep over widths 64-512,
-    about a minute for Adam).
+    ~20 s); the widths shown (all, or 64-128 only); the steps (static 50, 100,
+    150, 200: the recorded ones; live, another number of steps reruns a one-seed
+    sweep over widths 64-512, about a minute for Adam).
     """
     key_data = _key_data(key)
 
@@ -164,7 +166,7 @@ def transfer_explorer(key: jax.Array) -> Explorer:
         panel,
         [
             Knob("optimizer", tuple(_OPTIMIZERS), default="Adam"),
-            Knob("widths", tuple(_WIDTH_SETS), default="64–1024", label="widths n"),
+            Knob("widths", tuple(_WIDTH_SETS), default="all", label="widths n"),
             Knob(
                 "steps",
                 _RECORDED_STEPS,
