@@ -66,9 +66,14 @@ plus rank one: exact at every step).
 *linear scaling rule*. The recursion is stable (spectral radius of A below one)
 iff :math:`\rho < 1` and :math:`\eta h_j (1 + 1/B) < 2` for every j
 (:func:`max_stable_lr`); the stationary risk diverges as :math:`\rho \to 1`.
-The leading-order formula is relatively low by a term of order :math:`\eta h_{\max}`,
-so at a fixed :math:`\eta/B` its error grows with B (for this module's default
-spectrum at :math:`\eta\,\mathrm{tr}H/B = 0.5`: 29% low at B = 1, 48% at B = 8).
+With :math:`\rho_0 = \eta\,\mathrm{tr}(H)/(2B)`, the leading-order formula over the
+exact one is :math:`(\rho_0/\rho)(1 - \rho)`: a feedback factor
+:math:`1/(1 - \rho)` (the noise grows with the error), which alone leaves a
+deficit :math:`\rho_0` that depends on :math:`\eta/B` only, and a discreteness
+factor :math:`\rho/\rho_0 = 1 + O(\eta h_{\max})`, which at fixed
+:math:`\eta/B` grows with B. For this module's default spectrum at
+:math:`\eta\,\mathrm{tr}H/B = 0.5`: 29% low at B = 1 (25 points of it from
+the feedback alone), 48% at B = 8.
 
 **Temperature.** At small :math:`\eta` the stationary covariance is
 :math:`\Gamma \approx T I` with :math:`T = \eta\sigma^2/(2B)`: isotropic, equal
@@ -143,7 +148,7 @@ __all__ = [
     "tune_lr",
 ]
 
-#: Largest spectrum exponent accepted (``h_k ∝ k^-alpha``).
+#: Largest spectrum exponent accepted (``h_j ∝ j^-alpha``).
 MAX_ALPHA = 4.0
 #: Largest dimension accepted.
 MAX_DIM = 4096
@@ -166,7 +171,7 @@ class Config:
         lr: learning rate eta (> 0). Time on the book's axes is ``lr * step``.
         noise: label-noise standard deviation sigma (>= 0). Default 0.5
             (variance 0.25).
-        alpha: spectrum exponent, ``h_k ∝ k^-alpha`` with ``tr H = 1``
+        alpha: spectrum exponent, ``h_j ∝ j^-alpha`` with ``tr H = 1``
             (0 <= alpha <= 4; 0 is isotropic). Default 1.
     """
 
@@ -301,7 +306,7 @@ def _steps_array(name, value):
 
 
 def spectrum(dim: int = 50, alpha: float = 1.0) -> Float[np.ndarray, " dim"]:
-    r"""Eigenvalues :math:`h_k = k^{-\alpha} / \sum_j j^{-\alpha}` of H (tr H = 1).
+    r"""Eigenvalues :math:`h_j = j^{-\alpha} / \sum_i i^{-\alpha}` of H (tr H = 1).
 
     Args:
         dim: d, the number of eigenvalues (1 .. 4096).
@@ -448,14 +453,14 @@ def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     r"""Expected gradient noise scales along the run, from the recursion.
 
     With :math:`\gamma = \mathrm{diag}\,\mathbb{E}[e e^\top]` and
-    :math:`2R = \sum h_k \gamma_k`: :math:`\mathbb{E}|\bar g|^2 = \sum h_k^2
-    \gamma_k`, :math:`\mathbb{E}\,\mathrm{tr}\,\Sigma = \mathbb{E}|\bar g|^2 +
-    \mathrm{tr}(H)(2R + \sigma^2)`; :math:`B_\text{simple}` is their ratio.
+    :math:`2\bar R = \sum h_j \gamma_j`: :math:`\mathbb{E}|\bar g|^2 = \sum h_j^2
+    \gamma_j`, :math:`\mathbb{E}\,\mathrm{tr}\,\Sigma = \mathbb{E}|\bar g|^2 +
+    \mathrm{tr}(H)(2\bar R + \sigma^2)`; :math:`B_\text{simple}` is their ratio.
     :math:`B_\text{noise} = \mathbb{E}\,\mathrm{tr}(H\Sigma) /
     \mathbb{E}\,\bar g^\top H \bar g` with
-    :math:`\mathbb{E}\,\bar g^\top H \bar g = \sum h_k^3 \gamma_k` and
-    :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_k^3 \gamma_k +
-    \sum h_k^2 (2R + \sigma^2)`.
+    :math:`\mathbb{E}\,\bar g^\top H \bar g = \sum h_j^3 \gamma_j` and
+    :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_j^3 \gamma_j +
+    \sum h_j^2 (2\bar R + \sigma^2)`.
 
     Both are ratios of moments, so they stay finite where the moments do not:
     beyond the stability limit (:func:`max_stable_lr`), where
@@ -510,7 +515,7 @@ def stationary_risk(
     r"""Stationary excess risk of the exact recursion, (eq-sgd-stationary).
 
     :math:`R_\infty = \frac{\sigma^2}{2} \frac{\rho}{1 - \rho}`,
-    :math:`\rho = \frac{\eta}{B} \sum_k \frac{h_k}{2 - \eta h_k (1 + 1/B)}`;
+    :math:`\rho = \frac{\eta}{B} \sum_j \frac{h_j}{2 - \eta h_j (1 + 1/B)}`;
     ``inf`` at or beyond the stability limit (:func:`max_stable_lr`).
 
     Args:
@@ -543,8 +548,11 @@ def stationary_risk_small_lr(
     The first term of (eq-sgd-stationary) in :math:`\eta`: a function of
     :math:`\eta / B` only (the linear scaling rule), :math:`T\,\mathrm{tr}H/2`
     with the temperature :math:`T = \eta\sigma^2/(2B)` of the SDE picture (Mandt
-    et al. 2017). It is low by a relative term of order :math:`\eta h_{\max}`,
-    so at fixed :math:`\eta/B` its error grows with B.
+    et al. 2017). Its ratio to the exact value is :math:`(\rho_0/\rho)(1 - \rho)`
+    with :math:`\rho_0 = \eta\,\mathrm{tr}(H)/(2B)`: the feedback factor
+    :math:`1 - \rho` depends mostly on :math:`\eta/B` (and dominates at B = 1), the
+    discreteness factor :math:`\rho_0/\rho = 1 - O(\eta h_{\max})` makes the
+    error grow with B at fixed :math:`\eta/B`.
 
     It is finite for every ``lr``, also at and beyond :func:`max_stable_lr`,
     where the exact :func:`stationary_risk` is ``inf``: compare ``lr`` with

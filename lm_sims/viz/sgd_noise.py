@@ -91,7 +91,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
     """Excess risk of online minibatch SGD against time: simulation, the exact
     recursion and the small-lr stationary formula.
 
-    Noisy linear regression in d = 50 dimensions with ``h_k ∝ k^-alpha`` (tr H = 1),
+    Noisy linear regression in d = 50 dimensions with ``h_j ∝ j^-alpha`` (tr H = 1),
     teacher ``w* ~ N(0, I)``, ``w0 = 0``, fresh Gaussian batches of B examples
     each step (:func:`lm_sims.sgd_noise.train`), 1,000 steps, 40 runs. Solid: the
     mean risk over runs with a band of one standard deviation across runs. Dashed:
@@ -330,7 +330,9 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
     E = B S; simulated S(B) at the tuned lr for B = 1, 4, 16, 64 (first step where
     the mean over 128 runs is below the target; solid markers); the fitted
     ``S = S_min (1 + B_crit/B)``, ``E = E_min (1 + B/B_crit)`` (dashed line), and
-    S_min and E_min as asymptotes. Right: the simple noise scale B_simple and the
+    S_min and E_min as asymptotes; the fit uses B <= 64 only, so B_crit (about 94
+    at the target 0.02) is an extrapolation and B = 128-1024 fall 8-21% above it.
+    Right: the simple noise scale B_simple and the
     Hessian-weighted B_noise along the B = 64 run at its tuned lr (simulated,
     solid; predicted, dashed) with B_crit as a horizontal line.
 
