@@ -177,6 +177,48 @@ def _check_params(params):
             raise ValueError("params must be finite, got NaN or inf entries")
 
 
+def _flat_hvp(loss_fn, params, k, num_iters):
+    """Validate a Lanczos request; return the flat parameters, their unravel, the
+    number of parameters n, the Lanczos size m and the flat Hessian-vector product
+    (forward-over-reverse autodiff)."""
+    check_callable("loss_fn", loss_fn, optional=False)
+    _check_params(params)
+    flat, unravel = ravel_pytree(params)
+    n = flat.shape[0]
+    if n == 0:
+        raise ValueError("params must hold at least one entry, got none")
+    check_int("num_iters", num_iters, minimum=1)
+    m = min(num_iters, n)
+    if isinstance(k, int) and not isinstance(k, bool) and k > m:
+        raise ValueError(
+            f"k must be <= min(num_iters, num_params) = min({num_iters}, {n}) = {m}, "
+            f"got k={k}; raise num_iters to at least k (the top k Ritz values "
+            "converge only when num_iters is comfortably above k)"
+        )
+    check_int("k", k, minimum=1, maximum=m)
+    check_allocation(
+        f"the Lanczos basis (num_iters={m} x num_params={n})",
+        2 * num_bytes(m, n),
+        "lower num_iters",
+    )
+
+    def flat_loss(x):
+        return loss_fn(unravel(x))
+
+    out = jax.eval_shape(flat_loss, flat)
+    if getattr(out, "shape", None) != ():
+        raise TypeError(
+            "loss_fn must return a scalar, got "
+            f"{getattr(out, 'shape', type(out).__name__)}"
+        )
+    grad = jax.grad(flat_loss)
+
+    def hvp(v):
+        return jax.jvp(grad, (flat,), (v,))[1]
+
+    return flat, unravel, n, m, hvp
+
+
 def hessian_top_k(
     loss_fn: Callable[[Any], Float[Array, ""]],
     params: Any,
@@ -223,42 +265,7 @@ def hessian_top_k(
         >>> [round(v, 4) for v in top.tolist()]
         [3.0, 2.0]
     """
-    check_callable("loss_fn", loss_fn, optional=False)
-    _check_params(params)
-    flat, unravel = ravel_pytree(params)
-    n = flat.shape[0]
-    if n == 0:
-        raise ValueError("params must hold at least one entry, got none")
-    check_int("num_iters", num_iters, minimum=1)
-    m = min(num_iters, n)
-    if isinstance(k, int) and not isinstance(k, bool) and k > m:
-        raise ValueError(
-            f"k must be <= min(num_iters, num_params) = min({num_iters}, {n}) = {m}, "
-            f"got k={k}; raise num_iters to at least k (the top k Ritz values "
-            "converge only when num_iters is comfortably above k)"
-        )
-    check_int("k", k, minimum=1, maximum=m)
-    check_allocation(
-        f"the Lanczos basis (num_iters={m} x num_params={n})",
-        2 * num_bytes(m, n),
-        "lower num_iters",
-    )
-
-    def flat_loss(x):
-        return loss_fn(unravel(x))
-
-    out = jax.eval_shape(flat_loss, flat)
-    if getattr(out, "shape", None) != ():
-        raise TypeError(
-            "loss_fn must return a scalar, got "
-            f"{getattr(out, 'shape', type(out).__name__)}"
-        )
-
-    grad = jax.grad(flat_loss)
-
-    def hvp(v):
-        return jax.jvp(grad, (flat,), (v,))[1]
-
+    flat, unravel, n, m, hvp = _flat_hvp(loss_fn, params, k, num_iters)
     ritz = _lanczos(hvp, n, m, flat.dtype)
     return ritz[::-1][:k]
 
@@ -349,20 +356,7 @@ def hessian_top_eigenpairs(
         >>> round(float(s[0]), 5), [round(abs(x), 5) for x in u[0].tolist()]
         (3.0, [0.0, 1.0, 0.0])
     """
-    check_callable("loss_fn", loss_fn, optional=False)
-    _check_params(params)
-    flat, unravel = ravel_pytree(params)
-    n = flat.shape[0]
-    if n == 0:
-        raise ValueError("params must hold at least one entry, got none")
-    check_int("num_iters", num_iters, minimum=1)
-    m = min(num_iters, n)
-    check_int("k", k, minimum=1, maximum=m)
-    check_allocation(
-        f"the Lanczos basis (num_iters={m} x num_params={n})",
-        2 * num_bytes(m, n),
-        "lower num_iters",
-    )
+    flat, unravel, n, m, hvp = _flat_hvp(loss_fn, params, k, num_iters)
     v0 = None
     if start is not None:
         same = jax.tree_util.tree_structure(start) == jax.tree_util.tree_structure(
@@ -381,20 +375,6 @@ def hessian_top_eigenpairs(
             )
         _check_params(start)
         v0 = ravel_pytree(start)[0].astype(flat.dtype)
-
-    def flat_loss(x):
-        return loss_fn(unravel(x))
-
-    out = jax.eval_shape(flat_loss, flat)
-    if getattr(out, "shape", None) != ():
-        raise TypeError(
-            "loss_fn must return a scalar, got "
-            f"{getattr(out, 'shape', type(out).__name__)}"
-        )
-    grad = jax.grad(flat_loss)
-
-    def hvp(v):
-        return jax.jvp(grad, (flat,), (v,))[1]
 
     theta, vecs = _lanczos(hvp, n, m, flat.dtype, start=v0, vectors=True)
     top = vecs[:, ::-1][:, :k].T  # (k, n), descending
