@@ -144,9 +144,10 @@ __all__ = [
     "GF_SUBSTEP_SHARPNESS",
 ]
 
-#: Gradient flow's RK4 substeps per step: ``m = ceil(lr S_GF / GF_SUBSTEP_SHARPNESS)``
-#: (at least 1, at most ``_GF_MAX_SUBSTEPS``), so each substep times the sharpness
-#: is at most 0.5, against RK4's stability limit 2.79 on the negative real axis.
+#: The largest substep times sharpness allowed when gradient flow is integrated
+#: by RK4. Each step is split into ``m = ceil(lr S_GF / GF_SUBSTEP_SHARPNESS)``
+#: substeps (at least 1, at most ``_GF_MAX_SUBSTEPS``), well inside RK4's
+#: stability limit 2.79 on the negative real axis.
 GF_SUBSTEP_SHARPNESS = 0.5
 _GF_MAX_SUBSTEPS = 4096
 
