@@ -143,6 +143,16 @@ def check_real(
         raise ValueError(f"{name} must be <= {high:g}, got {name}={v:g}")
 
 
+def check_record_every(steps: int, record_every: int):
+    """Raise ValueError unless ``record_every`` divides ``steps`` (both already
+    checked as ints >= 1): a run records every ``record_every`` steps."""
+    if steps % record_every:
+        raise ValueError(
+            f"record_every must divide steps, got steps={steps}, "
+            f"record_every={record_every}"
+        )
+
+
 def check_choice(name: str, value: Any, options: Iterable[Any]):
     """Raise ValueError unless ``value`` is one of ``options``."""
     options = tuple(options)

@@ -37,6 +37,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
 )
@@ -96,11 +97,7 @@ class Config:
         check_int("depth", self.depth, minimum=2, maximum=6)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1, maximum=self.steps)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got record_every="
-                f"{self.record_every}, steps={self.steps}"
-            )
+        check_record_every(self.steps, self.record_every)
         check_choice("dataset", self.dataset, _data.DATASETS)
         check_choice("init", self.init, INITS)
         if self.width < self.num_modes:

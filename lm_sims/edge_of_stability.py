@@ -89,6 +89,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
     num_bytes,
@@ -179,11 +180,7 @@ class Config:
         check_choice("activation", self.activation, ACTIVATIONS)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got steps={self.steps}, "
-                f"record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
         check_int("lanczos_iters", self.lanczos_iters, minimum=1)
         check_real("lr", self.lr, positive=True)
         check_real("readout_scale", self.readout_scale, positive=True)

@@ -55,6 +55,7 @@ from lm_sims._config import (
     check_key,
     check_layer_chain,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
     is_concrete,
@@ -135,11 +136,7 @@ class Config:
         check_int("num_train", self.num_train, minimum=2)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got steps={self.steps}, "
-                f"record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
         check_choice("directions", self.directions, DIRECTIONS)
         check_choice("optimizer", self.optimizer, training.OPTIMIZERS)
         check_real("lr", self.lr, positive=True)

@@ -75,6 +75,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
 )
@@ -145,11 +146,7 @@ class Config:
         check_int("teacher_width", self.teacher_width, minimum=1)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                "record_every must divide steps, got "
-                f"steps={self.steps}, record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
 
 
 class Params(NamedTuple):

@@ -99,6 +99,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
     is_concrete,
@@ -212,11 +213,7 @@ class Config:
         check_choice("parameterization", self.parameterization, PARAMETERIZATIONS)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got steps={self.steps}, "
-                f"record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
         check_real("sigma_w2", self.sigma_w2, positive=True)
         check_real("sigma_b2", self.sigma_b2, nonnegative=True)
         check_real("lr", self.lr, positive=True)

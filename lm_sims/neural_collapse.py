@@ -68,6 +68,7 @@ from lm_sims._config import (
     check_key,
     check_layer_chain,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
     is_concrete,
@@ -160,11 +161,7 @@ class Config:
         check_int("depth", self.depth, minimum=1)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got steps={self.steps}, "
-                f"record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
         if self.dataset == "digits":
             if self.num_classes != 10 or self.d_in != 64:
                 raise ValueError(

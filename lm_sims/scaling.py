@@ -69,6 +69,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
 )
@@ -159,11 +160,7 @@ class Config:
             check_int("width", self.width, minimum=1, maximum=self.num_modes - 1)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got steps={self.steps}, "
-                f"record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
         check_real("alpha", self.alpha)
         if not 1.0 < float(self.alpha) <= MAX_ALPHA:
             raise ValueError(

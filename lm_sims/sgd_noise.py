@@ -124,6 +124,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     diverged_flag,
     float_bytes,
@@ -189,11 +190,7 @@ class Config:
         check_int("batch_size", self.batch_size, minimum=1)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
-        if self.steps % self.record_every:
-            raise ValueError(
-                f"record_every must divide steps, got steps={self.steps}, "
-                f"record_every={self.record_every}"
-            )
+        check_record_every(self.steps, self.record_every)
         check_int("num_runs", self.num_runs, minimum=1)
         check_real("lr", self.lr, positive=True)
         check_real("noise", self.noise, nonnegative=True)

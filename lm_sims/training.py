@@ -40,6 +40,7 @@ from lm_sims._config import (
     check_int,
     check_key,
     check_real,
+    check_record_every,
     config_dataclass,
     is_concrete,
 )
@@ -373,11 +374,7 @@ def run(
             f"steps must be <= {jnp.iinfo(index_dtype).max} (the {index_dtype} step "
             f"counter; set JAX_ENABLE_X64=1 for more), got steps={steps}"
         )
-    if steps % record_every:
-        raise ValueError(
-            f"record_every must divide steps, got steps={steps}, "
-            f"record_every={record_every}"
-        )
+    check_record_every(steps, record_every)
     _check_params(params)
     _check_lr(lr, params)
     if key is not None and is_concrete(key):
