@@ -418,32 +418,40 @@ def fit_coefficients(
     y: Float[np.ndarray, " P"],
     indices: Int[np.ndarray, "M d"],
 ) -> tuple[Float[np.ndarray, " M"], float]:
-    """Least-squares Hermite coefficients ``v_nu`` of a target, and its leftover power.
+    """Hermite coefficients ``v_nu`` of a target on samples, and its leftover power.
 
-    Fits ``y ≈ sum_nu v_nu h_nu(z)`` over the given modes by least squares on the
-    ``P`` samples (``P`` should exceed ``M`` several times), and returns the
-    residual power ``mean(y^2) - sum_nu v_nu^2`` (clipped at 0): the part of the
-    target the modes do not capture, which the eigenlearning theory then treats
-    as noise. Fit more modes than the largest training-set size you predict,
-    or that leftover is wrongly counted as noise.
+    The modes ``h_nu(z)``, taken in the given order (pass them in decreasing
+    predicted eigenvalue, as :func:`predict_eigenvalues` returns them), are
+    orthonormalised on the ``P`` samples by Gram-Schmidt (a QR factorisation of
+    the ``(P, M)`` feature matrix, signs chosen so each orthonormalised mode keeps
+    a positive overlap with its ``h_nu``), and ``v_nu = mean(psi_nu(z) y)`` for
+    the orthonormalised ``psi_nu``. On Gaussian samples ``psi_nu ≈ h_nu``; on real
+    data, whose whitened coordinates are not Gaussian, the ``h_nu`` overlap, and
+    Gram-Schmidt in eigenvalue order gives each mode only the part of the target
+    that the modes before it (learned earlier) do not already explain. The
+    leftover ``mean(y^2) - sum_nu v_nu^2 >= 0`` is the power outside the ``M``
+    modes, which the eigenlearning theory treats as noise: fit more modes than
+    the largest training-set size you predict, or that leftover is counted as
+    noise too early.
 
     Args:
         z: ``(P, d)`` whitened coordinates.
         y: ``(P,)`` target values, real.
-        indices: ``(M, d)`` multi-indices, ``M <= P``.
+        indices: ``(M, d)`` multi-indices, ``M <= P``, linearly independent on
+            the samples.
 
     Returns:
         ``(coefficients, residual_power)``: ``(M,)`` float64 and a float >= 0.
 
     Raises:
         TypeError / ValueError: as :func:`hermite_features`; ``y`` of the wrong
-        length; ``M > P``.
+        length; ``M > P``; modes that are linearly dependent on the samples.
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> z = rng.normal(size=(4000, 2))
         >>> v, rest = fit_coefficients(z, 2 * z[:, 0] * z[:, 1], [[0, 0], [1, 1]])
-        >>> v.round(3).tolist(), round(rest, 3)
+        >>> v.round(1).tolist(), round(rest, 6)
         ([0.0, 2.0], 0.0)
     """
     zz = _real_array("z", z, 2)
@@ -459,6 +467,14 @@ def fit_coefficients(
             f"M={nu.shape[0]}"
         )
     phi = hermite_features(zz, nu)
-    coeffs, *_ = np.linalg.lstsq(phi, yy, rcond=None)
+    q, r = np.linalg.qr(phi)
+    diag = np.abs(np.diag(r))
+    if np.any(diag <= 1e-10 * np.sqrt(zz.shape[0]) * max(diag.max(), 1.0)):
+        raise ValueError(
+            "indices must give linearly independent modes on the samples (a "
+            "repeated multi-index, or too few distinct samples)"
+        )
+    sign = np.sign(np.diag(r))
+    coeffs = sign * (q.T @ yy) / np.sqrt(zz.shape[0])
     residual = float(max(np.mean(yy**2) - np.sum(coeffs**2), 0.0))
     return coeffs, residual
