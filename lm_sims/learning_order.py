@@ -34,8 +34,10 @@ at which ``L_k`` reaches ``threshold`` (1/2), linearly interpolated between
 records; never reached gives ``inf``.
 
 **Networks.** Two-layer networks in the NTK parameterisation of
-:mod:`lm_sims.kernels` (``h = sigma_w W x / sqrt(d) + sigma_b b``, ``f = sigma_w
-a . phi(h) / sqrt(n) + sigma_b b_out``, every entry ``N(0, 1)``), trained by
+:mod:`lm_sims.kernels` (``h = sigma_w W x / sqrt(d) + sigma_b b``, ``g = sigma_w
+a . phi(h) / sqrt(n) + sigma_b b_out``, every entry ``N(0, 1)``), centred, ``f_theta
+= g_theta - g_theta0`` (the random initial function, of order one, would otherwise
+hide components of amplitude one; Chizat, Oyallon & Bach 2019), and trained by
 full-batch gradient descent with :func:`lm_sims.training.run`. Inputs are fed as
 ``x sqrt(d / q)`` (coordinates of order one, the kernels module's convention), so
 the ReLU network's infinite-width kernel is exactly
@@ -53,6 +55,8 @@ References:
     generalization in neural networks", 2018, arXiv:1806.07572.
     Rahaman et al., "On the spectral bias of neural networks", 2019,
     arXiv:1806.08734.
+    Chizat, Oyallon & Bach, "On lazy training in differentiable programming",
+    2019, arXiv:1812.07956.
     Spearman, "The proof and measurement of association between two things",
     1904.
 """
@@ -100,10 +104,12 @@ __all__ = [
 #: The four learners compared, in the book's order.
 ARCHITECTURES = ("relu_mlp", "tanh_mlp", "rbf_kernel", "relu_ntk")
 
-#: Data covariance eigenvalues of the calibrated setting (sum 1).
-DEFAULT_GAMMAS = (0.6, 0.2, 0.1, 0.05, 0.03, 0.02)
+#: Data covariance eigenvalues of the calibrated setting: 32, 16, ..., 1 over 63
+#: (halving, sum 1).
+DEFAULT_GAMMAS = tuple(2.0 ** (5 - i) / 63 for i in range(6))
 #: Target components of the calibrated setting (multi-indices over d = 6): z1, z2,
-#: z3, He2(z1), z1 z2, He2(z2); HEA (RBF, s = 2) eigenvalues 0.117 ... 0.0019.
+#: z3, He2(z1), z1 z2, He2(z2); HEA (RBF, s = 2) eigenvalues 0.099, 0.049, ...,
+#: 0.0031, each about half the one before.
 DEFAULT_COMPONENTS = (
     (1, 0, 0, 0, 0, 0),
     (0, 1, 0, 0, 0, 0),
@@ -409,11 +415,14 @@ def _train_mlp(
     def f(p, inputs):
         return _mlp_apply(p, inputs, activation, sigma_w2, sigma_b2)
 
+    # centred: the initial function is subtracted, so every learner starts at 0
+    f0_train, f0_test = f(params, x), f(params, x_test)
+
     def loss_fn(p):
-        return 0.5 * jnp.mean((f(p, x) - y) ** 2)
+        return 0.5 * jnp.mean((f(p, x) - f0_train - y) ** 2)
 
     def observe(p):
-        return f(p, x_test) @ feats / feats.shape[0]
+        return (f(p, x_test) - f0_test) @ feats / feats.shape[0]
 
     return training.run(
         loss_fn, params, lr, steps=steps, record_every=1, observe=observe
@@ -421,7 +430,7 @@ def _train_mlp(
 
 
 def train_mlp(key: jax.Array, cfg: Config, activation: str) -> Curves:
-    """Train a two-layer network (NTK parameterisation) by full-batch GD.
+    """Train a centred two-layer network (NTK parameterisation) by full-batch GD.
 
     Data from ``make_task(key, cfg)``, initialisation from ``fold_in(key, 1)``;
     Hermite coefficients on the held-out inputs recorded at every step.
@@ -606,7 +615,7 @@ def predicted_eigenvalues(cfg: Config) -> Float[np.ndarray, " K"]:
     Example:
         >>> from lm_sims import learning_order as lo
         >>> lo.predicted_eigenvalues(lo.Config()).round(4).tolist()
-        [0.1168, 0.0389, 0.0195, 0.0175, 0.0058, 0.0019]
+        [0.0989, 0.0494, 0.0247, 0.0126, 0.0063, 0.0031]
     """
     _check_cfg(cfg)
     levels = hermite.rbf_level_coefficients(cfg.q, float(cfg.bandwidth), cfg.max_degree)
@@ -630,7 +639,7 @@ def predicted_times(cfg: Config) -> Float[np.ndarray, " K"]:
     Example:
         >>> from lm_sims import learning_order as lo
         >>> round(float(lo.predicted_times(lo.Config())[0]), 2)
-        5.93
+        7.01
     """
     return math.log(2.0) / predicted_eigenvalues(cfg)
 

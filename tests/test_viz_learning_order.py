@@ -1,0 +1,71 @@
+"""Chapter 5.3 explorer (lm_sims.viz.learning_order). The science behind it is
+tested in test_learning_order.py."""
+
+import jax
+import numpy as np
+import pytest
+from explorer_grid import explorer, grid
+
+from lm_sims import learning_order as lo
+from lm_sims.viz import learning_order as vlo
+from lm_sims.viz.explorer import Heatmap
+
+MAX_PAGE_BYTES = 1_500_000
+# the static grid trains 2 seeds x (2 networks + 2 kernel flows), ~15-40 s on two
+# cores (mostly compiling the two networks): statistical tier
+FACTORY = vlo.learning_order_explorer
+
+
+@pytest.mark.statistical
+def test_static_grid_gives_finite_curves_with_theory_and_simulation():
+    points = grid(FACTORY)
+    assert len(points) == len(vlo.SEEDS) * len(lo.ARCHITECTURES)
+    ids = [c.id for c in points[0][1].curves]
+    assert len(set(ids)) == len(ids)
+    for values, panel in points:
+        assert [c.id for c in panel.curves] == ids, values
+        assert 0 < len(panel.note) <= 180, (values, panel.note)
+        curves = [c for c in panel.curves if not isinstance(c, Heatmap)]
+        for c in curves:
+            assert np.all(np.isfinite(c.x)) and np.all(np.isfinite(c.y)), c.id
+            assert c.y.size >= 2, (values, c.id)
+        for col in (1, 3):  # the heatmap (column 2) has no roles
+            roles = {c.role for c in curves if c.col == col}
+            assert roles == {"simulation", "theory"}, (values, col)
+        (heat,) = [c for c in panel.curves if isinstance(c, Heatmap)]
+        assert heat.z.shape == (1 + len(lo.ARCHITECTURES), 6)
+        assert np.all(np.isfinite(heat.z))
+
+
+@pytest.mark.statistical
+def test_key_numbers_rank_grid_and_rbf_clock():
+    key_data = tuple(
+        int(v) for v in np.asarray(jax.random.key_data(jax.random.key(0))).ravel()
+    )
+    for values, panel in grid(FACTORY):
+        res = vlo._result(key_data, values["seed"])
+        (heat,) = [c for c in panel.curves if isinstance(c, Heatmap)]
+        # row 0 is the HEA order 1..6; every learner's row is its measured ranks
+        np.testing.assert_array_equal(heat.z[0], np.arange(1.0, 7.0))
+        np.testing.assert_array_equal(heat.z[1:], res.ranks)
+        # the issue's bar, on the page's own draws
+        assert np.all(res.spearman >= 0.8), (values, res.spearman)
+        for name, rho in zip(res.architectures, res.spearman, strict=True):
+            assert f"{vlo.LEARNER_LABELS[name]} {rho:.2f}" in panel.note
+        if values["learner"] == "rbf_kernel":
+            assert "τ = 1 (no fit)" in panel.note  # HEA eigenvalues, unfitted
+
+
+@pytest.mark.statistical
+def test_static_page_weight():
+    grid(FACTORY)
+    html = explorer(FACTORY).static_html(progress=False)
+    assert len(html.encode()) < MAX_PAGE_BYTES, len(html.encode())
+
+
+def test_knobs_reject_unknown_values():
+    ex = explorer(FACTORY)
+    with pytest.raises(ValueError, match="learner must be one of"):
+        ex.evaluate(seed=0, learner="gelu")
+    with pytest.raises(ValueError, match="seed must be one of"):
+        ex.evaluate(seed=7, learner="relu_mlp")
