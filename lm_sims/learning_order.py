@@ -104,12 +104,12 @@ __all__ = [
 #: The four learners compared, in the book's order.
 ARCHITECTURES = ("relu_mlp", "tanh_mlp", "rbf_kernel", "relu_ntk")
 
-#: Data covariance eigenvalues of the calibrated setting: 32, 16, ..., 1 over 63
+#: Data covariance eigenvalues of the calibrated setting, 32, 16, ..., 1 over 63
 #: (halving, sum 1).
 DEFAULT_GAMMAS = tuple(2.0 ** (5 - i) / 63 for i in range(6))
-#: Target components of the calibrated setting (multi-indices over d = 6): z1, z2,
-#: z3, He2(z1), z1 z2, He2(z2); HEA (RBF, s = 2) eigenvalues 0.099, 0.049, ...,
-#: 0.0031, each about half the one before.
+#: Target components of the calibrated setting (multi-indices over d = 6), in
+#: order z1, z2, z3, He2(z1), z1 z2, He2(z2); their HEA (RBF, s = 2) eigenvalues
+#: run 0.099, 0.049, ..., 0.0031, each about half the one before.
 DEFAULT_COMPONENTS = (
     (1, 0, 0, 0, 0, 0),
     (0, 1, 0, 0, 0, 0),
