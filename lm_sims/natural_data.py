@@ -642,10 +642,45 @@ def gaussian_learning_curve(
             f"target_coeffs must have one value per target mode ({t_idx.shape[0]}), "
             f"got {t_v.size}"
         )
-    n_max = int(ns.max())
-    errors = np.empty((num_trials, ns.size))
+    errors, power = _gaussian_curve(
+        _key_tuple(key),
+        tuple(g),
+        float(bandwidth),
+        tuple(map(tuple, t_idx.tolist())),
+        tuple(t_v),
+        tuple(ns.tolist()),
+        num_trials,
+        num_test,
+        float(ridge),
+    )
+    return LearningCurve(ns, errors.copy(), power)
+
+
+def _key_tuple(key):
+    """A hashable form of a checked key (typed or raw), for the run caches."""
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    data = jax.random.key_data(key) if typed else key
+    return typed, tuple(int(v) for v in np.asarray(data).ravel())
+
+
+def _key_from(key_tuple):
+    typed, data = key_tuple
+    raw = np.asarray(data, dtype=np.uint32)
+    return jax.random.wrap_key_data(raw) if typed else jax.numpy.asarray(raw)
+
+
+# The page and its explorer ask for the same runs: keep the last few (a run is
+# a few seconds; its result a few kB).
+@functools.lru_cache(maxsize=32)
+def _gaussian_curve(
+    key_tuple, gammas, bandwidth, t_idx, t_v, ns, num_trials, num_test, ridge
+):
+    g, t_idx, t_v = np.asarray(gammas), np.asarray(t_idx), np.asarray(t_v)
+    n_max = max(ns)
+    errors = np.empty((num_trials, len(ns)))
     power = 0.0
-    for trial, k in enumerate(jax.random.split(key, num_trials)):
+    keys = jax.random.split(_key_from(key_tuple), num_trials)
+    for trial, k in enumerate(keys):
         x, z = gaussian_data(k, g, n_max + num_test)
         y = hermite.hermite_features(z, t_idx) @ t_v
         x_tr, y_tr, x_te, y_te = x[:n_max], y[:n_max], x[n_max:], y[n_max:]
@@ -656,7 +691,7 @@ def gaussian_learning_curve(
             errors[trial, j] = _krr_errors(
                 k_all[:n, :n], k_te[:, :n], y_tr[:n], y_te, ridge
             )
-    return LearningCurve(ns, errors, power)
+    return errors, power
 
 
 # --------------------------------------------------------------------------------------
@@ -761,11 +796,26 @@ def digits_learning_curve(
     check_int("num_trials", num_trials, minimum=1)
     check_real("bandwidth", bandwidth, positive=True)
     check_real("ridge", ridge, nonnegative=True)
-    k_full = _digits_gram(float(bandwidth))
-    n_max = int(ns.max())
-    errors = np.empty((num_trials, ns.size))
-    for trial, k in enumerate(jax.random.split(key, num_trials)):
-        perm = np.asarray(jax.random.permutation(k, x.shape[0]))
+    errors = _digits_curve(
+        _key_tuple(key),
+        tuple(y),
+        float(bandwidth),
+        tuple(ns.tolist()),
+        num_trials,
+        float(ridge),
+    )
+    return LearningCurve(ns, errors.copy(), float(np.mean(y**2)))
+
+
+@functools.lru_cache(maxsize=32)
+def _digits_curve(key_tuple, y, bandwidth, ns, num_trials, ridge):
+    y = np.asarray(y)
+    k_full = _digits_gram(bandwidth)
+    n_max = max(ns)
+    errors = np.empty((num_trials, len(ns)))
+    keys = jax.random.split(_key_from(key_tuple), num_trials)
+    for trial, k in enumerate(keys):
+        perm = np.asarray(jax.random.permutation(k, y.size))
         tr, te = perm[:n_max], perm[n_max:]
         for j, n in enumerate(ns):
             errors[trial, j] = _krr_errors(
@@ -775,7 +825,7 @@ def digits_learning_curve(
                 y[te],
                 ridge,
             )
-    return LearningCurve(ns, errors, float(np.mean(y**2)))
+    return errors
 
 
 @functools.lru_cache(maxsize=4)

@@ -119,29 +119,31 @@ def test_empirical_kernel_eigenvalues_match_hea():
 @pytest.mark.statistical
 def test_gaussian_learning_curve_matches_hea_prediction():
     # Issue 9: predicted / measured KRR test MSE in [0.8, 1.25] at every n where
-    # the measured error is >= 1% of the target power. Error sources: trial-to-
-    # trial spread (24 trials: s.e.m. 4-9% of the mean), eigenlearning's
-    # finite-n error at n < ~10, and the ansatz's eigenfunctions (the true ones
-    # are Hermite polynomials only as q/s^2 -> 0: at s = 2 the n = 512 point
-    # falls to 0.75; s = 3 is used). Measured ratios 1.00-1.14 (n = 4-512).
+    # the measured error is >= 1% of the target power. Error sources: the trial
+    # spread (96 trials for n <= 64, where ridgeless KRR's error is heavy-tailed;
+    # 24 above: s.e.m. 2-5%), eigenlearning's finite-n error at n < ~10, and the
+    # ansatz itself: on Gaussian data the true eigenfunctions and eigenvalues
+    # differ from the Hermite ones at order gamma_1 / s^2. At s = 4 (= 4 sqrt(q))
+    # the ratio is 0.88-1.16 over keys 0-3; the n = 512 point, where the last
+    # degree-3 components are being learned, falls to 0.78-0.94 at s = 3 and
+    # 0.61-0.75 at s = 2 (the page shows it), so s = 4 is tested here.
     g = nd.power_law_gammas(D, DECAY)
     idx, v = nd.gaussian_target(D)
-    ns = [4, 8, 16, 32, 64, 128, 256, 512, 1024]
-    pred = nd.predict_learning_curve(g, 3.0, idx, v, ns, ridge=1e-8)
-    c = nd.gaussian_learning_curve(
-        jax.random.key(0),
-        g,
-        3.0,
-        idx,
-        v,
-        ns,
-        num_trials=24,
-        num_test=1000,
-        ridge=1e-8,
-    )
-    check = c.mean >= 0.01 * c.target_power
-    assert check.sum() >= 7  # the check covers n = 4 ... 512
-    ratio = pred / c.mean
+    s = 4.0
+    runs = []
+    k_small, k_large = jax.random.split(jax.random.key(0))
+    for k, ns, trials in (
+        (k_small, [4, 8, 16, 32, 64], 96),
+        (k_large, [128, 256, 512, 1024], 24),
+    ):
+        c = nd.gaussian_learning_curve(
+            k, g, s, idx, v, ns, num_trials=trials, num_test=1000, ridge=1e-8
+        )
+        pred = nd.predict_learning_curve(g, s, idx, v, ns, ridge=1e-8)
+        runs.append((c.mean, pred, c.mean >= 0.01 * c.target_power))
+    mean, pred, check = (np.concatenate(a) for a in zip(*runs, strict=True))
+    assert check.sum() >= 8  # the check covers n = 4 ... 512
+    ratio = pred / mean
     assert np.all((ratio[check] >= 0.8) & (ratio[check] <= 1.25)), ratio.round(3)
 
 
