@@ -19,7 +19,6 @@ import functools
 import jax
 import numpy as np
 
-from lm_sims import mlp
 from lm_sims import representations as rep
 from lm_sims.viz.explorer import Curve, Explorer, Heatmap, Knob, Panel
 
@@ -75,7 +74,7 @@ def random_features_explorer(key: jax.Array) -> Explorer:
 
     Features ``phi(x W)``, ``W ~ N(0, 1/64)``, of the 500 held-out digits
     (:func:`lm_sims.representations.random_feature_alignment`), widths 16 to
-    2,048, mean of two seed pairs; dashed: ``c / N`` with ``c`` from
+    1,024, mean of two seed pairs; dashed: ``c / N`` with ``c`` from
     (eq-rep-cka-deficit) (:func:`lm_sims.representations.predict_cka_deficit`).
     Mutual k-NN (k = 10) has no such law; the note gives both fitted slopes over
     N >= 256. Knob: activation (ReLU, erf). Static grid: 2 states, ~10 s.
@@ -209,8 +208,8 @@ def platonic_explorer(key: jax.Array) -> Explorer:
     another seed. x: the model's held-out accuracy on 500 images; y: alignment of
     its last hidden layer with the reference's; colour: width. Thin lines join
     the widths of one architecture. Dashed (CKA only), for the depth-2 ReLU
-    family: the prediction ``1 - CKA = (v_n + v_1024) / 2`` from each width's
-    cross-seed deficit ``v``
+    family: the prediction ``1 - CKA = (D_n + D_1024) / 2`` from each width's
+    cross-seed deficit ``D`` (mean of two seed pairs; eq-rep-pair)
     (:func:`lm_sims.representations.predict_pair_deficit`); dashed (mutual
     k-NN): chance, ``k / (n - 1)``. Knob: metric. Static grid: 2 states.
     """
@@ -249,9 +248,8 @@ def platonic_explorer(key: jax.Array) -> Explorer:
             )
         if name == "cka":
             cross = _width_alignment(key_data)
-            deficit = dict(
-                zip(rep.WIDTHS, 1 - cross.cka[0, :, -1], strict=True)
-            )  # last hidden layer, seeds 0-1
+            # last hidden layer, mean of the two seed pairs
+            deficit = dict(zip(rep.WIDTHS, 1 - cross.cka.mean(0)[:, -1], strict=True))
             idx = np.flatnonzero(
                 (zoo.depth == 2)
                 & (zoo.activation == "relu")
@@ -272,8 +270,8 @@ def platonic_explorer(key: jax.Array) -> Explorer:
                 )
             )
             note = (
-                "Dashed: depth-2 ReLU family, 1 − CKA = (v_n + v_1024)/2 from each "
-                "width's cross-seed deficit v. "
+                "Dashed: depth-2 ReLU family, 1 − CKA = (D_n + D_1024)/2 from each "
+                "width's cross-seed deficit D (asymptotic: good for n ≥ 256). "
             )
         else:
             lo, hi = float(zoo.accuracy.min()), float(zoo.accuracy.max())
@@ -316,13 +314,7 @@ def _layers(key_data: tuple, width: int, metric: str):
     ra, _ = rep.trained_representations(key, 0, cfg)
     rb, _ = rep.trained_representations(key, 1, cfg)
     trained = rep.layer_alignment(ra, rb, metric)
-    x = _test_inputs(key_data)
-    init = [
-        rep.layer_representations(
-            mlp.init(jax.random.fold_in(jax.random.fold_in(key, 2), s), cfg), x, cfg
-        )
-        for s in (0, 1)
-    ]
+    init = [rep.initial_representations(key, s, cfg) for s in (0, 1)]
     return trained, rep.layer_alignment(init[0], init[1], metric)
 
 
@@ -333,9 +325,10 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
 
     Entry (i, j): layer i of seed 0 against layer j of seed 1, layers = input
     pixels, the two hidden layers, the output; depth-2 ReLU muP networks (as in
-    :func:`width_alignment_explorer`). The diagonal is bright: corresponding
-    layers of two seeds match, and they match better at larger width. The colour
-    scale is fixed to [0, 1]. Knobs: width (64, 256, 1,024), metric.
+    :func:`width_alignment_explorer`). Corresponding layers of two seeds match
+    (the diagonal), better at larger width; the hidden layers stay close to the
+    pixels, and training makes the outputs of two seeds agree. The colour scale
+    is fixed to [0, 1]. Knobs: width (64, 256, 1,024), metric.
     Heatmaps only: this figure has no theory trace.
     """
     key_data = _key_data(key)

@@ -1,0 +1,110 @@
+"""Chapter 5.1 explorers (lm_sims.viz.representations). The science behind them is
+tested in test_representations.py."""
+
+import jax
+import numpy as np
+import pytest
+from explorer_grid import grid
+
+from lm_sims import representations as rep
+from lm_sims.viz import representations as vr
+from lm_sims.viz.explorer import Curve, Heatmap
+
+# the static grids train 33 small networks and 24 random feature layers
+# (~35 s on 2 idle cores, shared through caches): statistical tier
+CURVE_FACTORIES = (
+    pytest.param(vr.random_features_explorer, marks=pytest.mark.statistical),
+    pytest.param(vr.width_alignment_explorer, marks=pytest.mark.statistical),
+    pytest.param(vr.platonic_explorer, marks=pytest.mark.statistical),
+)
+
+
+def _id(factory):
+    return getattr(factory, "__name__", None)
+
+
+@pytest.mark.parametrize("factory", CURVE_FACTORIES, ids=_id)
+def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
+    for values, panel in grid(factory):
+        ids = [c.id for c in panel.curves]
+        assert len(set(ids)) == len(ids), values
+        cols = {c.col for c in panel.curves}
+        for c in panel.curves:
+            x, y = np.asarray(c.x, float), np.asarray(c.y, float)
+            assert np.all(np.isfinite(x)) and np.all(np.isfinite(y)), (values, c.id)
+            assert y.size >= 2 or c.mode == "markers", (values, c.id)
+            assert np.all(y > 0), (values, c.id)  # log axes; alignments > 0
+        for col in cols:  # each subplot: simulation and theory
+            roles = {c.role for c in panel.curves if c.col == col}
+            assert roles == {"simulation", "theory"}, (values, col)
+
+
+@pytest.mark.statistical
+def test_random_features_explorer_slopes_and_theory():
+    # the explorer's curves: 1 - CKA within 25% of c/N for N >= 256 (2 pairs:
+    # ~10% pair noise, O(1/N^2) correction), mutual k-NN's deficit above CKA's
+    for values, panel in grid(vr.random_features_explorer):
+        by_id = {c.id: c for c in panel.curves}
+        cka, th = by_id["1 − CKA"], by_id["c/N (theory)"]
+        big = cka.x >= 256
+        np.testing.assert_allclose(cka.y[big] / th.y[big], 1.0, atol=0.25)
+        assert np.all(by_id["1 − mutual k-NN"].y > cka.y), values
+        assert "Fitted slopes for N ≥ 256" in panel.note
+
+
+@pytest.mark.statistical
+def test_layer_alignment_explorer_heatmaps():
+    # CKA and mutual k-NN matrices in [0, 1]; the input row/column of two seeds
+    # is the same data (1 on the (input, input) cell); trained hidden layers
+    # align better at width 1,024 than at 64
+    diag = {}
+    for values, panel in grid(vr.layer_alignment_explorer):
+        heat = {h.id: h for h in panel.curves}
+        assert set(heat) == {"trained", "init"}
+        for h in panel.curves:
+            assert isinstance(h, Heatmap)
+            z = np.asarray(h.z, float)
+            assert z.shape == (4, 4) and np.all(np.isfinite(z)), values
+            assert np.all((z >= -1e-6) & (z <= 1 + 1e-6)), values
+            assert z[0, 0] == pytest.approx(1.0, abs=1e-5)
+        diag[values["width"], values["metric"]] = np.diag(heat["trained"].z)[1:3]
+    for metric in ("CKA", "mutual k-NN"):
+        assert np.all(diag[1024, metric] > diag[64, metric]), metric
+
+
+def test_platonic_explorer_panels_from_fake_results(monkeypatch):
+    # the panel logic without training: markers per width, one thin line per
+    # architecture, the dashed prediction (CKA) or chance line (mutual k-NN)
+    m = len(rep.ZOO)
+    zoo = rep.ModelAlignment(
+        depth=np.asarray([t[0] for t in rep.ZOO]),
+        width=np.asarray([t[1] for t in rep.ZOO]),
+        activation=np.asarray([t[2] for t in rep.ZOO]),
+        accuracy=np.linspace(0.8, 0.99, m),
+        cka=np.linspace(0.5, 0.95, m),
+        mutual_knn=np.linspace(0.2, 0.7, m),
+        reference_accuracy=0.99,
+    )
+    w = len(rep.WIDTHS)
+    cross = rep.Alignment(
+        np.asarray(rep.WIDTHS),
+        np.full((2, w, 2), 0.9) + np.linspace(0, 0.09, w)[None, :, None],
+        np.full((2, w, 2), 0.6),
+        np.full((4, w), 0.95),
+    )
+    monkeypatch.setattr(vr, "_zoo", lambda key_data: zoo)
+    monkeypatch.setattr(vr, "_width_alignment", lambda key_data: cross)
+    ex = vr.platonic_explorer(jax.random.key(0))
+    cka = ex.evaluate(metric="CKA")
+    by_id = {c.id: c for c in cka.curves}
+    assert {f"width {n}" for n in (32, 64, 128, 256, 512)} <= set(by_id)
+    pred = by_id["pair prediction"]
+    assert pred.role == "theory" and pred.x.size == 4  # widths 64-512 of depth 2
+    # (D_n + D_1024)/2 with D = 1 - cross-seed CKA of the last hidden layer
+    v = 1 - cross.cka.mean(0)[:, -1]
+    np.testing.assert_allclose(pred.y, 1 - 0.5 * (v[:4] + v[4]), rtol=1e-6)
+    knn = ex.evaluate(metric="mutual k-NN")
+    chance = {c.id: c for c in knn.curves}["chance"]
+    np.testing.assert_allclose(chance.y, 10 / 499)
+    assert all(isinstance(c, Curve) for c in knn.curves)
+    assert "r = " in knn.note and "Reference accuracy 0.990" in knn.note
