@@ -29,10 +29,12 @@ gamma_i^nu_i`` and
 .. math:: c_\\ell = e^{-q/s^2}\\, s^{-2\\ell}.
 
 This is the Gaussian-kernel case of Karkada et al.'s level coefficients for a
-dot-product kernel ``K = sum_l (c_l / l!) (x . x')^l`` (their Section 3, the HEA
-statement, with the Gaussian kernel written as a dot-product kernel times the
-norm factors). The approximation needs ``s^2`` well above ``q``'s fluctuations
-and above ``gamma_1``; the issue's calibration keeps ``s >= 2 sqrt(q)``.
+dot-product kernel ``K = sum_l (c_l / l!) (x . x')^l`` (their statement of the
+HEA, applied to the Gaussian kernel written as a dot-product kernel times the
+norm factors; the same coefficients as the Gaussian kernel's in the authors'
+public code). The approximation needs ``d_eff = q^2 / sum_i gamma_i^2`` large
+(the norm factors) and ``gamma_i / s^2`` small (the dropped lower-degree parts
+of the monomials); keep ``s >= 2 sqrt(q)``: at ``s^2 ~ q`` the ansatz is poor.
 
 Everything here is NumPy float64 (theory and feature maps), whatever JAX's
 precision.
@@ -242,7 +244,7 @@ def rbf_level_coefficients(
     ``q = sum_i gamma_i``, the HEA eigenvalue of the Hermite mode ``nu`` is
     ``c_{|nu|} prod_i gamma_i^{nu_i}`` (the module docstring derives ``c_l``; it
     is the Gaussian-kernel case of the dot-product level coefficients of
-    Karkada et al., Section 3). The kernel is not divided by the sample count:
+    Karkada et al.). The kernel is not divided by the sample count:
     these are the eigenvalues of the integral operator, which the eigenvalues of
     ``K / N`` on ``N`` samples estimate.
 

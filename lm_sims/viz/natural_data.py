@@ -213,7 +213,7 @@ def hea_explorer(key: jax.Array) -> Explorer:
     eigenlearning on the HEA modes (dashed). Gaussian data: a seven-component
     Hermite target of degrees 1-3; digits: one-vs-rest digit 0, its
     coefficients fitted on 500 modes. Right: predicted over measured error, with
-    the issue's bands (dotted levels; the ratio is tested where the error is at
+    the tested bands (dashed levels; the ratio is tested where the error is at
     least 1% of the target power and, on the digits, for ``n <= 400``).
 
     Static grid: data in (Gaussian, digits) x bandwidth ``s`` in (2, 3, 4),
