@@ -156,3 +156,22 @@ def test_invalid_inputs_raise(call, err):
 def test_accepts_jax_arrays():
     z = jax.numpy.ones((3, 2))
     assert hermite.hermite_features(z, [[1, 1]]).dtype == np.float64
+
+
+def test_rbf_hea_trace_is_one_to_second_order():
+    # The page's exercise: sum_nu c_|nu| prod gamma^nu = e^{-q/s^2} prod (1 -
+    # gamma_i/s^2)^-1 = 1 + sum gamma_i^2 / (2 s^4) + O(s^-6). Summing the listed
+    # modes (d = 3, degrees <= 30: the tail is < 1e-15) gives the closed form to
+    # round-off, and its excess over E K(x, x) = 1 is the second-order term up
+    # to the next order, sum gamma^3 / (3 s^6) (7% of it at s = 2 here).
+    gam = np.array([0.5, 0.3, 0.2])
+    for s in (2.0, 4.0):
+        lam, _ = hermite.predict_eigenvalues(
+            gam, hermite.rbf_level_coefficients(1.0, s, 30), 10**5
+        )
+        closed = np.exp(-1 / s**2) * np.prod(1 / (1 - gam / s**2))
+        assert abs(lam.sum() - closed) < 1e-12
+        lead = np.sum(gam**2) / (2 * s**4)
+        third = np.sum(gam**3) / (3 * s**6)
+        assert abs(closed - 1 - lead) < 1.5 * third, (s, closed - 1, lead, third)
+        assert third < 0.1 * lead
