@@ -202,7 +202,7 @@ def test_trained_networks_align_more_as_width_grows(widths_result):
 
 @pytest.mark.statistical
 def test_fig6b_alignment_with_the_reference_grows_with_accuracy(widths_result):
-    # the miniature of Fig. 6b: across the 11 models, accuracy and alignment with
+    # the miniature of Fig. 6b: across the 9 models, accuracy and alignment with
     # the reference are positively correlated (r > 0.7; measured 0.93 for both
     # metrics), and the two metrics order the models alike (rank correlation
     # > 0.8) while disagreeing on the rate (test above)

@@ -10,7 +10,7 @@ from lm_sims import representations as rep
 from lm_sims.viz import representations as vr
 from lm_sims.viz.explorer import Curve, Heatmap
 
-# the static grids train 33 small networks and 24 random feature layers
+# the static grids train 26 small networks and 20 random feature layers
 # (~35 s on 2 idle cores, shared through caches): statistical tier
 CURVE_FACTORIES = (
     pytest.param(vr.random_features_explorer, marks=pytest.mark.statistical),

@@ -202,7 +202,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
     """The paper's Fig. 6b in miniature: the better a model does, the closer its
     representation is to the reference model's.
 
-    Eleven networks (:data:`lm_sims.representations.ZOO`: one or two hidden
+    Nine networks (:data:`lm_sims.representations.ZOO`: one or two hidden
     layers, ReLU or erf, widths 32 to 512, muP, Adam, 200 steps on 1,297
     digits) against a reference, a depth-2 ReLU network of width 1,024 from
     another seed. x: the model's held-out accuracy on 500 images; y: alignment of
