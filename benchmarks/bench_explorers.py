@@ -57,6 +57,13 @@ EXPLORERS = [
     ("4.3 SGD risk", "lm_sims.viz.sgd_noise", "sgd_risk_explorer"),
     ("4.3 linear scaling rule", "lm_sims.viz.sgd_noise", "linear_scaling_explorer"),
     ("4.3 critical batch", "lm_sims.viz.sgd_noise", "critical_batch_explorer"),
+    ("5.1 random features", "lm_sims.viz.representations", "random_features_explorer"),
+    ("5.1 width alignment", "lm_sims.viz.representations", "width_alignment_explorer"),
+    ("5.1 Platonic (Fig. 6b)", "lm_sims.viz.representations", "platonic_explorer"),
+    ("5.1 layer alignment", "lm_sims.viz.representations", "layer_alignment_explorer"),
+    ("5.2 natural spectra", "lm_sims.viz.natural_data", "natural_spectra_explorer"),
+    ("5.2 HEA", "lm_sims.viz.natural_data", "hea_explorer"),
+    ("5.3 learning order", "lm_sims.viz.learning_order", "learning_order_explorer"),
 ]
 
 
