@@ -42,17 +42,19 @@ mean over runs).
     \bigl[H \Gamma H + \mathrm{tr}(H\Gamma) H + \sigma^2 H\bigr],
     \qquad (eq-sgd-recursion)
 
-which closes on the diagonal :math:`\gamma_j = \Gamma_{jj}` in H's eigenbasis
-(j indexes modes, k steps): :math:`\gamma' = A \gamma + c` with
+which closes on the diagonal entries :math:`\Gamma_{jj} = \mathbb{E}\, e_j^2` in
+H's eigenbasis (j indexes modes, k steps; a prime is the next step):
+:math:`\mathrm{diag}\,\Gamma' = A\,\mathrm{diag}\,\Gamma + c` with
 :math:`A = \mathrm{diag}\bigl((1 - \eta h_j)^2 + \eta^2 h_j^2 / B\bigr) +
 \frac{\eta^2}{B} h h^\top` (symmetric, positive semi-definite; the letter T is
 kept for the temperature) and :math:`c = \frac{\eta^2 \sigma^2}{B} h`. With
-:math:`\gamma_j(0) = 1` (:math:`e_0 = -w_*`), the whole curve is
-:math:`\gamma(k) = \gamma_\infty + A^k (\gamma(0) - \gamma_\infty)`;
+:math:`\Gamma_0 = I` (:math:`e_0 = -w_*`), the whole curve is
+:math:`\mathrm{diag}\,\Gamma_k = \mathrm{diag}\,\Gamma_\infty
++ A^k (\mathrm{diag}\,\Gamma_0 - \mathrm{diag}\,\Gamma_\infty)`;
 :func:`predict_risk` iterates the recursion (O(d) per step, since A is diagonal
 plus rank one: exact at every step).
 
-**Stationary risk.** Setting :math:`\gamma' = \gamma` gives
+**Stationary risk.** Setting :math:`\Gamma_{jj}' = \Gamma_{jj}` gives
 
 .. math::
 
@@ -352,9 +354,9 @@ def _stationary(h, lr, b, s2):
 
 def _gammas(h, lr, b, s2, wanted):
     """Expected diagonal of e e^T at the integer steps ``wanted`` (sorted),
-    iterating (eq-sgd-recursion) from gamma = 1; O(d) per step (the operator is
+    iterating (eq-sgd-recursion) from diag Gamma = 1; O(d) per step (the operator is
     diagonal plus rank one). Returns ``(g, log_scale)``: (len(wanted), dim)
-    gammas divided by ``exp(log_scale)`` and (len(wanted),) log scales. The
+    diagonals divided by ``exp(log_scale)`` and (len(wanted),) log scales. The
     iterate is renormalised whenever it leaves [1e-100, 1e100], so it neither
     overflows beyond the stability limit nor underflows at noise 0; ratios of
     its moments (the noise scales) stay exact."""
@@ -395,7 +397,7 @@ def _int_steps(name, value):
 
 
 def _at_steps(h, lr, b, s2, k):
-    """(gamma / exp(log_scale), log_scale) at the integer steps k (any order,
+    """(diag Gamma / exp(log_scale), log_scale) at the integer steps k (any order,
     repeats allowed); see :func:`_gammas`."""
     uniq, inverse = np.unique(k, return_inverse=True)
     g, logs = _gammas(h, lr, b, s2, uniq)
@@ -405,8 +407,8 @@ def _at_steps(h, lr, b, s2, k):
 def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
     r"""Expected excess risk after ``step`` SGD steps, from the exact recursion.
 
-    :math:`R(k) = \frac12 \sum_j h_j \gamma_j(k)` with :math:`\gamma(k)` from
-    (eq-sgd-recursion), iterated in float64 from :math:`\gamma(0) = 1` (exact
+    :math:`R(k) = \frac12 \sum_j h_j (\Gamma_k)_{jj}` with :math:`\Gamma_k` from
+    (eq-sgd-recursion), iterated in float64 from :math:`\Gamma_0 = I` (exact
     at every step; O(d) work per step up to the largest ``step``). Beyond the stability
     limit (:func:`max_stable_lr`) the expected risk grows geometrically; it is
     returned as computed (``inf`` once it exceeds the float64 range).
@@ -449,14 +451,15 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
 def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     r"""Expected gradient noise scales along the run, from the recursion.
 
-    With :math:`\gamma = \mathrm{diag}\,\mathbb{E}[e e^\top]` and
-    :math:`2\bar R = \sum h_j \gamma_j`: :math:`\mathbb{E}|\bar g|^2 = \sum h_j^2
-    \gamma_j`, :math:`\mathbb{E}\,\mathrm{tr}\,\Sigma = \mathbb{E}|\bar g|^2 +
+    With :math:`\Gamma_{jj} = \mathbb{E}\, e_j^2` the diagonal of
+    :math:`\Gamma = \mathbb{E}[e e^\top]` and :math:`2\bar R = \sum h_j \Gamma_{jj}`:
+    :math:`\mathbb{E}|\bar g|^2 = \sum h_j^2 \Gamma_{jj}`,
+    :math:`\mathbb{E}\,\mathrm{tr}\,\Sigma = \mathbb{E}|\bar g|^2 +
     \mathrm{tr}(H)(2\bar R + \sigma^2)`; :math:`B_\text{simple}` is their ratio.
     :math:`B_\text{noise} = \mathbb{E}\,\mathrm{tr}(H\Sigma) /
     \mathbb{E}\,\bar g^\top H \bar g` with
-    :math:`\mathbb{E}\,\bar g^\top H \bar g = \sum h_j^3 \gamma_j` and
-    :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_j^3 \gamma_j +
+    :math:`\mathbb{E}\,\bar g^\top H \bar g = \sum h_j^3 \Gamma_{jj}` and
+    :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_j^3 \Gamma_{jj} +
     \sum h_j^2 (2\bar R + \sigma^2)`.
 
     Both are ratios of moments, so they stay finite where the moments do not:
@@ -490,7 +493,7 @@ def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     k = _int_steps("step", step)
     h, lr, b, s2 = _problem(cfg)
     g, logs = _at_steps(h, lr, b, s2, k)
-    # sigma^2 in the units of the rescaled gamma (0 at noise 0; finite otherwise,
+    # sigma^2 in the units of the rescaled diag Gamma (0 at noise 0; finite otherwise,
     # since with noise the moments never fall far below their stationary value)
     s2_scaled = s2 * np.exp(np.minimum(-logs, 700.0)) if s2 > 0 else 0.0 * logs
     two_r = g @ h
