@@ -240,6 +240,13 @@ def test_pair_prediction_is_the_mean():
     "call, err",
     [
         (lambda: rep.alignment(np.ones((3, 2)), np.ones((3, 2)), "cca"), ValueError),
+        (lambda: rep.alignment(np.full((3, 2), np.nan), np.eye(3)), ValueError),
+        (lambda: rep.alignment(np.ones((3, 2)), np.eye(3)), ValueError),  # constant
+        (lambda: rep.alignment(np.eye(3), np.eye(4)), ValueError),
+        (lambda: rep.alignment(np.eye(3), np.eye(3), "mutual_knn", k=3), ValueError),
+        (lambda: rep.alignment(np.eye(3), np.eye(3), "mutual_knn", k=1.5), TypeError),
+        (lambda: rep.alignment(np.eye(3, dtype=bool), np.eye(3)), TypeError),
+        (lambda: rep.alignment(np.ones(3), np.eye(3)), ValueError),
         (lambda: rep.random_features(KEY, np.ones((4, 2)), 0), ValueError),
         (lambda: rep.random_features(KEY, np.ones((4, 2)), 2.5), TypeError),
         (lambda: rep.random_features(KEY, np.ones((4, 2)), 8, "tanh"), ValueError),
