@@ -18,29 +18,32 @@ same kernel on Gaussian data ``x ~ N(0, diag(gamma))``:
 
   .. math:: \\lambda_\\nu = c_{|\\nu|} \\prod_i \\gamma_i^{\\nu_i}.
 
-For the Gaussian RBF kernel ``K(x, x') = exp(-|x - x'|^2 / (2 s^2))`` the level
-coefficients follow from ``|x - x'|^2 = |x|^2 + |x'|^2 - 2 x . x'``: replace the two
-norm factors by their typical value ``exp(-q / (2 s^2))`` each (``q = sum_i
-gamma_i = E|x - mu|^2``, a law of large numbers when the effective dimension is
-large) and expand ``exp(x . x' / s^2) = sum_l (x . x')^l / (l! s^(2l))``; the
-degree-``l`` monomials ``prod_i (x_i x'_i)^nu_i`` then carry ``prod_i
-gamma_i^nu_i`` and
+For the Gaussian RBF kernel ``K(x, x') = exp(-|x - x'|^2 / (2 σ_K^2))`` (width
+``σ_K``, the argument ``bandwidth``) the level coefficients follow from
+``|x - x'|^2 = |x|^2 + |x'|^2 - 2 x . x'``: replace the two norm factors by their
+typical value ``exp(-tr Σ_xx / (2 σ_K^2))`` each (``tr Σ_xx = sum_i gamma_i =
+E|x - mu|^2``, the trace of the data covariance ``Σ_xx``, a law of large numbers
+when the effective dimension is large) and expand ``exp(x . x' / σ_K^2) = sum_l
+(x . x')^l / (l! σ_K^(2l))``; the degree-``l`` monomials ``prod_i (x_i
+x'_i)^nu_i`` then carry ``prod_i gamma_i^nu_i`` and
 
-.. math:: c_\\ell = e^{-q/s^2}\\, s^{-2\\ell}.
+.. math:: c_\\ell = e^{-\\operatorname{tr}\\Sigma_{xx}/\\sigma_K^2}\\,
+    \\sigma_K^{-2\\ell}.
 
 This is the Gaussian-kernel case of Karkada et al.'s level coefficients for a
 dot-product kernel ``K = sum_l (c_l / l!) (x . x')^l`` (their statement of the
 HEA, applied to the Gaussian kernel written as a dot-product kernel times the
 norm factors; the same coefficients as the Gaussian kernel's in the authors'
-public code). The approximation needs ``d_eff = q^2 / sum_i gamma_i^2`` large
-(the norm factors) and ``gamma_i / s^2`` small (the dropped lower-degree parts
-of the monomials); keep ``s >= 2 sqrt(q)``: at ``s^2 ~ q`` the ansatz is poor.
+public code). The approximation needs ``d_eff = (tr Σ_xx)^2 / sum_i gamma_i^2``
+large (the norm factors) and ``gamma_i / σ_K^2`` small (the dropped lower-degree
+parts of the monomials); keep ``σ_K >= 2 sqrt(tr Σ_xx)``: at ``σ_K^2 ~ tr Σ_xx``
+the ansatz is poor, and its error grows with the degree ``|nu|``.
 
 Everything here is NumPy float64 (theory and feature maps), whatever JAX's
 precision.
 
 References:
-    Karkada, Turnbull, Simon et al., "Predicting kernel regression learning
+    Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
     curves from only raw data statistics", 2025, arXiv:2510.14878.
 """
 
@@ -204,8 +207,8 @@ def hermite_features(
             ``lm_sims._config.MAX_BYTES``.
 
     References:
-        Karkada et al., "Predicting kernel regression learning curves from only
-        raw data statistics", 2025, arXiv:2510.14878.
+        Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
+        curves from only raw data statistics", 2025, arXiv:2510.14878.
 
     Example:
         >>> z = np.array([[1.0, 2.0]])
@@ -238,20 +241,22 @@ def hermite_features(
 def rbf_level_coefficients(
     q: float, bandwidth: float, max_level: int
 ) -> Float[np.ndarray, " levels"]:
-    """HEA level coefficients of the Gaussian RBF kernel, ``c_l = e^{-q/s^2} s^{-2l}``.
+    """HEA level coefficients of the Gaussian RBF kernel, ``c_l = exp(-tr Σ_xx /
+    σ_K^2) σ_K^(-2l)``.
 
-    For ``K(x, x') = exp(-|x - x'|^2 / (2 s^2))`` on data with covariance trace
-    ``q = sum_i gamma_i``, the HEA eigenvalue of the Hermite mode ``nu`` is
+    For ``K(x, x') = exp(-|x - x'|^2 / (2 σ_K^2))`` on data with covariance trace
+    ``tr Σ_xx = sum_i gamma_i`` (the argument ``q``), the HEA eigenvalue of the
+    Hermite mode ``nu`` is
     ``c_{|nu|} prod_i gamma_i^{nu_i}`` (the module docstring derives ``c_l``; it
     is the Gaussian-kernel case of the dot-product level coefficients of
     Karkada et al.). The kernel is not divided by the sample count:
     these are the eigenvalues of the integral operator, which the eigenvalues of
-    ``K / N`` on ``N`` samples estimate.
+    ``K / P`` on ``P`` samples estimate.
 
     Args:
-        q: trace of the data covariance, ``E|x - mu|^2``, real >= 0.
-        bandwidth: kernel width ``s``, real > 0. The ansatz is accurate for
-            ``s >= 2 sqrt(q)`` (poor at ``s^2 ~ q``).
+        q: the trace ``tr Σ_xx = E|x - mu|^2`` of the data covariance, real >= 0.
+        bandwidth: kernel width ``σ_K``, real > 0. The ansatz is accurate for
+            ``σ_K >= 2 sqrt(tr Σ_xx)`` (poor at ``σ_K^2 ~ tr Σ_xx``).
         max_level: largest degree ``L``, int >= 0.
 
     Returns:
@@ -262,8 +267,8 @@ def rbf_level_coefficients(
         ValueError: ``q < 0``, ``bandwidth <= 0``, NaN/inf, ``max_level < 0``.
 
     References:
-        Karkada et al., "Predicting kernel regression learning curves from only
-        raw data statistics", 2025, arXiv:2510.14878.
+        Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
+        curves from only raw data statistics", 2025, arXiv:2510.14878.
 
     Example:
         >>> rbf_level_coefficients(1.0, 2.0, 2).round(5).tolist()
@@ -311,8 +316,8 @@ def predict_eigenvalues(
             ``gammas``, more than 65 levels.
 
     References:
-        Karkada et al., "Predicting kernel regression learning curves from only
-        raw data statistics", 2025, arXiv:2510.14878.
+        Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
+        curves from only raw data statistics", 2025, arXiv:2510.14878.
 
     Example:
         >>> lam, nu = predict_eigenvalues([1.0, 0.5], [1.0, 0.5, 0.25], 4)
@@ -384,12 +389,12 @@ def rbf_kernel(
     *,
     bandwidth: float,
 ) -> Float[np.ndarray, "P Q"]:
-    """Gaussian RBF kernel ``K(x, x') = exp(-|x - x'|^2 / (2 s^2))`` (float64).
+    """Gaussian RBF kernel ``K(x, x') = exp(-|x - x'|^2 / (2 σ_K^2))`` (float64).
 
     Args:
         x: ``(P, dim)`` real inputs.
         x2: ``(Q, dim)`` real inputs, or None for ``x2 = x``.
-        bandwidth: ``s``, real > 0.
+        bandwidth: the width ``σ_K``, real > 0.
 
     Returns:
         ``(P, Q)`` NumPy float64 Gram matrix.
@@ -432,9 +437,11 @@ def fit_coefficients(
     Gram-Schmidt in eigenvalue order gives each mode only the part of the target
     that the modes before it (learned earlier) do not already explain. The
     leftover ``mean(y^2) - sum_nu v_nu^2 >= 0`` is the power outside the ``M``
-    modes, which the eigenlearning theory treats as noise: fit more modes than
-    the largest training-set size you predict, or that leftover is counted as
-    noise too early.
+    modes, which the eigenlearning theory treats as noise. With few modes, power
+    that a large training set would learn is counted as noise; with many (a
+    sizeable fraction of ``P``), the in-sample fit absorbs part of any residual
+    into the coefficients. On the digits the learning curve predicted for
+    ``n`` near ``M`` depends on ``M`` either way (:mod:`lm_sims.natural_data`).
 
     Args:
         z: ``(P, d)`` whitened coordinates.
@@ -448,6 +455,10 @@ def fit_coefficients(
     Raises:
         TypeError / ValueError: as :func:`hermite_features`; ``y`` of the wrong
         length; ``M > P``; modes that are linearly dependent on the samples.
+
+    References:
+        Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
+        curves from only raw data statistics", 2025, arXiv:2510.14878.
 
     Example:
         >>> rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ from lm_sims import eigenlearning, hermite
 from lm_sims import natural_data as nd
 
 # The settings of the page and the explorer (Gaussian data): d = 24 coordinates,
-# gamma_i ∝ i^-0.5 with q = sum gamma_i = 1 (effective dimension 18.9).
+# gamma_i ∝ i^-0.5 with tr Σ_xx = sum gamma_i = 1 (effective dimension 18.9).
 D, DECAY = 24, 0.5
 
 
@@ -26,12 +26,21 @@ def test_word_counts_and_rank_frequency_fit_on_exact_zipf():
 def test_zipf_exponent_of_the_bundled_text():
     # Issue 9: |exponent| in [0.8, 1.2] over the stated range, ranks 1-1000 of the
     # ~3,100 distinct words of pydoc_data.topics (measured -1.05). The band is
-    # the law's, not a sampling error: a 64k-word text fixes the counts.
+    # the law's, not a sampling error: a 64k-word text fixes the counts. The
+    # exponent drifts with the last rank, with no plateau (0.82 at 100, 1.15 at
+    # 1,500, 1.25 at 2,000): the band holds for last ranks 100-1,500, not beyond.
+    # Ranks 1-1,000 hold words seen at least 7 times (ranks 972-1,047 are tied at
+    # 7): Poisson scatter <= 1/sqrt(7) = 38%; further out the counts are a
+    # staircase of small integers.
     counts = nd.word_counts(nd.bundled_text())
     assert counts.size > 2000 and counts.sum() > 50_000
     fit = nd.rank_frequency_fit(counts, nd.ZIPF_RANKS)
     assert nd.ZIPF_RANKS == (1, 1000)
     assert 0.8 <= -fit.exponent <= 1.2, fit.exponent
+    assert counts[999] == 7 and 1000 <= np.flatnonzero(counts >= 7)[-1] < 1100
+    drift = [-nd.rank_frequency_fit(counts, (1, r)).exponent for r in (100, 1500)]
+    assert 0.8 <= drift[0] < -fit.exponent < drift[1] <= 1.2, drift
+    assert -nd.rank_frequency_fit(counts, (1, 2000)).exponent > 1.2
 
 
 # ---------------------------------------------------------------- spectra --------
@@ -123,10 +132,14 @@ def test_gaussian_learning_curve_matches_hea_prediction():
     # spread (96 trials for n <= 64, where ridgeless KRR's error is heavy-tailed;
     # 24 above: s.e.m. 2-5%), eigenlearning's finite-n error at n < ~10, and the
     # ansatz itself: on Gaussian data the true eigenfunctions and eigenvalues
-    # differ from the Hermite ones at order gamma_1 / s^2. At s = 4 (= 4 sqrt(q))
-    # the ratio is 0.88-1.16 over keys 0-3; the n = 512 point, where the last
-    # degree-3 components are being learned, falls to 0.78-0.94 at s = 3 and
-    # 0.61-0.75 at s = 2 (the page shows it), so s = 4 is tested here.
+    # differ from the Hermite ones at order gamma_i / sigma_K^2, an error that
+    # grows with the mode's degree. Why s = 4 (sigma_K = 4 sqrt(tr Sigma_xx))
+    # and not s = 2: at s = 2 (sigma_K^2 = 4 tr Sigma_xx) the n = 512 point, where
+    # the target's last degree-3 components are being learned, falls to 0.61-0.75
+    # over keys 0-3 (0.75 in the referee's independent run), outside the band;
+    # at s = 3 it is 0.78-0.94, at s = 4 the ratio is 0.88-1.16 at every tested
+    # n. The page shows the s = 2 ratios at every n; test_viz_natural_data
+    # checks the s = 2 failure at n = 512 and its improvement with s.
     g = nd.power_law_gammas(D, DECAY)
     idx, v = nd.gaussian_target(D)
     s = 4.0
@@ -151,11 +164,12 @@ def test_gaussian_learning_curve_matches_hea_prediction():
 def test_digits_learning_curve_matches_hea_prediction():
     # Issue 9: on the digits, predicted / measured in [0.75, 1.3] for n in
     # [10, 400]; larger n reported, not hidden (the page shows them). Target:
-    # one-vs-rest digit 0; s = 2 = 2 sqrt(q); 500 fitted modes (> 400). Error
+    # one-vs-rest digit 0; s = 2 = 2 sqrt(tr Sigma_xx); 500 fitted modes. Error
     # sources: the digits are not Gaussian (the ansatz's eigenvalues and
-    # eigenfunctions are approximate), the in-sample coefficient fit, 12 trials
-    # (s.e.m. ~5%). Measured ratios 0.82-1.13 for n <= 400; 1.10 at n = 800 and
-    # 1.60 at n = 1697 (beyond 500 modes the leftover is treated as noise).
+    # eigenfunctions are approximate), the in-sample coefficient fit, 24 trials
+    # (s.e.m. ~5%). Measured ratios 0.82-1.13 for n <= 400. Beyond n ~ 400 the
+    # prediction depends on the number of fitted modes (n = 800: about 1.2-1.5,
+    # 0.64-0.73 for 500 and 1,000 modes), so larger n are not tested.
     y = nd.digits_target(0)
     ns = [10, 20, 40, 80, 160, 400, 800, 1697]
     pred, rest = nd.predict_digits_learning_curve(
@@ -168,6 +182,30 @@ def test_digits_learning_curve_matches_hea_prediction():
     small = np.asarray(ns) <= 400
     assert np.all((ratio[small] >= 0.75) & (ratio[small] <= 1.3)), ratio.round(3)
     assert 0 < rest < 0.05 * c.target_power  # 500 modes hold > 95% of the power
+
+
+@pytest.mark.statistical
+def test_digits_learning_curve_other_digits_and_mode_counts():
+    # The n <= 400 agreement is not tuned to digit 0 or to 500 modes: digits 0, 3
+    # and 8 as one-vs-rest targets, 400, 500 and 600 fitted modes, all within
+    # the issue's [0.75, 1.3] (measured 0.83-1.12; 24 trials: s.e.m. ~5%; the
+    # error sources as above). For n <= 400 the mode count barely matters (the
+    # ratios move by < 0.1 between 400 and 600 modes, only at n = 400).
+    ns = [10, 20, 40, 80, 160, 400]
+    for digit in (0, 3, 8):
+        y = nd.digits_target(digit)
+        c = nd.digits_learning_curve(
+            jax.random.key(0), y, 2.0, ns, num_trials=24, ridge=1e-8
+        )
+        ratios = []
+        for modes in (400, 500, 600):
+            pred, _ = nd.predict_digits_learning_curve(
+                y, 2.0, ns, num_fit_modes=modes, ridge=1e-8
+            )
+            ratios.append(pred / c.mean)
+        r = np.array(ratios)
+        assert np.all((r >= 0.75) & (r <= 1.3)), (digit, r.round(3))
+        assert np.all(np.abs(r[2] - r[0]) < 0.15), (digit, r.round(3))
 
 
 # ---------------------------------------------------------------- validation -----
