@@ -25,11 +25,13 @@ from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = ["hea_explorer", "natural_spectra_explorer"]
 
-ZIPF_LAST = (100, 1000, 3000)  # last rank of the Zipf fit (the first is 1)
+# Last rank of the Zipf fit (the first is 1): the exponent drifts with it, with no
+# plateau (0.82, 0.86, 1.05, 1.15, 1.39); the page's range ends at 1,000.
+ZIPF_LAST = (100, 300, 1000, 1500, 3000)
 PCA_LAST = (20, 40, 61)  # last rank of the digits spectrum fit
 
 # The ansatz's settings (shared with the page and tests/test_natural_data.py):
-GAUSS_DIMS, GAUSS_DECAY = 24, 0.5  # gamma_i ∝ i^-0.5, q = 1, d_eff = 18.9
+GAUSS_DIMS, GAUSS_DECAY = 24, 0.5  # gamma_i ∝ i^-0.5, tr Σ_xx = 1, d_eff = 18.9
 # Small n: many cheap trials (ridgeless KRR's error is heavy-tailed there: one bad
 # draw moved a 24-trial mean at n = 8 by 20%); large n: fewer, costly trials.
 GAUSS_NS_SMALL, GAUSS_TRIALS_SMALL = (4, 8, 16, 32, 64), 96
@@ -44,7 +46,7 @@ FIT_MODES = 500  # Hermite modes the digits target is expanded on (> 400)
 RIDGE = 1e-8  # keeps the smooth kernel's Gram matrix solvable; far below kappa
 SPECTRUM_SAMPLES = 1000  # samples behind the measured spectrum (digits: a subset)
 SPECTRUM_RANKS = 100  # eigenvalues shown
-BANDWIDTHS = (2.0, 3.0, 4.0)  # static grid: s = 2, 3, 4 sqrt(q)
+BANDWIDTHS = (2.0, 3.0, 4.0)  # static grid: σ_K = 2, 3, 4 sqrt(tr Σ_xx)
 
 
 @functools.cache
@@ -63,13 +65,14 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
     Left: word frequency against rank for the 3,118 distinct words of CPython's
     ``pydoc_data.topics`` (solid), with the least-squares power law over ranks 1
     to ``zipf_last`` (dashed) and Zipf's ``f_r = f_1 / r`` (dotted-dashed). Right:
-    eigenvalues of the digits' pixel covariance (``q = 1``) against rank, with
-    the power law fitted over ranks 1 to ``pca_last``. The note gives both
-    exponents: a wider range bends them (the finite text's rare words; the 8x8
-    images' last directions).
+    eigenvalues of the digits' pixel covariance (``tr Σ_xx = 1``) against rank,
+    with the power law fitted over ranks 1 to ``pca_last``. The note gives both
+    exponents: each drifts with the range, with no plateau (the Zipf exponent
+    from 0.82 at last rank 100 to 1.39 at 3,000; the 8x8 images' last
+    directions steepen the spectrum).
 
-    Static grid: ``zipf_last`` in (100, 1000, 3000) x ``pca_last`` in
-    (20, 40, 61), every state a pair of line fits (no simulation to rerun).
+    Static grid: ``zipf_last`` in (100, 300, 1000, 1500, 3000) x ``pca_last``
+    in (20, 40, 61), every state a pair of line fits (no simulation to rerun).
     ``key`` is unused (the data are fixed); it is taken for a uniform factory
     signature.
     """
@@ -127,7 +130,7 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
         ],
         title="Two power laws of natural data",
         x_title=["word rank r", "principal component k"],
-        y_title=["count (of 64,285 words)", "variance γₖ (q = Σγ = 1)"],
+        y_title=["count (of 64,285 words)", "variance γₖ (tr Σₓₓ = Σγ = 1)"],
         log_x=True,
         log_y=True,
         cols=2,
@@ -201,10 +204,11 @@ def hea_explorer(key: jax.Array) -> Explorer:
     """The Hermite eigenstructure ansatz against measurement, on Gaussian data and
     on the digits.
 
-    Left: the top 100 eigenvalues of ``K / N`` (solid; ``N = 1000`` samples:
+    Left: the top 100 eigenvalues of ``K / P`` (solid; ``P = 1000`` samples:
     Gaussian data ``N(0, diag(gamma))`` with ``gamma_i ∝ i^-0.5``, ``d = 24``,
-    ``q = 1``, or random digits images scaled to ``q = 1``) and the HEA
-    prediction ``exp(-q/s^2) s^(-2|nu|) prod_i gamma_i^nu_i`` (dashed), against
+    ``tr Σ_xx = 1``, or random digits images scaled to ``tr Σ_xx = 1``) and the
+    HEA prediction ``exp(-tr Σ_xx / σ_K^2) σ_K^(-2|nu|) prod_i gamma_i^nu_i``
+    (dashed), against
     rank. Middle: kernel ridge regression's test MSE over the target's power
     against the number of training samples ``n`` (solid, mean +- one s.e.m.;
     Gaussian data: 96 trials for n <= 64, 24 above; digits: 24 trials for
@@ -216,13 +220,15 @@ def hea_explorer(key: jax.Array) -> Explorer:
     the tested bands (dashed levels; the ratio is tested where the error is at
     least 1% of the target power and, on the digits, for ``n <= 400``).
 
-    Static grid: data in (Gaussian, digits) x bandwidth ``s`` in (2, 3, 4),
-    every run cached. Live: ``s`` in [1, 6] (a new ``s`` reruns the trials: a few
-    seconds); below ``s = 2 sqrt(q)`` the ansatz degrades.
+    The kernel is ``exp(-|x - x'|^2 / (2 σ_K^2))``. Static grid: data in
+    (Gaussian, digits) x ``bandwidth`` ``σ_K`` in (2, 3, 4), every run cached.
+    Live: ``σ_K`` in [1, 6] (a new one reruns the trials: a few seconds); the
+    ansatz's error grows as ``σ_K`` falls, more for higher-degree modes (on
+    Gaussian data the tested band fails at ``σ_K = 2`` for n = 512).
 
     References:
-        Karkada et al., "Predicting kernel regression learning curves from only
-        raw data statistics", 2025, arXiv:2510.14878.
+        Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
+        curves from only raw data statistics", 2025, arXiv:2510.14878.
     """
     key_data = _key_data(key)
 
@@ -240,7 +246,7 @@ def hea_explorer(key: jax.Array) -> Explorer:
         ok = measured > 1e-12  # below round-off the Gram spectrum is noise
         ratio = pred / mean
         curves = [
-            Curve(ranks[ok], measured[ok], "eigenvalues of K/N", group=0, col=1),
+            Curve(ranks[ok], measured[ok], "eigenvalues of K/P", group=0, col=1),
             Curve(ranks, predicted, "HEA eigenvalues", "theory", group=0, col=1),
             Curve(
                 n,
@@ -306,7 +312,7 @@ def hea_explorer(key: jax.Array) -> Explorer:
                 low=1.0,
                 high=6.0,
                 default=4.0,
-                label="RBF width s (q = 1)",
+                label="RBF width σ_K (tr Σ_xx = 1)",
             ),
         ],
         title="Kernel spectrum and learning curve from data statistics (HEA)",
