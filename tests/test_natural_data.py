@@ -168,8 +168,9 @@ def test_digits_learning_curve_matches_hea_prediction():
     # sources: the digits are not Gaussian (the ansatz's eigenvalues and
     # eigenfunctions are approximate), the in-sample coefficient fit, 24 trials
     # (s.e.m. ~5%). Measured ratios 0.82-1.13 for n <= 400. Beyond n ~ 400 the
-    # prediction depends on the number of fitted modes (n = 800: about 1.2-1.5,
-    # 0.64-0.73 for 500 and 1,000 modes), so larger n are not tested.
+    # prediction depends on the number of fitted modes (n = 800: about 1.5,
+    # 1.0-1.2 and 0.6-0.7 for 300, 500 and 1,000 modes over three measurements),
+    # so larger n are not tested.
     y = nd.digits_target(0)
     ns = [10, 20, 40, 80, 160, 400, 800, 1697]
     pred, rest = nd.predict_digits_learning_curve(
