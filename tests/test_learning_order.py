@@ -15,8 +15,10 @@ from hypothesis import strategies as st
 from lm_sims import hermite
 from lm_sims import learning_order as lo
 
-CFG = lo.Config()  # gamma = (32, 16, ..., 1)/63, six components, P = 1000
-SMALL = lo.Config(num_train=64, num_test=64, width=16, steps=10, num_times=6)
+CFG = lo.Config()  # d = 16, effective dimension 9.45, six components, P = 1000
+SMALL = lo.Config(
+    num_train=64, num_test=64, width=16, steps=10, record_every=1, num_times=6
+)
 
 
 # --- ranks and Spearman: numpy against scipy ----------------------------------------
@@ -57,6 +59,12 @@ def test_spearman_ranks_inf_last_and_known_values():
 def test_rank_inputs_are_validated():
     with pytest.raises(ValueError, match="NaN"):
         lo.ranks([1.0, np.nan])
+    with pytest.raises(TypeError, match="values must be real numbers, not bool"):
+        lo.ranks([True, False])
+    with pytest.raises(TypeError, match="values must hold real numbers"):
+        lo.ranks(["a"])
+    with pytest.raises(TypeError, match="learnability"):
+        lo.learned_times([0.0, 1.0], [["a"], ["b"]])
     with pytest.raises(ValueError, match="1-d"):
         lo.ranks(np.ones((2, 2)))
     with pytest.raises(ValueError, match="same length"):
@@ -106,22 +114,71 @@ def test_predicted_eigenvalues_are_level_coefficient_times_gamma_products():
     np.testing.assert_allclose(lo.predicted_times(CFG), np.log(2) / np.array(direct))
 
 
-def test_default_components_are_well_separated_and_ordered():
-    # the calibrated target: each predicted eigenvalue about half the one before
-    # (z3 -> He2(z1): 8/63 over (32/63)^2 / s^2 = 1.97), a strict predicted order
-    lam = lo.predicted_eigenvalues(CFG)
-    np.testing.assert_allclose(lam[:-1] / lam[1:], 2.0, rtol=0.02)
+def test_exact_eigenvalues_match_a_quadrature_of_the_1d_kernel():
+    # Mehler's formula against a Nystrom (Gauss-Hermite, 200 nodes) eigensolve of
+    # exp(-(x-y)^2/(2 sigma_K^2)) under N(0, gamma): 1-d, exact to ~1e-10 for the
+    # top modes; the d-dimensional eigenvalue is the product over coordinates
+    gam, sig = 0.24, 2.0
+    z, w = np.polynomial.hermite_e.hermegauss(200)
+    w = w / w.sum()
+    x = np.sqrt(gam) * z
+    k = np.exp(-((x[:, None] - x[None, :]) ** 2) / (2 * sig**2))
+    ev = np.sort(np.linalg.eigvalsh(np.sqrt(w)[:, None] * k * np.sqrt(w)))[::-1]
+    cfg = lo.Config(
+        gammas=(gam,),
+        components=((1,), (2,), (3,)),
+        bandwidth=sig,
+    )
+    np.testing.assert_allclose(lo.exact_eigenvalues(cfg), ev[1:4], rtol=1e-8)
+    # and the HEA is its leading term: the ratio tends to 1 as sigma_K grows
+    # (at sigma_K = 20 sqrt(tr Sigma) the degree-2 error is ~1%)
+    wide = CFG.replace(bandwidth=20.0)
+    ratio = lo.predicted_eigenvalues(wide) / lo.exact_eigenvalues(wide)
+    np.testing.assert_allclose(ratio, 1.0, rtol=0.02)
+
+
+def test_default_setting_discriminates_the_ansatz_from_degree_then_variance():
+    # the calibrated setting: effective dimension >= 9 and sigma_K >= 2 sqrt(tr
+    # Sigma) (the range for the ansatz), a strict predicted order with
+    # every EXACT gap >= 1.6 (well separated), the same order from HEA and exact
+    assert CFG.effective_dimension >= 9.0
+    assert CFG.bandwidth >= 2 * math.sqrt(CFG.q)
+    hea, exact = lo.predicted_eigenvalues(CFG), lo.exact_eigenvalues(CFG)
     assert lo.predicted_order(CFG).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
-    assert CFG.bandwidth >= 2 * math.sqrt(CFG.q)  # where the ansatz holds
+    assert lo.ranks(-exact).tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert np.all(exact[:-1] / exact[1:] >= 1.6)
+    # the ansatz's own error here: 1.11, 1.05, 1.24, 1.17, 0.99, 0.99
+    np.testing.assert_allclose(hea / exact, 1.0, atol=0.25)
+    # cross-degree inversion: the two degree-2 components come before the two
+    # weak linear ones, so "degree first, then variance" has Spearman 0.543
+    degree = np.array([sum(nu) for nu in CFG.components])
+    var = np.array(
+        [np.prod(np.asarray(CFG.gammas) ** np.asarray(nu)) for nu in CFG.components]
+    )
+    trivial = lo.ranks(degree * 10 - var / var.max())  # degree, then variance
+    assert lo.spearman(trivial, lo.predicted_order(CFG)) == pytest.approx(
+        1 - 6 * 16 / 210
+    )
+
+
+def test_clock_is_the_geometric_mean_ratio_over_learned_components():
+    assert lo.clock([2.0, 8.0], [1.0, 2.0]) == pytest.approx(math.sqrt(8.0))
+    assert lo.clock([3.0, np.inf], [1.0, 1.0]) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="no finite"):
+        lo.clock([np.inf], [1.0])
+    with pytest.raises(ValueError, match="> 0"):
+        lo.clock([0.0], [1.0])
 
 
 def test_config_is_validated():
-    with pytest.raises(ValueError, match="tuple of 6 ints"):
+    with pytest.raises(ValueError, match="tuple of 16 ints"):
         lo.Config(components=((1, 0), (0, 1)))
     with pytest.raises(ValueError, match="degree >= 1"):
-        lo.Config(components=((0,) * 6, (1, 0, 0, 0, 0, 0)))
+        lo.Config(components=((0,) * 16, (1,) + (0,) * 15))
     with pytest.raises(ValueError, match="distinct"):
-        lo.Config(components=((1, 0, 0, 0, 0, 0),) * 2)
+        lo.Config(components=((1,) + (0,) * 15,) * 2)
+    with pytest.raises(ValueError, match="record_every must divide"):
+        lo.Config(steps=10, record_every=3)
     with pytest.raises(ValueError, match="threshold"):
         lo.Config(threshold=1.5)
     with pytest.raises(ValueError, match="lr"):
@@ -129,7 +186,7 @@ def test_config_is_validated():
     with pytest.raises(TypeError, match="lr"):
         lo.Config(lr=True)
     with pytest.raises(ValueError, match="gammas"):
-        lo.Config(gammas=(1.0, -1.0, 1.0, 1.0, 1.0, 1.0))
+        lo.Config(gammas=(1.0, -1.0) + (1.0,) * 14)
     with pytest.raises(TypeError, match="cfg"):
         lo.predicted_eigenvalues(object())
     with pytest.raises(ValueError, match="kernel"):
@@ -191,24 +248,38 @@ def test_a_diverging_network_is_a_result():
 
 
 @pytest.mark.statistical
+def test_learned_times_are_stable_in_the_number_of_held_out_points():
+    # the coefficients are a least-squares fit on the target's features, so
+    # there is no cross-talk between components; what is left is the learned
+    # function's part outside them, small. 4,000 (the default) against 32,000
+    # held-out points, same training sample: every learned time within 5%
+    # (measured: <= 2% at 5,000 against 40,000, kernels and networks; the
+    # 2,000-point Monte Carlo average of the first version moved them by 25-35%)
+    key = jax.random.key(1)
+    for kernel in ("rbf", "ntk"):
+        base = lo.kernel_flow(key, CFG, kernel)
+        more = lo.kernel_flow(key, CFG.replace(num_test=32000), kernel)
+        t4 = lo.learned_times(base.t, base.learnability)
+        t32 = lo.learned_times(more.t, more.learnability)
+        np.testing.assert_allclose(t4, t32, rtol=0.05, err_msg=kernel)
+
+
+@pytest.mark.statistical
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_all_learners_follow_the_predicted_order(seed):
     # The test: Spearman >= 0.8 between each learner's order and the HEA
-    # order. Measured (P = 1000, centred width-512 nets, 400 GD steps at lr 0.25),
-    # seeds 0-4 x 4 learners x {float32, float64}: rho = 1 in 34 of 40, 0.943 (one
-    # adjacent swap) in 6; the swaps He2(z1) <-> z1 z2 of float32 seed 1 occur in
-    # all four learners (the training sample's doing, not a learner's). The
-    # sample differs between precisions. Margin: two adjacent swaps give 0.886.
+    # order, on a target where "degree first, then variance" scores 0.54, so the
+    # bar cannot be passed without the cross-degree inversion. Measured (P =
+    # 1000, centred width-256 nets, 2400 GD steps at lr 0.25, 4,000 held-out
+    # points), seeds 0-4 x 4 learners x {float32, float64}: rho = 1 in all 40.
+    # Margin: one swap of neighbours gives 0.943, two 0.886.
     res = lo.compare_orders(jax.random.key(seed), CFG)
-    assert np.all(np.isfinite(res.times)), res.times  # everything learned
     assert np.all(res.spearman >= 0.8), dict(
         zip(res.architectures, res.spearman, strict=True)
     )
-    # the first component is learned first by everyone (ratio 2 to the next)
-    assert np.all(res.ranks[:, 0] == 1.0)
-    # what is not universal (the page says so): the degree-2 delay. tanh is odd,
-    # its quadratic level coefficient is relatively small, so He2(z1) comes later
-    # after z3 than in the ReLU net. Measured t(He2 z1)/t(z3), seeds 0-4 in both
-    # precisions: tanh 2.4-6.4, ReLU net 1.45-4.0, tanh larger in all ten.
-    delay = res.times[:, 3] / res.times[:, 2]
-    assert delay[1] > delay[0], delay
+    # the inversion itself, learner by learner: z1 z2 (degree 2) is learned
+    # before z15 (degree 1); measured t(z15)/t(z1 z2) >= 2.0 at seeds 0-4
+    assert np.all(res.times[:, 3] < res.times[:, 4]), res.times
+    # the kernels and the ReLU net learn all six within their runs; the tanh
+    # net's last component may not be reached (it would rank last, as predicted)
+    assert np.all(np.isfinite(res.times[[0, 2, 3]])), res.times
