@@ -11,8 +11,8 @@ from lm_sims.viz import learning_order as vlo
 from lm_sims.viz.explorer import Heatmap
 
 MAX_PAGE_BYTES = 1_500_000
-# the static grid trains 2 seeds x (2 networks + 2 kernel flows), ~15-40 s on two
-# cores (mostly compiling the two networks): statistical tier
+# the static grid trains 2 seeds x (2 networks + 2 kernel flows), ~17 s cold on two
+# shared cores (measured): statistical tier
 FACTORY = vlo.learning_order_explorer
 
 
@@ -54,6 +54,13 @@ def test_key_numbers_rank_grid_and_rbf_clock():
             assert f"{vlo.LEARNER_LABELS[name]} {rho:.2f}" in panel.note
         if values["learner"] == "rbf_kernel":
             assert "τ = 1 (no fit)" in panel.note  # HEA eigenvalues, unfitted
+        else:  # one clock fitted over all components (lo.clock), not at z1 alone
+            a = res.architectures.index(values["learner"])
+            tau = lo.clock(res.times[a], lo.predicted_times(lo.Config()))
+            assert f"τ = {tau:.3g} (fit, all)" in panel.note
+        # the exact RBF eigenvalues are drawn beside the ansatz's in column 3
+        (ex,) = [c for c in panel.curves if c.id == "ln2 exact"]
+        np.testing.assert_allclose(ex.y, np.log(2) / res.exact_eigenvalues)
 
 
 @pytest.mark.statistical
