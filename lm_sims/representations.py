@@ -18,8 +18,8 @@ book's page)
 
 .. math::
 
-    \mathbb{E}\,[1 - \mathrm{CKA}] = \frac{c}{N} + O(N^{-2}),\qquad
-    c = \frac{\mathbb{E}\,\lVert\psi\rVert^4}{\lVert K\rVert_F^2}
+    \mathbb{E}\,[1 - \mathrm{CKA}] = \frac{\beta}{N} + O(N^{-2}),\qquad
+    \beta = \frac{\mathbb{E}\,\lVert\psi\rVert^4}{\lVert K\rVert_F^2}
       - \frac{\mathbb{E}\,(\psi^\top K \psi)^2}{\lVert K\rVert_F^4},
     \qquad (eq-rep-cka-deficit)
 
@@ -27,16 +27,22 @@ which :func:`predict_cka_deficit` evaluates by Monte Carlo over units. Mutual k-
 has no such law: it counts shared neighbours, which a perturbation of size
 ``N^{-1/2}`` reorders only near the boundary of each neighbourhood, a first-order
 effect, so its deficit falls more slowly (about ``N^{-1/2}``, measured ``N^{-0.47}``
-on digits).
+on digits). The argument holds while the similarity fluctuations exceed the typical
+gap between the k-th and (k+1)-th similarity of the ``n`` probe inputs; at larger N
+the deficit must fall faster, so ``-1/2`` is an intermediate-N law.
 
 **Trained networks.** 64-n-n-10 ReLU networks (:mod:`lm_sims.mlp`, muP with base
 width 64 as in Chapter 4, ``sigma_w2 = 2``, biases from zero) trained by minibatch
-Adam (batch 64, ``lr = 2^-8``, 200 steps) on 1,297 digits images (centred one-hot
-targets, 1/2-MSE); the other 500 images are held out, and every representation is
-evaluated on them. A model's seed sets its initialisation only: every model sees
-the same minibatches, so two seeds of one width differ by their initial weights
-alone. muP has a deterministic feature-learning limit as the width grows, so the
-same law ``1 - CKA ~ 1/N`` is expected between two seeds.
+Adam (batch 64, ``lr = 2^-6``, Chapter 4's optimum, 200 steps) on 1,297 digits
+images (centred one-hot targets, 1/2-MSE); the other 500 images are held out, and
+every representation is evaluated on them. A model's seed sets its initialisation
+only: every model sees the same minibatches, so two seeds of one width differ by
+their initial weights alone. muP has a deterministic feature-learning limit as the
+width grows, so a deficit ``1 - CKA ~ 1/n`` between two seeds of width ``n`` is
+expected asymptotically (Bordelon & Pehlevan 2023 for the ``n^{-1/2}`` fluctuations).
+Every trained result comes with the same networks at initialisation
+(:func:`initial_representations`), which separates what random weights and the
+inputs already share from what training adds.
 
 References:
     Kornblith, Norouzi, Lee & Hinton, "Similarity of neural network
@@ -45,6 +51,8 @@ References:
     arXiv:2405.07987.
     Yang & Hu, "Feature learning in infinite-width neural networks", 2021,
     arXiv:2011.14522.
+    Bordelon & Pehlevan, "Dynamics of finite width kernel and prediction
+    fluctuations in mean field neural networks", 2023, arXiv:2304.03408.
 """
 
 from __future__ import annotations
@@ -103,7 +111,7 @@ ACTIVATIONS = ("relu", "erf")
 METRICS = ("cka", "mutual_knn")
 NUM_TEST = 500  # held-out digits on which every representation is evaluated
 NUM_NEIGHBOURS = 10  # k of mutual k-NN, as in Huh et al.
-RF_WIDTHS = (16, 64, 256, 512, 1024)
+RF_WIDTHS = (16, 64, 256, 512, 1024, 2048, 4096)
 WIDTHS = (64, 128, 256, 512, 1024)
 BASE_WIDTH = 64
 #: the models of the Fig. 6b miniature, (depth, width, activation), and its reference
@@ -113,9 +121,7 @@ ZOO = (
     + tuple((2, n, "erf") for n in (128, 512))
 )
 REFERENCE = (2, 1024, "relu")
-_LR = 2.0**-8  # Adam, muP base width 64: a quarter of Chapter 4's optimum (2^-6.4),
-# closer to the width limit at 200 steps (at 2^-6 the last hidden layer's deficit fell
-# only as N^-0.4 over widths 64-1,024; at 2^-8 as N^-0.8, with 98.6% accuracy)
+_LR = 2.0**-6  # Adam, muP base width 64: Chapter 4's optimum, where features move
 _STEPS = 200
 _BATCH = 64
 
@@ -130,12 +136,20 @@ class Alignment(NamedTuple):
         mutual_knn: the same shape, mutual k-NN alignment.
         accuracy: None (random features) or (seeds, W) held-out accuracy of
             every trained network.
+        cka_init: None (random features) or (pairs, W, layers): the same seed
+            pairs at initialisation (the baseline training is compared with).
+        mutual_knn_init: the same for mutual k-NN.
+        movement: None or (seeds, W, layers): ``1 - CKA`` between each trained
+            network and its own initialisation (how far its features moved).
     """
 
     widths: Int[np.ndarray, " W"]
     cka: Float[np.ndarray, "pairs W *layers"]
     mutual_knn: Float[np.ndarray, "pairs W *layers"]
     accuracy: Float[np.ndarray, "seeds W"] | None = None
+    cka_init: Float[np.ndarray, "pairs W layers"] | None = None
+    mutual_knn_init: Float[np.ndarray, "pairs W layers"] | None = None
+    movement: Float[np.ndarray, "seeds W layers"] | None = None
 
 
 class ModelAlignment(NamedTuple):
@@ -148,6 +162,10 @@ class ModelAlignment(NamedTuple):
         cka: (M,) linear CKA of its last hidden layer with the reference's.
         mutual_knn: (M,) mutual k-NN alignment, the same layers.
         reference_accuracy: the reference model's held-out accuracy.
+        cka_init: (M,) CKA of each model *at initialisation* (its untrained
+            copy, same seed) with the trained reference: the baseline that
+            random weights and the shared inputs give without training.
+        mutual_knn_init: (M,) the same for mutual k-NN.
     """
 
     depth: Int[np.ndarray, " M"]
@@ -157,6 +175,8 @@ class ModelAlignment(NamedTuple):
     cka: Float[np.ndarray, " M"]
     mutual_knn: Float[np.ndarray, " M"]
     reference_accuracy: float
+    cka_init: Float[np.ndarray, " M"] | None = None
+    mutual_knn_init: Float[np.ndarray, " M"] | None = None
 
 
 # -- alignment observables ---------------------------------------------------------
@@ -420,20 +440,22 @@ def cka_deficit_coefficient(
     activation: str = "relu",
     num_units: int = 8192,
 ) -> float:
-    r"""The coefficient ``c`` of ``E[1 - CKA] = c / N`` (eq-rep-cka-deficit).
+    r"""The coefficient ``beta`` of ``E[1 - CKA] = beta / N`` (eq-rep-cka-deficit).
 
     With ``psi = Pi phi(X w)`` one centred random unit (``w ~ N(0, I/d)``) and
     ``K = E[psi psi^T]``,
 
     .. math::
 
-        c = \frac{\mathbb{E}\lVert\psi\rVert^4}{\lVert K\rVert_F^2}
+        \beta = \frac{\mathbb{E}\lVert\psi\rVert^4}{\lVert K\rVert_F^2}
           - \frac{\mathbb{E}(\psi^\top K\psi)^2}{\lVert K\rVert_F^4},
 
     estimated from ``num_units`` independent units (``K`` from the same units;
     the bias this adds is ``O(1/num_units)`` relative). It is the second-order
     term of the expansion of CKA between two independent width-N layers in the
-    fluctuations ``K_N - K``.
+    fluctuations ``K_N - K``. Its first term is the effective rank
+    ``(tr K)^2 / ||K||_F^2`` of the centred kernel times ``1 + CV^2`` (``CV`` the
+    coefficient of variation of ``||psi||^2`` over units).
 
     Args:
         key: PRNG key (the Monte Carlo units).
@@ -442,10 +464,12 @@ def cka_deficit_coefficient(
         num_units: Monte Carlo units (int >= 100).
 
     Returns:
-        ``c`` as a Python float (> 0 for non-degenerate inputs).
+        ``beta`` as a Python float (> 0).
 
     Raises:
-        ValueError, TypeError: as :func:`random_features`; num_units < 100.
+        ValueError: x constant over samples (the centred kernel vanishes), or as
+            :func:`random_features`; num_units < 100.
+        TypeError: as :func:`random_features`.
 
     References:
         Kornblith et al., "Similarity of neural network representations
@@ -460,6 +484,9 @@ def cka_deficit_coefficient(
         True
     """
     check_int("num_units", num_units, minimum=100)
+    x = _check_inputs(x)
+    if not bool(jnp.any(x != x[:1])):
+        raise ValueError("x is constant over samples: its centred kernel is zero")
     psi = random_features(key, x, num_units, activation)
     psi = psi - jnp.mean(psi, axis=0)
     psi = psi / jnp.sqrt(jnp.mean(jnp.sum(psi**2, axis=0)))  # scale-free; O(1)
@@ -467,6 +494,10 @@ def cka_deficit_coefficient(
     kf2 = jnp.sum(kernel**2)
     fourth = jnp.mean(jnp.sum(psi**2, axis=0) ** 2)
     quad = jnp.mean(jnp.einsum("im,ij,jm->m", psi, kernel, psi) ** 2)
+    if not bool(kf2 > 0) or not bool(jnp.isfinite(kf2)):
+        raise ValueError(
+            "the centred feature kernel of x vanishes (units constant over samples)"
+        )
     return float(fourth / kf2 - quad / kf2**2)
 
 
@@ -479,9 +510,9 @@ def predict_cka_deficit(
     num_units: int = 8192,
 ) -> Float[np.ndarray, " W"]:
     """Predicted ``E[1 - CKA]`` between two random feature layers of width N:
-    ``c / N`` (eq-rep-cka-deficit), with ``c`` from :func:`cka_deficit_coefficient`.
+    ``beta / N`` (eq-rep-cka-deficit), ``beta`` from :func:`cka_deficit_coefficient`.
 
-    Valid when ``c / N << 1`` (the expansion is to second order in the
+    Valid when ``beta / N << 1`` (the expansion is to second order in the
     fluctuations); at small N the measured deficit falls below it (CKA <= 1).
 
     Args:
@@ -507,8 +538,8 @@ def predict_cka_deficit(
         2.0
     """
     widths = _check_widths(widths)
-    c = cka_deficit_coefficient(key, x, activation=activation, num_units=num_units)
-    return c / np.asarray(widths, np.float64)
+    beta = cka_deficit_coefficient(key, x, activation=activation, num_units=num_units)
+    return beta / np.asarray(widths, np.float64)
 
 
 def predict_pair_deficit(
@@ -520,7 +551,7 @@ def predict_pair_deficit(
     Write each network's centred kernel as the family's limit plus an
     independent fluctuation, ``K_a = K + E_a``. To second order the expected CKA
     deficit is a sum of one term per network (eq-rep-cka-deficit with
-    ``c / N = (v_a + v_b) / 2``), so two seeds of family a have deficit ``v_a``,
+    ``beta / N = (v_a + v_b) / 2``), so two seeds of family a have deficit ``v_a``,
     and a network of a against one of b (same limit ``K``) has
 
     .. math:: 1 - \mathrm{CKA}(a, b) \approx \tfrac12\,(v_a + v_b).
@@ -604,8 +635,9 @@ def network_config(
         depth: hidden layers (int >= 1).
         activation: "relu" or "erf".
         steps: Adam steps (int >= 1).
-        lr: base learning rate (> 0); the default ``2^-8`` is a quarter of
-            Chapter 4's optimum.
+        lr: base learning rate (> 0); the default ``2^-6`` is Chapter 4's
+            optimum for this network, where the hidden features move (at
+            ``2^-8`` they stay close to initialisation).
 
     Returns:
         :class:`lm_sims.mlp.Config`.
@@ -716,7 +748,11 @@ def train_network(
     per-tensor rates of :func:`lm_sims.mlp.layer_scales`).
 
     Two calls with different ``key`` and one ``batch_key`` differ by their
-    initialisation only.
+    initialisation only. :func:`lm_sims.mlp.train` cannot do this: it draws
+    both its initialisation and its minibatches from one ``key`` (the latter
+    from ``fold_in(key, 2)``), so this function calls the same
+    :func:`lm_sims.training.run` with the two keys separated (tested equal to
+    ``mlp.train`` when ``batch_key = fold_in(key, 2)``).
 
     Args:
         key: PRNG key of the initialisation.
@@ -747,6 +783,8 @@ def train_network(
     check_key(batch_key, "batch_key")
     if not isinstance(cfg, mlp.Config):
         raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
+    if not isinstance(train, tuple) or len(train) != 2:
+        raise TypeError(f"train must be a lm_sims.data.Task (x, y), got {train!r}")
     x = as_float_array("train.x", train[0])
     y = as_float_array("train.y", train[1])
     if x.shape != (x.shape[0], cfg.d_in) or y.shape != (x.shape[0], cfg.d_out):
@@ -897,8 +935,10 @@ def width_alignment(
         steps: Adam steps (int >= 1).
 
     Returns:
-        :class:`Alignment` with ``cka``, ``mutual_knn`` of shape
-        (num_pairs, W, depth) and ``accuracy`` (2 num_pairs, W).
+        :class:`Alignment` with ``cka``, ``mutual_knn``, ``cka_init``,
+        ``mutual_knn_init`` of shape (num_pairs, W, depth) (the latter two: the
+        same networks at initialisation), ``movement`` (2 num_pairs, W, depth)
+        and ``accuracy`` (2 num_pairs, W).
 
     Raises:
         ValueError, TypeError: as :func:`trained_representations`.
@@ -915,19 +955,26 @@ def width_alignment(
     check_int("num_pairs", num_pairs)
     check_int("depth", depth)
     check_int("k", k, maximum=NUM_TEST - 1)
-    cka = np.empty((num_pairs, len(widths), depth))
-    knn = np.empty_like(cka)
+    cka, knn, cka0, knn0 = (np.empty((num_pairs, len(widths), depth)) for _ in "1234")
+    move = np.empty((2 * num_pairs, len(widths), depth))
     acc = np.empty((2 * num_pairs, len(widths)))
     for j, n in enumerate(widths):
         cfg = network_config(n, depth=depth, activation=activation, steps=steps)
         for p in range(num_pairs):
             ra, acc[2 * p, j] = trained_representations(key, 2 * p, cfg)
             rb, acc[2 * p + 1, j] = trained_representations(key, 2 * p + 1, cfg)
+            ia = initial_representations(key, 2 * p, cfg)
+            ib = initial_representations(key, 2 * p + 1, cfg)
             for layer in range(depth):
                 a, b = ra[layer + 1], rb[layer + 1]
                 cka[p, j, layer] = alignment(a, b, "cka")
                 knn[p, j, layer] = alignment(a, b, "mutual_knn", k)
-    return Alignment(np.asarray(widths), cka, knn, acc)
+                a0, b0 = ia[layer + 1], ib[layer + 1]
+                cka0[p, j, layer] = alignment(a0, b0, "cka")
+                knn0[p, j, layer] = alignment(a0, b0, "mutual_knn", k)
+                move[2 * p, j, layer] = 1 - alignment(a, a0, "cka")
+                move[2 * p + 1, j, layer] = 1 - alignment(b, b0, "cka")
+    return Alignment(np.asarray(widths), cka, knn, acc, cka0, knn0, move)
 
 
 def model_alignment(
@@ -944,7 +991,10 @@ def model_alignment(
     Every model is ``network_config(width, depth=depth, activation=activation)``
     trained from seed 0 (:func:`trained_representations`); the reference from
     ``reference_seed``, so that a model of the reference's own architecture is a
-    different network. The alignment compares the last hidden layers.
+    different network. The alignment compares the last hidden layers. The
+    baseline ``cka_init`` / ``mutual_knn_init`` compares each model's untrained
+    copy (same seed, :func:`initial_representations`) with the trained
+    reference: what random weights and the shared inputs give without training.
 
     Args:
         key: PRNG key of the experiment.
@@ -990,14 +1040,16 @@ def model_alignment(
     ref, ref_acc = trained_representations(
         key, reference_seed, network_config(w, depth=d, activation=a)
     )
-    out = {"cka": [], "mutual_knn": [], "accuracy": []}
+    out = {n: [] for n in ("cka", "mutual_knn", "accuracy", "cka0", "knn0")}
     for d, w, a in triples[1:]:
-        reps, acc = trained_representations(
-            key, 0, network_config(w, depth=d, activation=a)
-        )
+        cfg = network_config(w, depth=d, activation=a)
+        reps, acc = trained_representations(key, 0, cfg)
+        init = initial_representations(key, 0, cfg)
         out["accuracy"].append(acc)
         out["cka"].append(alignment(reps[-2], ref[-2], "cka"))
         out["mutual_knn"].append(alignment(reps[-2], ref[-2], "mutual_knn", k))
+        out["cka0"].append(alignment(init[-2], ref[-2], "cka"))
+        out["knn0"].append(alignment(init[-2], ref[-2], "mutual_knn", k))
     return ModelAlignment(
         depth=np.asarray([t[0] for t in triples[1:]]),
         width=np.asarray([t[1] for t in triples[1:]]),
@@ -1006,6 +1058,8 @@ def model_alignment(
         cka=np.asarray(out["cka"]),
         mutual_knn=np.asarray(out["mutual_knn"]),
         reference_accuracy=ref_acc,
+        cka_init=np.asarray(out["cka0"]),
+        mutual_knn_init=np.asarray(out["knn0"]),
     )
 
 

@@ -41,11 +41,11 @@ def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
 
 @pytest.mark.statistical
 def test_random_features_explorer_slopes_and_theory():
-    # the explorer's curves: 1 - CKA within 25% of c/N for N >= 256 (2 pairs:
+    # the explorer's curves: 1 - CKA within 25% of beta/N for N >= 256 (2 pairs:
     # ~10% pair noise, O(1/N^2) correction), mutual k-NN's deficit above CKA's
     for values, panel in grid(vr.random_features_explorer):
         by_id = {c.id: c for c in panel.curves}
-        cka, th = by_id["1 − CKA"], by_id["c/N (theory)"]
+        cka, th = by_id["1 − CKA"], by_id["β/N (theory)"]
         big = cka.x >= 256
         np.testing.assert_allclose(cka.y[big] / th.y[big], 1.0, atol=0.25)
         assert np.all(by_id["1 − mutual k-NN"].y > cka.y), values
@@ -84,6 +84,8 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
         cka=np.linspace(0.5, 0.95, m),
         mutual_knn=np.linspace(0.2, 0.7, m),
         reference_accuracy=0.99,
+        cka_init=np.linspace(0.4, 0.9, m),
+        mutual_knn_init=np.linspace(0.3, 0.6, m),
     )
     w = len(rep.WIDTHS)
     cross = rep.Alignment(
@@ -98,6 +100,12 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
     cka = ex.evaluate(metric="CKA")
     by_id = {c.id: c for c in cka.curves}
     assert {f"width {n}" for n in (32, 64, 128, 256, 512)} <= set(by_id)
+    # the untrained baseline: translucent markers at the same accuracy
+    init = by_id["init 512"]
+    assert init.thin and init.mode == "markers"
+    idx = np.flatnonzero(zoo.width == 512)
+    np.testing.assert_allclose(init.y, zoo.cka_init[idx])
+    np.testing.assert_allclose(init.x, zoo.accuracy[idx])
     pred = by_id["pair prediction"]
     assert pred.role == "theory" and pred.x.size == 4  # widths 64-512 of depth 2
     # (D_n + D_1024)/2 with D = 1 - cross-seed CKA of the last hidden layer
@@ -108,3 +116,32 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
     np.testing.assert_allclose(chance.y, 10 / 499)
     assert all(isinstance(c, Curve) for c in knn.curves)
     assert "r = " in knn.note and "Reference accuracy 0.990" in knn.note
+    assert "untrained copies" in knn.note
+
+
+def test_width_alignment_explorer_shows_initialisation_and_anchors_law_at_widest(
+    monkeypatch,
+):
+    # without training: the thin at-initialisation curves are the Alignment's
+    # cka_init, and the dashed 1/n line passes through the widest trained point
+    w = len(rep.WIDTHS)
+    n = np.asarray(rep.WIDTHS, float)
+    cka = 1 - 0.1 * (64 / n)[None, :, None] * np.ones((2, w, 2))
+    cross = rep.Alignment(
+        np.asarray(rep.WIDTHS),
+        cka,
+        np.full((2, w, 2), 0.6),
+        np.full((4, w), 0.95),
+        cka_init=cka - 0.01,
+        mutual_knn_init=np.full((2, w, 2), 0.5),
+        movement=np.full((4, w, 2), 0.2),
+    )
+    monkeypatch.setattr(vr, "_width_alignment", lambda key_data: cross)
+    panel = vr.width_alignment_explorer(jax.random.key(0)).evaluate(seeds="0–1")
+    by_id = {c.id: c for c in panel.curves}
+    np.testing.assert_allclose(by_id["cka init 1"].y, 1 - cross.cka_init[0, :, 0])
+    assert by_id["cka init 1"].thin
+    law = by_id["law 2"]
+    assert law.role == "theory"
+    np.testing.assert_allclose(law.y[-1], 1 - cka[0, -1, 1], rtol=1e-9)
+    np.testing.assert_allclose(law.y * n, law.y[-1] * n[-1], rtol=1e-9)

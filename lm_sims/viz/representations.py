@@ -2,12 +2,14 @@
 
 * :func:`random_features_explorer`: ``1 - CKA`` and ``1 - mutual k-NN`` between
   random feature layers of two seeds against the width N, log-log, with the law
-  ``c / N`` (eq-rep-cka-deficit) dashed.
+  ``beta / N`` (eq-rep-cka-deficit) dashed.
 * :func:`width_alignment_explorer`: the same for trained muP networks (two
-  seeds per width), each hidden layer, with ``1/N`` dashed.
+  seeds per width), each hidden layer, with the same networks at
+  initialisation (thin) and ``1/n`` dashed.
 * :func:`platonic_explorer`: the position paper's Fig. 6b (Huh et al. 2024) in
   miniature: each trained model's alignment with a reference model against its
-  own held-out accuracy, coloured by width.
+  own held-out accuracy, coloured by width, with its untrained copy's alignment
+  (translucent markers) as the baseline.
 * :func:`layer_alignment_explorer`: the layer-by-layer CKA (or mutual k-NN)
   matrix between two seeds, trained and at initialisation (Kornblith et al. 2019).
 """
@@ -74,7 +76,7 @@ def random_features_explorer(key: jax.Array) -> Explorer:
 
     Features ``phi(x W)``, ``W ~ N(0, 1/64)``, of the 500 held-out digits
     (:func:`lm_sims.representations.random_feature_alignment`), widths 16 to
-    1,024, mean of two seed pairs; dashed: ``c / N`` with ``c`` from
+    4,096, mean of two seed pairs; dashed: ``beta / N`` with ``beta`` from
     (eq-rep-cka-deficit) (:func:`lm_sims.representations.predict_cka_deficit`).
     Mutual k-NN (k = 10) has no such law; the note gives both fitted slopes over
     N >= 256. Knob: activation (ReLU, erf). Static grid: 2 states, ~10 s.
@@ -91,12 +93,12 @@ def random_features_explorer(key: jax.Array) -> Explorer:
         s_knn = np.polyfit(np.log(widths[big]), np.log(knn[big]), 1)[0]
         curves = [
             Curve(widths, cka, "1 − CKA", group=0, mode="lines+markers"),
-            Curve(widths, theory, "c/N (theory)", "theory", group=0),
+            Curve(widths, theory, "β/N (theory)", "theory", group=0),
             Curve(widths, knn, "1 − mutual k-NN", group=1, mode="lines+markers"),
         ]
         note = (
             f"Fitted slopes for N ≥ 256: 1 − CKA {s_cka:.2f} (theory −1), "
-            f"1 − mutual k-NN {s_knn:.2f}; c = {theory[0] * widths[0]:.1f}."
+            f"1 − mutual k-NN {s_knn:.2f}; β = {theory[0] * widths[0]:.1f}."
         )
         return Panel(curves, note)
 
@@ -119,15 +121,18 @@ def _width_alignment(key_data: tuple) -> rep.Alignment:
 
 
 def width_alignment_explorer(key: jax.Array) -> Explorer:
-    """Trained muP networks of two seeds: both alignments rise with the width,
-    CKA's deficit about as ``1/N``, mutual k-NN's more slowly.
+    """Trained muP networks of two seeds: both alignments rise with the width;
+    CKA's deficit falls about as ``1/n`` in the first hidden layer, more slowly
+    in the second, mutual k-NN's more slowly still.
 
-    Depth-2 ReLU networks 64-n-n-10 (muP, base width 64, Adam, 200 steps on
-    1,297 digits; :func:`lm_sims.representations.width_alignment`), widths 64 to
-    1,024; each hidden layer on the 500 held-out images. Dashed: the law of large
-    numbers' ``1/N`` through the width-64 point of ``1 - CKA``. Knob: seed pair
-    (seeds 0 and 1, or 2 and 3). The note gives the fitted slopes. Static grid:
-    2 states, 20 trained networks (~15 s, shared with the other explorers).
+    Depth-2 ReLU networks 64-n-n-10 (muP, base width 64, Adam, lr 2^-6, 200
+    steps on 1,297 digits; :func:`lm_sims.representations.width_alignment`),
+    widths 64 to 1,024; each hidden layer on the 500 held-out images. Thin: the
+    same two networks at initialisation (what training is measured against).
+    Dashed: the law of large numbers' ``1/n`` through the widest point of the
+    trained ``1 - CKA`` (the most asymptotic one). Knob: seed pair (seeds 0 and
+    1, or 2 and 3). The note gives the fitted slopes. Static grid: 2 states, 20
+    trained networks (~15 s, shared with the other explorers).
     """
     key_data = _key_data(key)
     widths = np.asarray(rep.WIDTHS, float)
@@ -139,6 +144,8 @@ def width_alignment_explorer(key: jax.Array) -> Explorer:
         for layer in range(result.cka.shape[-1]):
             cka = 1 - result.cka[p, :, layer]
             knn = 1 - result.mutual_knn[p, :, layer]
+            cka0 = 1 - result.cka_init[p, :, layer]
+            knn0 = 1 - result.mutual_knn_init[p, :, layer]
             col = layer + 1
             first = layer == 0
             curves += [
@@ -154,8 +161,30 @@ def width_alignment_explorer(key: jax.Array) -> Explorer:
                 ),
                 Curve(
                     widths,
-                    cka[0] * widths[0] / widths,
-                    "∝ 1/N (theory)",
+                    cka0,
+                    "1 − CKA at initialisation",
+                    group=0,
+                    col=col,
+                    mode="lines+markers",
+                    showlegend=first,
+                    thin=True,
+                    id=f"cka init {col}",
+                ),
+                Curve(
+                    widths,
+                    knn0,
+                    "1 − mutual k-NN at initialisation",
+                    group=1,
+                    col=col,
+                    mode="lines+markers",
+                    showlegend=first,
+                    thin=True,
+                    id=f"knn init {col}",
+                ),
+                Curve(
+                    widths,
+                    cka[-1] * widths[-1] / widths,
+                    "∝ 1/n (theory)",
                     "theory",
                     group=0,
                     col=col,
@@ -199,17 +228,20 @@ def _zoo(key_data: tuple) -> rep.ModelAlignment:
 
 
 def platonic_explorer(key: jax.Array) -> Explorer:
-    """The paper's Fig. 6b in miniature: the better a model does, the closer its
-    representation is to the reference model's.
+    """The paper's Fig. 6b in miniature: each model's alignment with a reference
+    model against its accuracy, trained and (translucent) at initialisation.
 
     Nine networks (:data:`lm_sims.representations.ZOO`: one or two hidden
-    layers, ReLU or erf, widths 32 to 512, muP, Adam, 200 steps on 1,297
-    digits) against a reference, a depth-2 ReLU network of width 1,024 from
-    another seed. x: the model's held-out accuracy on 500 images; y: alignment of
-    its last hidden layer with the reference's; colour: width. Thin lines join
-    the widths of one architecture. Dashed (CKA only), for the depth-2 ReLU
-    family: the prediction ``1 - CKA = (D_n + D_1024) / 2`` from each width's
-    cross-seed deficit ``D`` (mean of two seed pairs; eq-rep-pair)
+    layers, ReLU or erf, widths 32 to 512, muP, Adam, lr 2^-6, 200 steps on
+    1,297 digits) against a reference, a depth-2 ReLU network of width 1,024
+    from another seed. x: the model's held-out accuracy on 500 images; y:
+    alignment of its last hidden layer with the reference's; colour: width.
+    Translucent markers, at the same x: the untrained copy of each model
+    against the trained reference (the baseline random weights and shared
+    inputs give). Thin lines join the widths of one architecture. Dashed (CKA
+    only), for the depth-2 ReLU family: the prediction
+    ``1 - CKA = (D_n + D_1024) / 2`` from each width's cross-seed deficit
+    ``D`` (mean of two seed pairs; eq-rep-pair)
     (:func:`lm_sims.representations.predict_pair_deficit`); dashed (mutual
     k-NN): chance, ``k / (n - 1)``. Knob: metric. Static grid: 2 states.
     """
@@ -234,6 +266,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
                     id=f"arch {depth} {act}",
                 )
             )
+        y0 = np.asarray(getattr(zoo, f"{name}_init"))
         for g, n in enumerate(zoo_widths):
             idx = np.flatnonzero(zoo.width == n)
             curves.append(
@@ -244,6 +277,18 @@ def platonic_explorer(key: jax.Array) -> Explorer:
                     group=g,
                     mode="markers",
                     id=f"width {n}",
+                )
+            )
+            curves.append(
+                Curve(
+                    zoo.accuracy[idx],
+                    y0[idx],
+                    "untrained copy (translucent)",
+                    group=g,
+                    mode="markers",
+                    thin=True,
+                    showlegend=g == 0,
+                    id=f"init {n}",
                 )
             )
         if name == "cka":
@@ -288,9 +333,10 @@ def platonic_explorer(key: jax.Array) -> Explorer:
             )
             note = "Dashed: chance level of mutual k-NN, k/(n − 1) = 10/499. "
         r = np.corrcoef(zoo.accuracy, y)[0, 1]
+        r0 = np.corrcoef(zoo.accuracy, y0)[0, 1]
         note += (
             f"Reference accuracy {zoo.reference_accuracy:.3f}; correlation of "
-            f"accuracy and alignment r = {r:.2f}."
+            f"accuracy and alignment r = {r:.2f} (untrained copies: {r0:.2f})."
         )
         return Panel(curves, note)
 
