@@ -400,8 +400,8 @@ def rbf_kernel(
         ``(P, Q)`` NumPy float64 Gram matrix.
 
     Raises:
-        TypeError / ValueError: as :func:`hermite_features` for the arrays;
-        ``bandwidth <= 0``; mismatched ``dim``.
+        TypeError, ValueError: as :func:`hermite_features` for the arrays;
+            ``bandwidth <= 0``; mismatched ``dim``.
 
     Example:
         >>> rbf_kernel(np.zeros((1, 2)), np.ones((1, 2)), bandwidth=1.0).round(4)
@@ -453,8 +453,8 @@ def fit_coefficients(
         ``(coefficients, residual_power)``: ``(M,)`` float64 and a float >= 0.
 
     Raises:
-        TypeError / ValueError: as :func:`hermite_features`; ``y`` of the wrong
-        length; ``M > P``; modes that are linearly dependent on the samples.
+        TypeError, ValueError: as :func:`hermite_features`; ``y`` of the wrong
+            length; ``M > P``; modes that are linearly dependent on the samples.
 
     References:
         Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning

@@ -137,8 +137,8 @@ def _unit(d, i, n=1):
 #: 0.24, 0.12, twelve of 0.0531, then 0.0025 and 0.001. Effective dimension
 #: ``(tr Sigma_xx)^2 / sum gamma_i^2 = 9.45``.
 DEFAULT_GAMMAS = _default_gammas()
-#: Target components of the calibrated setting, in HEA order: z1, z2, He2(z1),
-#: z1 z2, z15, z16. The two degree-2 components come BEFORE the two weak linear
+#: Target components of the calibrated setting, in HEA order (z1, z2, He2(z1),
+#: z1 z2, z15, z16). The two degree-2 components come BEFORE the two weak linear
 #: ones (a cross-degree inversion that "degree first, then variance" gets
 #: wrong: its order has Spearman 0.54 with this one). HEA (RBF, sigma_K = 2)
 #: eigenvalues 0.0467, 0.0234, 0.0028, 0.0014, 0.00049, 0.00019.

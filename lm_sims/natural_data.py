@@ -182,7 +182,7 @@ def rank_frequency_fit(
         measure of curvature, not as a sampling error).
 
     Raises:
-        TypeError / ValueError: non-positive or non-finite counts, counts not in
+        TypeError, ValueError: non-positive or non-finite counts, counts not in
             decreasing order, a bad ``ranks`` pair.
 
     References:
@@ -217,7 +217,7 @@ def pca_spectrum(x: Float[np.ndarray, "P dim"]) -> Float[np.ndarray, " dim"]:
         ``(dim,)`` float64, decreasing.
 
     Raises:
-        TypeError / ValueError: non-real, non-finite or not 2-D ``x``; ``P < 2``.
+        TypeError, ValueError: non-real, non-finite or not 2-D ``x``; ``P < 2``.
 
     Example:
         >>> pca_spectrum(np.array([[1.0, 0.0], [-1.0, 0.0]])).tolist()
@@ -265,7 +265,7 @@ def spectrum_fit(
         :class:`lm_sims.fitting.PowerLawFit` with ``exponent_interval`` set.
 
     Raises:
-        TypeError / ValueError: as :func:`pca_spectrum`; a bad key, ``ranks``,
+        TypeError, ValueError: as :func:`pca_spectrum`; a bad key, ``ranks``,
             ``num_bootstrap`` or ``confidence``; zero eigenvalues in range.
 
     Example:
@@ -524,7 +524,7 @@ def predict_learning_curve(
         ``(len(ns),)`` float64 predicted test MSE.
 
     Raises:
-        TypeError / ValueError: as the functions above; a target mode outside the
+        TypeError, ValueError: as the functions above; a target mode outside the
             predicted modes; ``n >= num_modes``.
 
     References:

@@ -2,6 +2,7 @@
 a new module that the page forgets would be invisible to readers of the book."""
 
 import ast
+import importlib
 import pkgutil
 import re
 from pathlib import Path
@@ -68,3 +69,71 @@ def test_the_field_list_check_can_fail():
     assert _FIELD_LIST_LIKE.match("Number of outputs: 1 or 10")
     assert not _FIELD_LIST_LIKE.match("Datasets accepted by :class:`Config`.")
     assert not _FIELD_LIST_LIKE.match("The number of outputs, 1 or 10.")
+
+
+# Sphinx splits a "Raises:" entry's name on commas, "or" and "|" and links each part
+# as an exception; "TypeError / ValueError:" or a wrapped description line that
+# reads "word; more: text" became unknown exceptions and failed the -W -n build.
+_XREF_SPLIT = re.compile(r"\s*[\[\](),]\s*|\s+or\s+|\s*\|\s*")
+_RAISES_ENTRY = re.compile(r"^(\s*)(\S[^:]*):(\s|$)")
+
+
+def _raises_names(doc: str) -> list[str]:
+    """The exception names of each entry in a Google-style "Raises:" section."""
+    lines = doc.expandtabs().splitlines()
+    names = []
+    for i, line in enumerate(lines):
+        if line.strip() != "Raises:":
+            continue
+        outer = len(line) - len(line.lstrip())
+        entry_indent = None
+        for body in lines[i + 1 :]:
+            if not body.strip():
+                continue
+            indent = len(body) - len(body.lstrip())
+            if indent <= outer:
+                break
+            if entry_indent is None:
+                entry_indent = indent
+            if indent == entry_indent:
+                m = _RAISES_ENTRY.match(body)
+                names.append(m.group(2) if m else body.strip())
+    return names
+
+
+def _bad_exception_names(doc: str) -> list[str]:
+    bad = []
+    for name in _raises_names(doc):
+        for part in filter(None, _XREF_SPLIT.split(name.strip())):
+            leaf = part.rsplit(".", 1)[-1]
+            if not re.fullmatch(r"[A-Z]\w*(Error|Exception|Warning)", leaf):
+                bad.append(name)
+                break
+    return bad
+
+
+def _docstrings(module):
+    tree = ast.parse(Path(module.__file__).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+            doc = ast.get_docstring(node)
+            if doc and not node.name.startswith("_"):
+                yield node.name, doc
+
+
+def test_raises_sections_name_only_exceptions():
+    bad = []
+    for name in sorted(_public_modules(lm_sims) | _public_modules(lm_sims.viz)):
+        module = importlib.import_module(name)
+        for obj, doc in _docstrings(module):
+            bad += [f"{name}.{obj}: {e!r}" for e in _bad_exception_names(doc)]
+    assert not bad, bad
+
+
+def test_the_raises_check_can_fail():
+    doc = "Do it.\n\nRaises:\n    TypeError / ValueError: bad.\n    ValueError: a\n"
+    assert _bad_exception_names(doc) == ["TypeError / ValueError"]
+    wrapped = "Raises:\n    ValueError: as f; ``y`` of the\n    length; M > P: x\n"
+    assert _bad_exception_names("X.\n\n" + wrapped) == ["length; M > P"]
+    ok = "X.\n\nRaises:\n    ValueError, TypeError: a\n        more: text\n"
+    assert _bad_exception_names(ok) == []
