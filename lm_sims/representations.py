@@ -114,10 +114,13 @@ NUM_NEIGHBOURS = 10  # k of mutual k-NN, as in Huh et al.
 RF_WIDTHS = (16, 64, 256, 512, 1024, 2048, 4096)
 WIDTHS = (64, 128, 256, 512, 1024)
 BASE_WIDTH = 64
-#: the models of the Fig. 6b miniature, (depth, width, activation), and its reference
+#: the models of the Fig. 6b miniature, (depth, width, activation), and its reference.
+#: No width below the muP base width 64: there the hidden learning rate is above the
+#: base one, and a depth-2 width-32 ReLU network failed to train at lr 2^-6 in one
+#: draw of its weights (held-out accuracy 0.48), a single point that set the trend.
 ZOO = (
     tuple((1, n, "relu") for n in (128, 512))
-    + tuple((2, n, "relu") for n in (32, 64, 128, 256, 512))
+    + tuple((2, n, "relu") for n in (64, 128, 256, 512))
     + tuple((2, n, "erf") for n in (128, 512))
 )
 REFERENCE = (2, 1024, "relu")
@@ -999,7 +1002,7 @@ def model_alignment(
     Args:
         key: PRNG key of the experiment.
         models: (depth, width, activation) triples (default :data:`ZOO`: depth 1
-            and 2 ReLU and depth 2 erf networks of widths 32 to 512, nine
+            and 2 ReLU and depth 2 erf networks of widths 64 to 512, eight
             models).
         reference: the reference's (depth, width, activation) (default
             :data:`REFERENCE`, the depth-2 ReLU network of width 1,024).

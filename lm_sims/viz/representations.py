@@ -231,8 +231,8 @@ def platonic_explorer(key: jax.Array) -> Explorer:
     """The paper's Fig. 6b in miniature: each model's alignment with a reference
     model against its accuracy, trained and (translucent) at initialisation.
 
-    Nine networks (:data:`lm_sims.representations.ZOO`: one or two hidden
-    layers, ReLU or erf, widths 32 to 512, muP, Adam, lr 2^-6, 200 steps on
+    Eight networks (:data:`lm_sims.representations.ZOO`: one or two hidden
+    layers, ReLU or erf, widths 64 to 512, muP, Adam, lr 2^-6, 200 steps on
     1,297 digits) against a reference, a depth-2 ReLU network of width 1,024
     from another seed. x: the model's held-out accuracy on 500 images; y:
     alignment of its last hidden layer with the reference's; colour: width.
