@@ -677,3 +677,22 @@ def test_heatmaps_sharing_a_scale_can_draw_one_colour_bar():
     )
     data = _spec(ex.static_html(progress=False))["figure"]["data"]
     assert [t["showscale"] for t in data] == [False, True]
+
+
+def test_heatmaps_with_string_labels_get_category_axes():
+    # on the book's linear axes plotly cannot place string labels and draws an
+    # empty panel (console: '<image> attribute height: Expected length, "NaN"')
+    ex = Explorer(
+        lambda a: Panel(
+            [
+                Curve([1.0, 2.0], [a, a], "line"),
+                Heatmap(np.eye(2) * a, "cka", x=["l1", "l2"], y=[0, 1], col=2),
+            ]
+        ),
+        [Knob("a", (1.0,))],
+        cols=2,
+    )
+    layout = _spec(ex.static_html(progress=False))["figure"]["layout"]
+    assert layout["xaxis2"]["type"] == "category"
+    assert layout["yaxis2"]["type"] == "linear"  # numeric labels stay numeric
+    assert layout["xaxis"]["type"] == "linear"

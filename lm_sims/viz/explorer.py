@@ -597,6 +597,10 @@ def _style(item: Curve | Heatmap) -> dict:
             "zmax": item.zmax,
             "colorbar_title": item.colorbar_title,
             "showscale": bool(item.showscale),
+            # string labels need category axes: on the book's linear axes plotly
+            # cannot place them and draws nothing (NaN image size)
+            "x_category": any(isinstance(v, str) for v in item.x),
+            "y_category": any(isinstance(v, str) for v in item.y),
         }
     return {
         "kind": "curve",
@@ -979,6 +983,12 @@ class Explorer:
         base, refs = self._subplots()
         lines = _note_lines(note) if note_lines is None else note_lines
         layout = copy.deepcopy(base)
+        for s in styles:
+            if s["kind"] == "heatmap":
+                _, _, xk, yk = refs[(s["row"], s["col"], False)]
+                for key, axis in (("x_category", xk), ("y_category", yk)):
+                    if s[key]:
+                        layout[axis]["type"] = "category"
         right = any(
             s["kind"] == "heatmap" and s["col"] == self.cols for s in styles
         ) or any(self.secondary_y[r][-1] for r in range(self.rows))
