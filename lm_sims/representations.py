@@ -482,8 +482,8 @@ def cka_deficit_coefficient(
         >>> import jax
         >>> from lm_sims import representations as rep
         >>> x = jax.random.normal(jax.random.key(0), (30, 3))
-        >>> c = rep.cka_deficit_coefficient(jax.random.key(1), x, num_units=2000)
-        >>> bool(c > 0)
+        >>> beta = rep.cka_deficit_coefficient(jax.random.key(1), x, num_units=2000)
+        >>> bool(beta > 0)
         True
     """
     check_int("num_units", num_units, minimum=100)

@@ -243,7 +243,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
     ``1 - CKA = (D_n + D_1024) / 2`` from each width's cross-seed deficit
     ``D`` (mean of two seed pairs; eq-rep-pair)
     (:func:`lm_sims.representations.predict_pair_deficit`); dashed (mutual
-    k-NN): chance, ``k / (n - 1)``. Knob: metric. Static grid: 2 states.
+    k-NN): chance, ``k / (P_probe - 1)``. Knob: metric. Static grid: 2 states.
     """
     key_data = _key_data(key)
     zoo_widths = sorted({m[1] for m in rep.ZOO})
@@ -316,7 +316,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
             )
             note = (
                 "Dashed: depth-2 ReLU family, 1 − CKA = (D_n + D_1024)/2 from each "
-                "width's cross-seed deficit D (asymptotic: good for n ≥ 256). "
+                "width's cross-seed deficit D (one model per width: a noisy check). "
             )
         else:
             lo, hi = float(zoo.accuracy.min()), float(zoo.accuracy.max())
@@ -325,13 +325,13 @@ def platonic_explorer(key: jax.Array) -> Explorer:
                 Curve(
                     [lo, hi],
                     [chance, chance],
-                    "chance, k/(n−1)",
+                    "chance, k/(P_probe − 1)",
                     "theory",
                     group=7,
                     id="chance",
                 )
             )
-            note = "Dashed: chance level of mutual k-NN, k/(n − 1) = 10/499. "
+            note = "Dashed: chance level of mutual k-NN, k/(P_probe − 1) = 10/499. "
         r = np.corrcoef(zoo.accuracy, y)[0, 1]
         r0 = np.corrcoef(zoo.accuracy, y0)[0, 1]
         note += (
