@@ -8,7 +8,7 @@ from explorer_grid import explorer, grid
 
 from lm_sims import learning_order as lo
 from lm_sims.viz import learning_order as vlo
-from lm_sims.viz.explorer import Heatmap
+from lm_sims.viz.explorer import PALETTE, Heatmap
 
 MAX_PAGE_BYTES = 1_500_000
 # the static grid trains 2 seeds x (2 networks + 2 kernel flows), ~17 s cold on two
@@ -29,9 +29,12 @@ def test_static_grid_gives_finite_curves_with_theory_and_simulation():
         for c in curves:
             assert np.all(np.isfinite(c.x)) and np.all(np.isfinite(c.y)), c.id
             assert c.y.size >= 2, (values, c.id)
-        for col in (1, 3):  # the heatmap (column 2) has no roles
-            roles = {c.role for c in curves if c.col == col}
-            assert roles == {"simulation", "theory"}, (values, col)
+        for row in (1, 2):  # the heatmap (row 3) has no roles
+            roles = {c.role for c in curves if c.row == row}
+            assert roles == {"simulation", "theory"}, (values, row)
+        # learners never take a component's colour (groups 0-5, modulo the palette)
+        learners = [c for c in curves if c.row == 2]
+        assert all(c.group % len(PALETTE) >= 6 for c in learners), values
         (heat,) = [c for c in panel.curves if isinstance(c, Heatmap)]
         assert heat.z.shape == (1 + len(lo.ARCHITECTURES), 6)
         assert np.all(np.isfinite(heat.z))

@@ -8,10 +8,12 @@
   ``1 - exp(-lambda_k t / tau)`` dashed (``tau = 1`` for the RBF kernel, whose
   eigenvalues the ansatz predicts; for the others ``tau`` is the learner's own
   clock, :func:`lm_sims.learning_order.clock`, a least-squares fit over all
-  components in log time); (2) the learning ranks as a grid of learners x
-  components beside the predicted ranks; (3) every learner's learned times against
-  the predicted eigenvalue, with ``ln 2 / lambda`` of the ansatz and of the exact
-  RBF eigenvalues (Mehler's formula).
+  components in log time); (2) every learner's learned times against the
+  predicted eigenvalue (networks: markers joined by a line; kernel flows: markers),
+  with ``ln 2 / lambda`` of the ansatz and of the exact RBF eigenvalues (Mehler's
+  formula), dashed; (3) the learning ranks as a grid of learners x components under
+  the predicted ranks. The three panels are stacked (one column), so each is as wide
+  as the book's text column.
 
 Every simulation is computed once per seed and cached
 (:func:`lm_sims.learning_order.compare_orders` caches by key and config, so the
@@ -34,6 +36,19 @@ LEARNER_LABELS = {
     "tanh_mlp": "tanh net",
     "rbf_kernel": "RBF kernel",
     "relu_ntk": "ReLU NTK",
+}
+# the rank grid's row labels: short enough for the figure's left margin
+GRID_LABELS = {**LEARNER_LABELS, "rbf_kernel": "RBF"}
+# the learned-time panel: colour groups 6 (yellow) and 7 (grey), modulo the palette,
+# are the ones the six components (groups 0-5) leave free; groups 8 apart share a
+# colour but not a legend toggle. The ReLU NTK's times lie on the ReLU net's, so it
+# takes the other colour; the RBF kernel shares yellow with its exact theory.
+LEARNER_GROUPS = {"relu_mlp": 6, "tanh_mlp": 7, "relu_ntk": 15, "rbf_kernel": 14}
+LEARNER_MODES = {
+    "relu_mlp": "lines+markers",
+    "tanh_mlp": "lines+markers",
+    "rbf_kernel": "markers",
+    "relu_ntk": "markers",
 }
 
 
@@ -83,33 +98,43 @@ def _panel(key_data: tuple, seed: int, learner: str) -> Panel:
             )
         )
     grid = np.vstack([res.predicted_ranks, res.ranks])
-    rows = ["HEA prediction"] + [LEARNER_LABELS[n] for n in res.architectures]
+    rows = ["HEA"] + [GRID_LABELS[n] for n in res.architectures]
     out.append(
         Heatmap(
             grid,
             "learning rank",
             x=labels,
             y=rows,
-            col=2,
+            row=3,
             zmin=1.0,
             zmax=float(len(labels)),
             colorbar_title="rank",
         )
     )
+    # learned times (row 2): two colours are left by the components, so the mark
+    # tells networks (markers joined by a line) from kernel flows (markers alone)
     for j, name in enumerate(res.architectures):
         out.append(
             Curve(
                 lam,
                 res.times[j],
                 LEARNER_LABELS[name],
-                col=3,
-                mode="markers",
-                group=len(labels) + j,
+                row=2,
+                mode=LEARNER_MODES[name],
+                group=LEARNER_GROUPS[name],
                 id=f"times {name}",
             )
         )
     out.append(
-        Curve(lam, np.log(2) / lam, "ln 2 / λ (HEA)", role="theory", col=3, id="ln2")
+        Curve(
+            lam,
+            np.log(2) / lam,
+            "ln 2 / λ (HEA)",
+            role="theory",
+            row=2,
+            group=23,  # grey (23 mod 8), dashed
+            id="ln2",
+        )
     )
     exact = res.exact_eigenvalues
     out.append(
@@ -118,8 +143,8 @@ def _panel(key_data: tuple, seed: int, learner: str) -> Panel:
             np.log(2) / exact,
             "ln 2 / λ (exact RBF)",
             role="theory",
-            col=3,
-            mode="markers",
+            row=2,
+            group=22,  # yellow, as the RBF kernel
             id="ln2 exact",
         )
     )
@@ -167,18 +192,19 @@ def learning_order_explorer(key: jax.Array) -> Explorer:
             ),
         ],
         title="Hermite components are learned in the predicted order",
-        cols=3,
+        rows=3,
+        height=1000,
         subplot_titles=(
             "learnability of each component",
-            "learning rank (1 = first)",
             "time to learnability 1/2",
+            "learning rank (1 = first)",
         ),
         x_title=(
             "time t (lr × steps, or flow time)",
-            "target component",
             "predicted eigenvalue λ (HEA, RBF kernel)",
+            "target component",
         ),
-        y_title=("learnability L_k(t)", "", "learned time t"),
-        log_x=(True, False, True),
-        log_y=(False, False, True),
+        y_title=("learnability L_k(t)", "learned time t", ""),
+        log_x=(True, True, False),
+        log_y=(False, True, False),
     )
