@@ -187,7 +187,7 @@ def learning_order_explorer(key: jax.Array) -> Explorer:
             Knob(
                 "learner",
                 tuple(lo.ARCHITECTURES),
-                label="learner (left panel)",
+                label="learner (top panel)",
                 default="relu_mlp",
             ),
         ],
