@@ -86,8 +86,8 @@ ZIPF_RANKS = (1, 1000)
 # fall off faster: the 8x8 grid's pixel resolution).
 DIGITS_RANKS = (1, 40)
 
-# The Gaussian-data target: Hermite components (coordinate -> degree) and their
-# coefficients, spanning degrees 1-3 so the learning curve has several plateaus.
+#: The Gaussian-data target as (Hermite component, coefficient) pairs, each component
+#: a map coordinate -> degree; degrees 1-3, so the learning curve has several plateaus.
 GAUSSIAN_TARGET: tuple[tuple[dict[int, int], float], ...] = (
     ({0: 1}, 0.6),
     ({2: 1}, 0.5),

@@ -114,7 +114,7 @@ NUM_NEIGHBOURS = 10  # k of mutual k-NN, as in Huh et al.
 RF_WIDTHS = (16, 64, 256, 512, 1024, 2048, 4096)
 WIDTHS = (64, 128, 256, 512, 1024)
 BASE_WIDTH = 64
-#: the models of the Fig. 6b miniature, (depth, width, activation), and its reference.
+#: The models of the Fig. 6b miniature as (depth, width, activation) triples.
 #: No width below the muP base width 64: there the hidden learning rate is above the
 #: base one, and a depth-2 width-32 ReLU network failed to train at lr 2^-6 in one
 #: draw of its weights (held-out accuracy 0.48), a single point that set the trend.
@@ -123,6 +123,7 @@ ZOO = (
     + tuple((2, n, "relu") for n in (64, 128, 256, 512))
     + tuple((2, n, "erf") for n in (128, 512))
 )
+#: The reference model of the Fig. 6b miniature, (depth, width, activation).
 REFERENCE = (2, 1024, "relu")
 _LR = 2.0**-6  # Adam, muP base width 64: Chapter 4's optimum, where features move
 _STEPS = 200
