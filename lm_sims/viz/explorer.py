@@ -917,7 +917,12 @@ class Explorer:
             subplot_titles=titles,
             **kwargs,
         )
-        grid = {"gridcolor": "rgba(128,128,128,0.25)", "zeroline": False}
+        # automargin: long tick labels push the axis title out instead of under it
+        grid = {
+            "gridcolor": "rgba(128,128,128,0.25)",
+            "zeroline": False,
+            "automargin": True,
+        }
         x_outer = self.shared_x in (True, "columns", "all")
         y_outer = self.shared_y in (True, "rows", "all")
         refs = {}

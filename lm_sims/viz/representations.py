@@ -387,8 +387,8 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
             Heatmap(
                 trained,
                 f"{metric}, trained",
-                x=[f"{n} (seed 1)" for n in names],
-                y=[f"{n} (seed 0)" for n in names],
+                x=names,  # the axis titles name the seeds
+                y=names,
                 col=1,
                 zmin=0.0,
                 zmax=1.0,
@@ -398,8 +398,8 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
             Heatmap(
                 init,
                 f"{metric}, at initialisation",
-                x=[f"{n} (seed 1)" for n in names],
-                y=[f"{n} (seed 0)" for n in names],
+                x=names,
+                y=names,
                 col=2,
                 zmin=0.0,
                 zmax=1.0,
@@ -418,7 +418,7 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
         ],
         title="Layer-by-layer alignment of two seeds",
         x_title="layer of seed 1",
-        y_title="layer of seed 0",
+        y_title=("layer of seed 0", ""),  # the right panel shares the rows
         cols=2,
         subplot_titles=("trained", "at initialisation"),
         height=460,
