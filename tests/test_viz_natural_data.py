@@ -42,9 +42,10 @@ def _state(factory, **values):
 
 def test_spectra_explorer_key_numbers():
     # The default fit ranges give the tested exponents (test_natural_data.py):
-    # Zipf -1.05 over ranks 1-1000, digits -1.35 over ranks 1-40.
+    # Zipf a = 1.05 over ranks 1-1000, digits alpha = 1.35 over ranks 1-40 (the
+    # note uses the page's sign convention: positive a and alpha).
     curves, note = _state(vn.natural_spectra_explorer, zipf_last=1000, pca_last=40)
-    assert "Zipf exponent -1.05" in note and "exponent -1.35" in note
+    assert "Zipf exponent a = 1.05" in note and "exponent α = 1.35" in note
     counts = curves["word counts"].y  # drawn at ~150 log-spaced ranks
     assert np.all(np.diff(counts) <= 0) and curves["word counts"].x[-1] > 3000
     # the fitted line runs through the counts it fits (median |log residual|

@@ -67,7 +67,8 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
     to ``zipf_last`` (dashed) and Zipf's ``f_r = f_1 / r`` (dotted-dashed). Right:
     eigenvalues of the digits' pixel covariance (``tr Σ_xx = 1``) against rank,
     with the power law fitted over ranks 1 to ``pca_last``. The note gives both
-    exponents: each drifts with the range, with no plateau (the Zipf exponent
+    exponents as positive ``a`` and ``α`` (``f_r ∝ r^-a``, ``γ_k ∝ k^-α``, the
+    page's convention): each drifts with the range, with no plateau (the Zipf exponent
     from 0.82 at last rank 100 to 1.39 at 3,000; the 8x8 images' last
     directions steepen the spectrum).
 
@@ -117,8 +118,9 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
             ),
         ]
         note = (
-            f"Zipf exponent {fit.exponent:.2f} (ranks 1-{zipf_last}); digits "
-            f"spectrum exponent {pfit.exponent:.2f} (ranks 1-{pca_last})"
+            f"Zipf exponent a = {-fit.exponent:.2f} (f_r ∝ r^-a, ranks "
+            f"1-{zipf_last}); digits spectrum exponent α = {-pfit.exponent:.2f} "
+            f"(γ_k ∝ k^-α, ranks 1-{pca_last})"
         )
         return Panel(curves, note)
 
