@@ -73,8 +73,9 @@ def test_layer_alignment_explorer_heatmaps():
 
 
 def test_platonic_explorer_panels_from_fake_results(monkeypatch):
-    # the panel logic without training: markers per width, one thin line per
-    # architecture, the dashed prediction (CKA) or chance line (mutual k-NN)
+    # the panel logic without training: one marker per model, one colour per
+    # family, one thin line per family, the dashed prediction (CKA, drawn
+    # first, under the markers) or chance line (mutual k-NN)
     m = len(rep.ZOO)
     zoo = rep.ModelAlignment(
         depth=np.asarray([t[0] for t in rep.ZOO]),
@@ -99,13 +100,27 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
     ex = vr.platonic_explorer(jax.random.key(0))
     cka = ex.evaluate(metric="CKA")
     by_id = {c.id: c for c in cka.curves}
-    assert {f"width {n}" for n in (64, 128, 256, 512)} <= set(by_id)
-    # the untrained baseline: translucent markers at the same accuracy
-    init = by_id["init 512"]
-    assert init.thin and init.mode == "markers"
-    idx = np.flatnonzero(zoo.width == 512)
-    np.testing.assert_allclose(init.y, zoo.cka_init[idx])
-    np.testing.assert_allclose(init.x, zoo.accuracy[idx])
+    ex_default = ex.evaluate()
+    assert [c.id for c in ex_default.curves] == [c.id for c in cka.curves]
+    families = {}
+    for d, n, a in rep.ZOO:
+        trained, init = by_id[f"width {d} {a} {n}"], by_id[f"init {d} {a} {n}"]
+        assert f"n = {n}" in trained.name and trained.mode == "markers"
+        assert trained.group == init.group == by_id[f"arch {d} {a}"].group
+        families.setdefault((d, a), trained.group)
+        # the untrained baseline: translucent, at the trained model's accuracy
+        assert init.thin and init.mode == "markers"
+        i = rep.ZOO.index((d, n, a))
+        np.testing.assert_allclose(init.x, trained.x)
+        np.testing.assert_allclose(init.y, [zoo.cka_init[i]])
+        np.testing.assert_allclose(trained.x, [zoo.accuracy[i]])
+    # no two families, and no family and the grey theory, share a colour
+    assert len(set(families.values())) == 3
+    assert by_id["pair prediction"].group not in families.values()
+    ids = [c.id for c in cka.curves]
+    assert ids.index("pair prediction") < min(
+        ids.index(k) for k in ids if k.startswith("width ")
+    )
     pred = by_id["pair prediction"]
     assert pred.role == "theory" and pred.x.size == 4  # widths 64-512 of depth 2
     # (D_n + D_1024)/2 with D = 1 - cross-seed CKA of the last hidden layer
@@ -117,6 +132,7 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
     assert all(isinstance(c, Curve) for c in knn.curves)
     assert "r = " in knn.note and "Reference accuracy 0.990" in knn.note
     assert "untrained copies" in knn.note
+    assert "drawn at its trained model's accuracy" in knn.note
 
 
 def test_width_alignment_explorer_shows_initialisation_and_anchors_law_at_widest(
@@ -145,3 +161,12 @@ def test_width_alignment_explorer_shows_initialisation_and_anchors_law_at_widest
     assert law.role == "theory"
     np.testing.assert_allclose(law.y[-1], 1 - cka[0, -1, 1], rtol=1e-9)
     np.testing.assert_allclose(law.y * n, law.y[-1] * n[-1], rtol=1e-9)
+
+
+def test_explorers_open_where_the_text_reads_them():
+    # the text quotes the layer matrix at width 1,024 and discusses CKA first
+    key = jax.random.key(0)
+    layer = {k.name: k.default for k in vr.layer_alignment_explorer(key).knobs}
+    assert layer == {"width": 1024, "metric": "CKA"}
+    platonic = {k.name: k.default for k in vr.platonic_explorer(key).knobs}
+    assert platonic == {"metric": "CKA"}

@@ -8,8 +8,9 @@
   initialisation (thin) and ``1/n`` dashed.
 * :func:`platonic_explorer`: the position paper's Fig. 6b (Huh et al. 2024) in
   miniature: each trained model's alignment with a reference model against its
-  own held-out accuracy, coloured by width, with its untrained copy's alignment
-  (translucent markers) as the baseline.
+  own held-out accuracy, one colour per model family, with its untrained copy's
+  alignment (translucent markers, at the trained model's accuracy) as the
+  baseline.
 * :func:`layer_alignment_explorer`: the layer-by-layer CKA (or mutual k-NN)
   matrix between two seeds, trained and at initialisation (Kornblith et al. 2019).
 """
@@ -204,7 +205,12 @@ def width_alignment_explorer(key: jax.Array) -> Explorer:
             ]
             fit = [np.polyfit(np.log(widths), np.log(v), 1)[0] for v in (cka, knn)]
             slopes.append(f"layer {col}: {fit[0]:.2f} (CKA), {fit[1]:.2f} (k-NN)")
-        note = f"Seeds {seeds}. Fitted slopes, " + "; ".join(slopes) + "."
+        note = (
+            f"Seeds {seeds}. Fitted slopes, "
+            + "; ".join(slopes)
+            + ". Dashed: 1/n anchored at the widest point of 1 − CKA (its "
+            "prefactor is not predicted)."
+        )
         return Panel(curves, note)
 
     return Explorer(
@@ -227,6 +233,28 @@ def _zoo(key_data: tuple) -> rep.ModelAlignment:
     return rep.model_alignment(_key(key_data))
 
 
+def _pair_prediction(key_data: tuple, zoo: rep.ModelAlignment) -> Curve:
+    """The pair law's CKA for the depth-2 ReLU models of the zoo (eq-rep-pair)."""
+    cross = _width_alignment(key_data)
+    # last hidden layer, mean of the two seed pairs
+    deficit = dict(zip(rep.WIDTHS, 1 - cross.cka.mean(0)[:, -1], strict=True))
+    idx = np.flatnonzero(
+        (zoo.depth == 2) & (zoo.activation == "relu") & np.isin(zoo.width, rep.WIDTHS)
+    )
+    pred = 1 - rep.predict_pair_deficit(
+        [deficit[int(n)] for n in zoo.width[idx]], deficit[rep.REFERENCE[1]]
+    )
+    return Curve(
+        zoo.accuracy[idx],
+        pred,
+        "prediction from cross-seed CKA",
+        "theory",
+        group=7,
+        mode="lines+markers",
+        id="pair prediction",
+    )
+
+
 def platonic_explorer(key: jax.Array) -> Explorer:
     """The paper's Fig. 6b in miniature: each model's alignment with a reference
     model against its accuracy, trained and (translucent) at initialisation.
@@ -235,88 +263,82 @@ def platonic_explorer(key: jax.Array) -> Explorer:
     layers, ReLU or erf, widths 64 to 512, muP, Adam, lr 2^-6, 200 steps on
     1,297 digits) against a reference, a depth-2 ReLU network of width 1,024
     from another seed. x: the model's held-out accuracy on 500 images; y:
-    alignment of its last hidden layer with the reference's; colour: width.
-    Translucent markers, at the same x: the untrained copy of each model
-    against the trained reference (the baseline random weights and shared
-    inputs give). Thin lines join the widths of one architecture. Dashed (CKA
+    alignment of its last hidden layer with the reference's; colour: model
+    family (its width is in each marker's hover name). Translucent markers, at
+    the trained model's x (an untrained network has no accuracy of its own):
+    the untrained copy of each model against the trained reference (the
+    baseline random weights and shared inputs give). Thin lines join the widths
+    of one family. Dashed, drawn under the markers (CKA
     only), for the depth-2 ReLU family: the prediction
     ``1 - CKA = (D_n + D_1024) / 2`` from each width's cross-seed deficit
     ``D`` (mean of two seed pairs; eq-rep-pair)
     (:func:`lm_sims.representations.predict_pair_deficit`); dashed (mutual
-    k-NN): chance, ``k / (P_probe - 1)``. Knob: metric. Static grid: 2 states.
+    k-NN): chance, ``k / (P_probe - 1)``. Knob: metric (opens on CKA). Static
+    grid: 2 states.
     """
     key_data = _key_data(key)
-    zoo_widths = sorted({m[1] for m in rep.ZOO})
 
     def panel(metric):
         zoo = _zoo(key_data)
         name = _METRICS[metric]
         y = np.asarray(getattr(zoo, name))
-        curves = []
-        for (depth, act), label in _ARCH_NAMES.items():
-            idx = np.flatnonzero((zoo.depth == depth) & (zoo.activation == act))
+        y0 = np.asarray(getattr(zoo, f"{name}_init"))
+        # the theory trace first, so that the trained markers are drawn over it
+        curves = [] if name != "cka" else [_pair_prediction(key_data, zoo)]
+        # one colour per family (groups 0-2; the theory is grey, group 7); the
+        # width is in each marker's name (hover). Legend entries are grouped by
+        # colour, so the untrained copies' one entry is the last family's
+        fams = []
+        for g, ((depth, act), label) in enumerate(_ARCH_NAMES.items()):
+            arch = (zoo.depth == depth) & (zoo.activation == act)
+            fams.append((g, depth, act, arch))
+            idx = np.flatnonzero(arch)
             curves.append(
                 Curve(
                     zoo.accuracy[idx],
                     y[idx],
                     label,
-                    group=7,
+                    group=g,
+                    mode="lines+markers",
                     thin=True,
-                    showlegend=False,
                     id=f"arch {depth} {act}",
                 )
             )
-        y0 = np.asarray(getattr(zoo, f"{name}_init"))
-        for g, n in enumerate(zoo_widths):
-            idx = np.flatnonzero(zoo.width == n)
-            curves.append(
-                Curve(
-                    zoo.accuracy[idx],
-                    y[idx],
-                    f"n = {n}",
-                    group=g,
-                    mode="markers",
-                    id=f"width {n}",
+            for n in zoo.width[idx]:
+                i = np.flatnonzero(arch & (zoo.width == n))
+                curves.append(
+                    Curve(
+                        zoo.accuracy[i],
+                        y[i],
+                        f"{label}, n = {n}",
+                        group=g,
+                        mode="markers",
+                        showlegend=False,
+                        id=f"width {depth} {act} {n}",
+                    )
                 )
-            )
-            curves.append(
-                Curve(
-                    zoo.accuracy[idx],
-                    y0[idx],
-                    "untrained copy (translucent)",
-                    group=g,
-                    mode="markers",
-                    thin=True,
-                    showlegend=g == 0,
-                    id=f"init {n}",
+        for g, depth, act, arch in fams:
+            first = g == len(fams) - 1  # one legend entry for all copies
+            for n in zoo.width[arch]:
+                i = np.flatnonzero(arch & (zoo.width == n))
+                curves.append(
+                    Curve(
+                        zoo.accuracy[i],
+                        y0[i],
+                        "untrained copy (at its trained model's x)",
+                        group=g,
+                        mode="markers",
+                        thin=True,
+                        showlegend=first,
+                        id=f"init {depth} {act} {n}",
+                    )
                 )
-            )
+                first = False
         if name == "cka":
-            cross = _width_alignment(key_data)
-            # last hidden layer, mean of the two seed pairs
-            deficit = dict(zip(rep.WIDTHS, 1 - cross.cka.mean(0)[:, -1], strict=True))
-            idx = np.flatnonzero(
-                (zoo.depth == 2)
-                & (zoo.activation == "relu")
-                & np.isin(zoo.width, rep.WIDTHS)
-            )
-            pred = 1 - rep.predict_pair_deficit(
-                [deficit[int(n)] for n in zoo.width[idx]], deficit[rep.REFERENCE[1]]
-            )
-            curves.append(
-                Curve(
-                    zoo.accuracy[idx],
-                    pred,
-                    "prediction from cross-seed CKA",
-                    "theory",
-                    group=7,
-                    mode="lines+markers",
-                    id="pair prediction",
-                )
-            )
             note = (
-                "Dashed: depth-2 ReLU family, 1 − CKA = (D_n + D_1024)/2 from each "
-                "width's cross-seed deficit D (one model per width: a noisy check). "
+                "Dashed (grey): depth-2 ReLU family, 1 − CKA = (D_n + D_1024)/2 from "
+                "each width's cross-seed deficit D (one model per width: a noisy "
+                "check). "
             )
         else:
             lo, hi = float(zoo.accuracy.min()), float(zoo.accuracy.max())
@@ -335,6 +357,8 @@ def platonic_explorer(key: jax.Array) -> Explorer:
         r = np.corrcoef(zoo.accuracy, y)[0, 1]
         r0 = np.corrcoef(zoo.accuracy, y0)[0, 1]
         note += (
+            "Colour: family; hover a marker for its width. Each untrained copy "
+            "is drawn at its trained model's accuracy. "
             f"Reference accuracy {zoo.reference_accuracy:.3f}; correlation of "
             f"accuracy and alignment r = {r:.2f} (untrained copies: {r0:.2f})."
         )
@@ -342,7 +366,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
 
     return Explorer(
         panel,
-        [Knob("metric", tuple(_METRICS), default="mutual k-NN")],
+        [Knob("metric", tuple(_METRICS), default="CKA")],
         title="Alignment with a reference model vs the model's own accuracy",
         x_title="held-out accuracy (fraction of 500 digits)",
         y_title="alignment with the reference",
@@ -374,7 +398,8 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
     :func:`width_alignment_explorer`). Corresponding layers of two seeds match
     (the diagonal), better at larger width; the hidden layers stay close to the
     pixels, and training makes the outputs of two seeds agree. The colour scale
-    is fixed to [0, 1]. Knobs: width (64, 256, 1,024), metric.
+    is fixed to [0, 1]. Knobs: width (64, 256, 1,024; opens at 1,024, the width
+    the text quotes), metric.
     Heatmaps only: this figure has no theory trace.
     """
     key_data = _key_data(key)
@@ -413,7 +438,7 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
     return Explorer(
         panel,
         [
-            Knob("width", _HEAT_WIDTHS, default=256, label="width n"),
+            Knob("width", _HEAT_WIDTHS, default=1024, label="width n"),
             Knob("metric", tuple(_METRICS), default="CKA"),
         ],
         title="Layer-by-layer alignment of two seeds",
