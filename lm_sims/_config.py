@@ -185,6 +185,41 @@ def check_key(key: Any, name: str = "key"):
         )
 
 
+def as_float64_numpy(name: str, value: Any, *, finite: bool = True) -> np.ndarray:
+    """``value`` as a float64 NumPy array (for float64 theory evaluated in NumPy
+    whatever JAX's precision), or TypeError naming ``name`` for None, strings,
+    booleans (Python, NumPy, inside a list, or a bool array), objects or complex
+    numbers; with ``finite``, ValueError on NaN or inf."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{name} must be an array of real numbers, got {name}={value!r}"
+        )
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{name} must be real numbers, not booleans, got {name}={value!r}"
+        )
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged input
+        raise TypeError(f"{name} must be an array of real numbers ({err})") from None
+    if raw.dtype == np.bool_ or (
+        raw.dtype == object
+        and any(isinstance(v, (bool, np.bool_)) for v in raw.ravel())
+    ):
+        raise TypeError(
+            f"{name} must be real numbers, not booleans, got {name}={value!r}"
+        )
+    if not (
+        np.issubdtype(raw.dtype, np.floating) or np.issubdtype(raw.dtype, np.integer)
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {raw.dtype}")
+    a = raw.astype(np.float64)
+    if finite and not np.all(np.isfinite(a)):
+        bad = int(np.sum(~np.isfinite(a)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN or inf entries")
+    return a
+
+
 def as_float_array(
     name: str, value: Any, *, finite: bool = True, allow_bool: bool = True
 ) -> jax.Array:

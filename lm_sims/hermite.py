@@ -56,7 +56,12 @@ from typing import Any
 import numpy as np
 from jaxtyping import Float, Int
 
-from lm_sims._config import check_allocation, check_int, check_real
+from lm_sims._config import (
+    as_float64_numpy,
+    check_allocation,
+    check_int,
+    check_real,
+)
 
 __all__ = [
     "fit_coefficients",
@@ -76,23 +81,7 @@ MAX_DEGREE = 64
 def _real_array(name: str, value: Any, ndim: int) -> np.ndarray:
     """``value`` as a finite float64 NumPy array of ``ndim`` dimensions, or a
     TypeError/ValueError naming ``name``."""
-    if value is None or isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be an array of real numbers, got {value!r}")
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be real numbers, not booleans, got {value!r}")
-    try:
-        raw = np.asarray(value)
-    except (TypeError, ValueError) as err:  # pragma: no cover - ragged input
-        raise TypeError(f"{name} must be an array of real numbers ({err})") from None
-    if raw.dtype == np.bool_ or (
-        raw.dtype == object and any(isinstance(v, bool) for v in raw.ravel())
-    ):
-        raise TypeError(f"{name} must be real numbers, not booleans")
-    if not (
-        np.issubdtype(raw.dtype, np.floating) or np.issubdtype(raw.dtype, np.integer)
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {raw.dtype}")
-    a = raw.astype(np.float64)
+    a = as_float64_numpy(name, value, finite=False)
     if a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
     if a.size == 0:

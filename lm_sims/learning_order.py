@@ -88,6 +88,7 @@ from jaxtyping import Float
 
 from lm_sims import hermite, kernels, training
 from lm_sims._config import (
+    as_float64_numpy,
     as_float_array,
     check_choice,
     check_int,
@@ -363,21 +364,7 @@ def make_task(key: jax.Array, cfg: Config) -> Task:
 def _real_values(name, values):
     """float64 NumPy copy of a real array (NaN and inf kept: the callers decide);
     TypeError naming ``name`` for bools, strings, None or objects."""
-    if values is None or isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be an array of real numbers, got {values!r}")
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be an array of real numbers ({err})") from None
-    if arr.dtype == np.bool_ or (
-        arr.dtype == object and any(isinstance(v, bool) for v in arr.ravel())
-    ):
-        raise TypeError(f"{name} must be real numbers, not booleans, got {values!r}")
-    if not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    return arr.astype(np.float64)
+    return as_float64_numpy(name, values, finite=False)
 
 
 def _learnability(coefficients, amplitude, c0=None):
