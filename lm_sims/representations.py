@@ -806,6 +806,20 @@ def _key_bits(key):
     return tuple(int(v) for v in np.asarray(key).ravel())
 
 
+def _check_digits_run(key, seed, cfg):
+    """Validate a (key, seed, cfg) triple of a digits network: an mlp.Config with
+    d_in = 64 and d_out = 10."""
+    check_key(key)
+    check_int("seed", seed, minimum=0)
+    if not isinstance(cfg, mlp.Config):
+        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
+    if (cfg.d_in, cfg.d_out) != (64, 10):
+        raise ValueError(
+            f"cfg must have d_in=64 and d_out=10 (digits), got d_in={cfg.d_in}, "
+            f"d_out={cfg.d_out}"
+        )
+
+
 @functools.lru_cache(maxsize=128)
 def _trained(key_bits, seed, cfg):
     key = jax.random.wrap_key_data(np.asarray(key_bits, np.uint32))
@@ -855,15 +869,7 @@ def trained_representations(
         >>> [r.shape[1] for r in reps], 0 <= acc <= 1
         ([64, 16, 16, 10], True)
     """
-    check_key(key)
-    check_int("seed", seed, minimum=0)
-    if not isinstance(cfg, mlp.Config):
-        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
-    if (cfg.d_in, cfg.d_out) != (64, 10):
-        raise ValueError(
-            f"cfg must have d_in=64 and d_out=10 (digits), got d_in={cfg.d_in}, "
-            f"d_out={cfg.d_out}"
-        )
+    _check_digits_run(key, seed, cfg)
     reps, accuracy, div = _trained(_key_bits(key), int(seed), cfg)
     if div >= 0:
         raise ValueError(
@@ -899,15 +905,7 @@ def initial_representations(
         >>> [r.shape for r in reps][1:]
         [(500, 16), (500, 16), (500, 10)]
     """
-    check_key(key)
-    check_int("seed", seed, minimum=0)
-    if not isinstance(cfg, mlp.Config):
-        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
-    if (cfg.d_in, cfg.d_out) != (64, 10):
-        raise ValueError(
-            f"cfg must have d_in=64 and d_out=10 (digits), got d_in={cfg.d_in}, "
-            f"d_out={cfg.d_out}"
-        )
+    _check_digits_run(key, seed, cfg)
     _, test = digits_split(jax.random.fold_in(key, 1))
     params = mlp.init(jax.random.fold_in(jax.random.fold_in(key, 2), seed), cfg)
     return tuple(np.asarray(r) for r in layer_representations(params, test.x, cfg))
