@@ -28,7 +28,7 @@ from lm_sims import (
     transfer,
 )
 from lm_sims.fitting import PowerLawFit, power_law_fit
-from lm_sims.sweep import sweep
+from lm_sims._sweep import sweep
 
 __all__ = [
     "PowerLawFit",

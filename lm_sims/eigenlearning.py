@@ -442,7 +442,7 @@ def train(key: jax.Array, cfg: Config) -> Fit:
     returns the learned coefficients ``beta_hat = Lambda Phi^T a`` with the exact
     population test MSE. Jitted (one compilation per ``(n, num_modes)``), float64
     inside. Run many seeds with :func:`trials`, or over a grid of dynamic fields
-    with :func:`lm_sims.sweep.sweep`.
+    with :func:`lm_sims.sweep`.
 
     Args:
         key: PRNG key, e.g. ``jax.random.key(0)``.
@@ -456,7 +456,7 @@ def train(key: jax.Array, cfg: Config) -> Fit:
 
     Example:
         >>> import jax
-        >>> from lm_sims.sweep import sweep
+        >>> from lm_sims import sweep
         >>> out = sweep(train, jax.random.key(0), Config(n=32, num_modes=256),
         ...             num_seeds=100, ridge=[0.0, 0.1])
         >>> out.test_mse.shape   # (grid, seeds)
@@ -485,7 +485,7 @@ def trials(key: jax.Array, cfg: Config, num_seeds: int) -> Fit:
     """Run :func:`train` on ``num_seeds`` independent seeds, compiled once.
 
     The seeds are ``jax.random.split(key, num_seeds)``, the same keys
-    :func:`lm_sims.sweep.sweep` uses, so ``trials(key, cfg, s)`` equals one grid
+    :func:`lm_sims.sweep` uses, so ``trials(key, cfg, s)`` equals one grid
     point of ``sweep(train, key, cfg, num_seeds=s, ...)``. Unlike ``sweep`` it
     loops over batches of 8 seeds inside one compiled program (bounded memory:
     8 Gram problems at a time), which is faster here than vmapping every seed.

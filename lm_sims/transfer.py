@@ -60,7 +60,7 @@ from lm_sims._config import (
     check_key,
     num_bytes,
 )
-from lm_sims.sweep import sweep
+from lm_sims._sweep import sweep
 
 __all__ = [
     "ADAM_LOG2_LRS",

@@ -9,7 +9,7 @@ import scipy.optimize
 
 from lm_sims import eigenlearning as el
 from lm_sims.fitting import power_law_fit
-from lm_sims.sweep import sweep
+from lm_sims import sweep
 
 
 @functools.cache
