@@ -9,7 +9,16 @@ import pytest
 from browser_helpers import move_slider
 
 from lm_sims.diagnostics import count_compilations
-from lm_sims.viz import MAX_STATES, Curve, Explorer, Heatmap, Knob, Panel, band
+from lm_sims.viz import (
+    MAX_STATES,
+    Curve,
+    Explorer,
+    Heatmap,
+    Knob,
+    Panel,
+    band,
+    paired_curves,
+)
 from lm_sims.viz import deep_linear as vdl
 from lm_sims.viz.explorer import cache_dir
 
@@ -639,11 +648,11 @@ def test_y_range_fixes_a_linear_axis_and_rejects_a_log_one():
     layout = _spec(ex.static_html(progress=False))["figure"]["layout"]
     assert layout["yaxis2"]["range"] == [0.0, 1.0]  # not plotly's [-1, 1] for zeros
     assert "range" not in layout["yaxis"]
-    assert Explorer(lambda a: Panel([]), [], y_range=(0, 1)).y_range == [[(0, 1)]]
+    assert Explorer(lambda: Panel([]), [], y_range=(0, 1)).y_range == [[(0, 1)]]
     with pytest.raises(ValueError, match="y_range must be None or"):
-        Explorer(lambda a: Panel([]), [], log_y=True, y_range=(0, 1))
+        Explorer(lambda: Panel([]), [], log_y=True, y_range=(0, 1))
     with pytest.raises(ValueError, match="y_range must be None or"):
-        Explorer(lambda a: Panel([]), [], y_range=(1, 0))
+        Explorer(lambda: Panel([]), [], y_range=(1, 0))
 
 
 def test_plotly_uids_are_css_safe_whatever_the_trace_names():
@@ -696,3 +705,130 @@ def test_heatmaps_with_string_labels_get_category_axes():
     assert layout["xaxis2"]["type"] == "category"
     assert layout["yaxis2"]["type"] == "linear"  # numeric labels stay numeric
     assert layout["xaxis"]["type"] == "linear"
+
+
+def _one(a=1.0):
+    return Panel([Curve([0, 1], [0, a], "c")])
+
+
+_KNOB = Knob("a", (1.0,), low=0.5, high=2.0)
+_INF = float("inf")
+
+
+@pytest.mark.parametrize(
+    ("build", "exc", "match"),
+    [
+        # Knob: finite ends, low < high, types, distinct values, an identifier name
+        (lambda: Knob("a", (1.0,), low=-_INF, high=_INF), ValueError, "low must be"),
+        (lambda: Knob("a", (1.0,), low=0.0, high=float("nan")), ValueError, "high"),
+        (lambda: Knob("a", (1.0,), low="0", high=2.0), TypeError, "low must be a"),
+        (lambda: Knob("a", "abc"), TypeError, "values must be a sequence"),
+        (lambda: Knob("a", 3), TypeError, "values must be a sequence"),
+        (lambda: Knob("a", (1.0, 1.0)), ValueError, "values must be distinct"),
+        (lambda: Knob("a", (1.0, _INF)), ValueError, "values must be finite"),
+        (lambda: Knob("a", (None,)), TypeError, "a number or a string"),
+        (lambda: Knob("a b", (1.0,)), ValueError, "name must be a Python identifier"),
+        (lambda: Knob(3, (1.0,)), TypeError, "name must be a string"),
+        (lambda: Knob("a", (1.0,), log=True), ValueError, "log=True needs a live"),
+        (lambda: Knob("a", (1.0,), log="yes"), TypeError, "log must be True or"),
+        (lambda: Knob("a", (1.0,), label=5), TypeError, "label must be a string"),
+        (lambda: Knob("a", (1.0,), default=2.0), ValueError, "default=2.0 is not"),
+        # Explorer: sizes, counts, types, the panel's signature, the knobs
+        (lambda: Explorer(_one, [_KNOB], cols=-1), ValueError, "cols must be >= 1"),
+        (lambda: Explorer(_one, [_KNOB], cols=1.5), TypeError, "cols must be an int"),
+        (lambda: Explorer(_one, [_KNOB], rows=0), ValueError, "rows must be >= 1"),
+        (lambda: Explorer(_one, [_KNOB], height=-5), ValueError, "height must be"),
+        (lambda: Explorer(_one, [_KNOB], height=1e9), TypeError, "height must be an"),
+        (lambda: Explorer(_one, [_KNOB], max_states=0), ValueError, "max_states"),
+        (lambda: Explorer(_one, [_KNOB], title=3), TypeError, "title must be a str"),
+        (lambda: Explorer(_one, [_KNOB], log_y="no"), TypeError, r"log_y \(row 1"),
+        (lambda: Explorer(_one, [_KNOB], x_title=[1]), TypeError, r"x_title \(row"),
+        (lambda: Explorer(_one, [_KNOB], subplot_titles="ab"), TypeError, "subplot_"),
+        (lambda: Explorer(_one, [_KNOB], cols=2, log_x=[1, 2, 3]), ValueError, "log_x"),
+        (lambda: Explorer(_one, [_KNOB], y_range=(0, _INF)), ValueError, "y_range"),
+        (lambda: Explorer(_one, [_KNOB], shared_x="cols"), ValueError, "shared_x"),
+        (lambda: Explorer(_one, [_KNOB, _KNOB]), ValueError, "knob names must be"),
+        (lambda: Explorer(_one, [("a", 1)]), TypeError, r"knobs\[0\] must be a Knob"),
+        (lambda: Explorer(_one, _KNOB), TypeError, "knobs must be a sequence"),
+        (lambda: Explorer("panel", [_KNOB]), TypeError, "panel must be a function"),
+        (lambda: Explorer(lambda b: None, [_KNOB]), TypeError, "not accepted: .'a'."),
+        (lambda: Explorer(lambda a, b: 0, [_KNOB]), TypeError, "required but not"),
+        # traces
+        (lambda: Curve([0], [1], "c", col=-1), ValueError, "col must be an integer"),
+        (lambda: Curve([0], [1], "c", row=1.0), TypeError, "row must be an integer"),
+        (lambda: Curve([0], [1], "c", group=-1), ValueError, "group must be >= 0"),
+        (lambda: Curve(["a"], [1], "c"), TypeError, "x must hold real numbers"),
+        (lambda: Curve([0], [{}], "c"), TypeError, "y must hold real numbers"),
+        (lambda: Curve([0], [1], 5), TypeError, "name must be a string"),
+        (lambda: Curve([0], [1], "c", thin=1), TypeError, "thin must be True or"),
+        (lambda: Curve([0], [1], "c", error_y=[-1]), ValueError, "error_y must be >="),
+        (lambda: Heatmap([[1.0]], "h", zmax=_INF), ValueError, "zmax must be finite"),
+        (lambda: Heatmap([["x"]], "h"), TypeError, "z must hold real numbers"),
+        (lambda: Heatmap([[1.0]], "h", colorscale=3), TypeError, "colorscale must"),
+        (lambda: Heatmap([[1.0]], "h", showscale="y"), TypeError, "showscale"),
+        (lambda: band([0, 1], [["a", "b"], [1, 2]], "b"), TypeError, "samples must"),
+        (lambda: band([0, 1], [[1, 2], [3, 4]], 7), TypeError, "name must be a str"),
+        (lambda: Panel(Curve([0], [1], "c")), TypeError, "curves must be a list"),
+        (lambda: Panel([1]), TypeError, r"curves\[0\] must be a Curve"),
+        (lambda: Panel([], note=None), TypeError, "note must be a string"),
+        (
+            lambda: paired_curves([0, 1], [[1], [2]], [[1], [2]], ["u", "v"]),
+            ValueError,
+            r"simulation must have shape \(points, k\) = \(2, 2\)",
+        ),
+        (lambda: paired_curves([0, 1], [1, 2], [1, 2], "u"), TypeError, "labels must"),
+    ],
+)
+def test_every_constructor_argument_is_validated(build, exc, match):
+    with pytest.raises(exc, match=match):
+        build()
+
+
+def test_a_curve_outside_the_grid_is_refused_when_the_panel_is_computed():
+    ex = Explorer(lambda a: Panel([Curve([0], [a], "c", col=3)]), [_KNOB], cols=2)
+    with pytest.raises(ValueError, match="col=3; the grid has rows=1, cols=2"):
+        ex.evaluate()
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.05, 10.0), (0.03, 100.0), (1e-3, 0.3)])
+def test_a_log_slider_s_own_ends_are_valid_values(low, high):
+    # 10**log10(0.05) = 0.049999999999999996 < 0.05: the control's leftmost value
+    # used to be rejected, and every later move of any knob with it
+    import math
+
+    knob = Knob("lr", (low,), low=low, high=high, log=True)
+    for raw in (10 ** math.log10(low), 10 ** math.log10(high)):
+        assert low <= knob.clamp(raw) <= high
+        knob.check(knob.clamp(raw))
+    assert knob.clamp("x") == "x" and knob.clamp(float("nan")) != knob.clamp(1.0)
+
+
+def test_the_live_explorer_takes_its_sliders_ends_and_never_wedges():
+    import math
+
+    def panel(lr, b, kind):
+        if kind == "broken":
+            raise RuntimeError("this state cannot be computed")
+        return Panel([Curve([0, 1], [lr, b], "c")])
+
+    ex = Explorer(
+        panel,
+        [
+            Knob("lr", (0.1,), low=0.05, high=1.0, log=True),
+            Knob("b", (1.0,), low=0.1, high=3.0),
+            Knob("kind", ("ok", "broken")),
+        ],
+    )
+    ex.widget()
+    fig = ex._fig
+    ex._controls["lr"].value = 10 ** math.log10(0.05)  # what the frontend sends
+    assert ex._status.value == "" and fig.data[0].y[0] == 0.05
+    ex._controls["b"].value = 2.0  # other knobs keep working
+    assert fig.data[0].y[1] == 2.0
+    ex._controls["kind"].value = "broken"  # any error: the note says it, no raise
+    assert "RuntimeError" in ex._status.value
+    assert "cannot be computed" in fig.layout.annotations[0].text
+    ex._controls["kind"].value = "ok"  # and the next move computes afresh
+    ex._controls["b"].value = 0.5
+    assert fig.data[0].y[1] == 0.5 and ex._status.value == ""
+    assert fig.layout.annotations[0].text == ""

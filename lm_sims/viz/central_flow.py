@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from lm_sims import central_flow as cf
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = ["central_flow_explorer", "toy_central_flow_explorer"]
@@ -79,6 +80,8 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
     flow's minimum is stable and the three agree). Each state costs ~0.1 s
     after one compilation (~5 s). ``key`` is unused (deterministic).
     """
+    if key is not None:  # unused: the model is deterministic
+        check_key(key)
     del key
     a0, b0 = TOY_START
     c0 = a0**2 - b0**2
@@ -257,6 +260,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
     run of about a minute on two cores, after a compilation of ~10 s). The whole
     static grid is one run (~1 minute cold).
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(smoothing, lr_ratio):

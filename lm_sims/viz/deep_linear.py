@@ -6,6 +6,7 @@ import jax
 import numpy as np
 
 from lm_sims import deep_linear
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, paired_curves
 
 __all__ = ["balancedness_explorer", "mode_explorer", "random_init_explorer"]
@@ -44,6 +45,7 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
 def mode_explorer(key: jax.Array) -> Explorer:
     """Mode strengths u_i(t) from balanced, task-aligned init: Saxe et al. (2014)
     Fig. 3 in miniature. Static grid: dataset x depth x learning rate."""
+    check_key(key)
 
     def panel(dataset, depth, lr, init_scale, width):
         cfg = deep_linear.Config(
@@ -84,6 +86,7 @@ def mode_explorer(key: jax.Array) -> Explorer:
 def random_init_explorer(key: jax.Array) -> Explorer:
     """Two-layer network from small *random* init: each mode follows the aligned
     solution with an effective u0 (see :func:`lm_sims.deep_linear.effective_u0`)."""
+    check_key(key)
 
     def panel(dataset, init_scale, width, lr):
         cfg = deep_linear.Config(
@@ -121,6 +124,7 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
     """Balancedness ``||Q(t)||_F`` under gradient descent, against its conserved
     gradient-flow value ``||Q(0)||_F``, and the relative imbalance
     ``||Q||_F / ||W_1 W_1^T||_F`` that small init drives to zero."""
+    check_key(key)
 
     def panel(lr, init_scale, depth):
         cfg = deep_linear.Config(

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from lm_sims import edge_of_stability as eos
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = ["edge_of_stability_explorer", "quadratic_explorer"]
@@ -74,6 +75,7 @@ def edge_of_stability_explorer(key: jax.Array) -> Explorer:
     whole static grid (12 states, 36 runs) took 65 s cold on two loaded cores
     (load average 5.5), most of it compiling; the explorer cache keeps it.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(activation, width, lr_scale):
@@ -154,6 +156,8 @@ def quadratic_explorer(key: jax.Array | None = None) -> Explorer:
     live 0.2-2.5. ``key`` is unused (the quadratic is deterministic); it is
     accepted so that every explorer factory has the same signature.
     """
+    if key is not None:  # unused: the model is deterministic
+        check_key(key)
     del key
 
     def panel(lr_times_s):

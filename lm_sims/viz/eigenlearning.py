@@ -8,6 +8,7 @@ import jax
 import numpy as np
 
 from lm_sims import eigenlearning as el
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = ["eigenlearning_explorer"]
@@ -30,6 +31,7 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
         Simon, Dickens, Karkada & DeWeese, "The Eigenlearning Framework", 2023,
         arXiv:2110.03922.
     """
+    check_key(key)
 
     @functools.lru_cache(maxsize=64)
     def curve(ridge, noise, alpha, r):

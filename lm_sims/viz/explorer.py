@@ -49,6 +49,8 @@ from typing import Any
 
 import numpy as np
 
+from lm_sims._config import check_callable, check_int, check_real
+
 __all__ = [
     "DIVERGING",
     "MAX_STATES",
@@ -128,6 +130,51 @@ def is_static_build() -> bool:
     return os.environ.get("LM_SIMS_STATIC", "") not in ("", "0")
 
 
+# -- argument checks (the numeric ones are lm_sims._config's) ----------------------
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{name} must be True or False, got {name}={value!r} "
+            f"({type(value).__name__})"
+        )
+
+
+def _check_str(name: str, value: Any, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise TypeError(
+            f"{name} must be a string{' or None' if optional else ''}, got "
+            f"{name}={value!r} ({type(value).__name__})"
+        )
+
+
+def _numbers(name: str, value: Any) -> np.ndarray:
+    """``value`` as a float array; TypeError naming ``name`` if it holds anything
+    but real numbers (strings, None, objects)."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "biuf":
+        if a.dtype.kind == "O":
+            try:
+                a = a.astype(float)
+            except (TypeError, ValueError):
+                pass
+        if a.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{name} must hold real numbers, got {name} of dtype {a.dtype} "
+                f"({textwrap.shorten(repr(value), 60)})"
+            )
+    return a.astype(float)
+
+
+def _is_number(v: Any) -> bool:
+    return not isinstance(v, (bool, np.bool_)) and isinstance(
+        v, (int, float, np.integer, np.floating)
+    )
+
+
 @dataclass(frozen=True)
 class Knob:
     """One control of an explorer.
@@ -143,12 +190,20 @@ class Knob:
         default: the initial value (defaults to the middle of ``values``).
 
     Raises:
-        ValueError: empty ``values``; only one of ``low`` / ``high``; ``low >= high``;
-            ``log`` with ``low <= 0``; a static value outside ``[low, high]``;
-            a ``default`` that is not one of ``values``.
+        ValueError: a ``name`` that is not an identifier; empty or repeated
+            ``values``; a non-finite value; only one of ``low`` / ``high``;
+            non-finite ends or ``low >= high``; ``log`` with ``low <= 0``; a static
+            value outside ``[low, high]``; a ``default`` that is not one of
+            ``values``.
+        TypeError: ``values`` a string or not a sequence, a value that is neither
+            a number nor a string, non-numeric ``low`` / ``high`` or values of a
+            continuous knob, a non-bool ``log``, a non-string ``label``.
 
     Example:
         >>> Knob("lr", (0.01, 0.1), low=1e-3, high=1.0, log=True).default
+        0.01
+        >>> Knob("lr", (0.01,), low=0.01, high=1.0, log=True).clamp(
+        ...     10 ** math.log10(0.01))  # a log slider's leftmost value
         0.01
     """
 
@@ -161,21 +216,54 @@ class Knob:
     default: Any = None
 
     def __post_init__(self):
-        values = tuple(self.values)
+        _check_str("name", self.name)
+        if not self.name.isidentifier():
+            raise ValueError(
+                "name must be a Python identifier (the panel function's keyword), "
+                f"got name={self.name!r}"
+            )
+        what = f"knob {self.name!r}"
+        if isinstance(self.values, (str, bytes)) or not isinstance(
+            self.values, (Sequence, np.ndarray, range)
+        ):
+            raise TypeError(
+                f"{what}: values must be a sequence of numbers or strings, got "
+                f"values={self.values!r} ({type(self.values).__name__})"
+            )
+        values = tuple(
+            v.item() if isinstance(v, np.generic) else v for v in self.values
+        )
         object.__setattr__(self, "values", values)
         if not values:
-            raise ValueError(f"knob {self.name!r}: values must not be empty")
+            raise ValueError(f"{what}: values must not be empty")
+        for v in values:
+            if not (_is_number(v) or isinstance(v, str)):
+                raise TypeError(
+                    f"{what}: each value must be a number or a string, got "
+                    f"{v!r} ({type(v).__name__}) in values={values!r}"
+                )
+            if _is_number(v) and not math.isfinite(v):
+                raise ValueError(f"{what}: values must be finite, got {v!r}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"{what}: values must be distinct, got {values!r}")
+        _check_bool(f"{what}: log", self.log)
+        _check_str(f"{what}: label", self.label, optional=True)
         if (self.low is None) != (self.high is None):
-            raise ValueError(f"knob {self.name!r}: give both low and high, or neither")
+            raise ValueError(f"{what}: give both low and high, or neither")
+        if self.log and not self.continuous:
+            raise ValueError(f"{what}: log=True needs a live range low, high")
         if self.continuous:
+            check_real(f"{what}: low", self.low)
+            check_real(f"{what}: high", self.high)
+            object.__setattr__(self, "low", float(self.low))
+            object.__setattr__(self, "high", float(self.high))
             if not self.low < self.high:
                 raise ValueError(
-                    f"knob {self.name!r}: low must be < high, got low={self.low}, "
-                    f"high={self.high}"
+                    f"{what}: low must be < high, got low={self.low}, high={self.high}"
                 )
             if self.log and self.low <= 0:
                 raise ValueError(
-                    f"knob {self.name!r}: a log knob needs low > 0, got low={self.low}"
+                    f"{what}: a log knob needs low > 0, got low={self.low}"
                 )
             for v in values:
                 self.check(v)
@@ -193,6 +281,19 @@ class Knob:
     @property
     def text(self) -> str:
         return self.label or self.name
+
+    def clamp(self, value: Any) -> Any:
+        """The value a live control reports, moved into ``[low, high]``.
+
+        A slider's ends are computed in floating point and can fall just outside
+        the range (a log slider's leftmost value ``10**log10(low)`` is below
+        ``low`` for ``low = 0.05``); a value the control itself produces is always
+        valid. Discrete knobs and non-numbers are returned unchanged (and checked
+        by :meth:`check`).
+        """
+        if self.continuous and _is_number(value) and math.isfinite(value):
+            return min(max(float(value), self.low), self.high)
+        return value
 
     def check(self, value: Any) -> Any:
         """Return ``value`` if valid for this knob, else raise ValueError/TypeError."""
@@ -219,7 +320,11 @@ class Knob:
 
 def _place(kind: str, name: str, row: Any, col: Any) -> None:
     for what, v in (("row", row), ("col", col)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(
+                f"{kind} {name!r}: {what} must be an integer >= 1, got {what}={v!r}"
+            )
+        if v < 1:
             raise ValueError(
                 f"{kind} {name!r}: {what} must be an integer >= 1, got {what}={v!r}"
             )
@@ -262,8 +367,11 @@ class Curve:
 
     Raises:
         ValueError: unknown ``role`` or ``mode``; arrays of different lengths; only one
-            of ``lower`` / ``upper``; ``lower > upper``; a band with ``breaks``;
-            ``row`` or ``col`` < 1.
+            of ``lower`` / ``upper``; ``lower > upper``; a negative ``error_y``; a
+            band with ``breaks``; ``row`` or ``col`` < 1; ``group`` < 0.
+        TypeError: a non-string ``name``, ``id`` or ``band_label``; arrays that
+            hold anything but numbers; a non-integer ``row``, ``col`` or ``group``;
+            a non-bool flag (``showlegend``, ``breaks``, ``secondary_y``, ``thin``).
 
     Example:
         >>> c = Curve([0, 1, 2], [1.0, float("nan"), 3.0], "loss")
@@ -292,14 +400,21 @@ class Curve:
     thin: bool = False
 
     def __post_init__(self):
+        _check_str("name", self.name)
+        what = f"curve {self.name!r}"
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, got role={self.role!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got mode={self.mode!r}")
         _place("curve", self.name, self.row, self.col)
+        check_int(f"{what}: group", self.group, minimum=0)
+        for flag in ("showlegend", "breaks", "secondary_y", "thin"):
+            _check_bool(f"{what}: {flag}", getattr(self, flag))
+        _check_str(f"{what}: band_label", self.band_label)
+        _check_str(f"{what}: id", self.id, optional=True)
         self.id = str(self.name if self.id is None else self.id)
-        x = np.asarray(self.x, dtype=float).reshape(-1)
-        y = np.asarray(self.y, dtype=float).reshape(-1)
+        x = _numbers(f"{what}: x", self.x).reshape(-1)
+        y = _numbers(f"{what}: y", self.y).reshape(-1)
         if x.shape != y.shape:
             raise ValueError(
                 f"curve {self.name!r}: x and y must have equal length, got "
@@ -314,8 +429,8 @@ class Curve:
         if self.lower is not None:
             if self.breaks:
                 raise ValueError(f"curve {self.name!r}: a band cannot have breaks")
-            lo = np.asarray(self.lower, dtype=float).reshape(-1)
-            hi = np.asarray(self.upper, dtype=float).reshape(-1)
+            lo = _numbers(f"{what}: lower", self.lower).reshape(-1)
+            hi = _numbers(f"{what}: upper", self.upper).reshape(-1)
             if lo.shape != y.shape or hi.shape != y.shape:
                 raise ValueError(
                     f"curve {self.name!r}: lower and upper must match y's length "
@@ -340,10 +455,16 @@ class Curve:
             keep |= gap
         err = None
         if self.error_y is not None:
-            err = np.asarray(self.error_y, dtype=float).reshape(-1)
+            err = _numbers(f"{what}: error_y", self.error_y).reshape(-1)
             if err.shape != y.shape:
                 raise ValueError(
-                    f"curve {self.name!r}: error_y must match y's length {y.size}"
+                    f"curve {self.name!r}: error_y must match y's length {y.size}, "
+                    f"got {err.size}"
+                )
+            if np.any(err < 0):
+                raise ValueError(
+                    f"curve {self.name!r}: error_y must be >= 0 (half-widths), got "
+                    f"error_y={float(err[err < 0][0])!r}"
                 )
             keep &= np.isfinite(err) | gap
             err = np.where(gap, np.nan, err)[keep]
@@ -381,8 +502,11 @@ class Heatmap:
         id: the trace's key (default ``name``).
 
     Raises:
-        ValueError: ``z`` not 2-D or empty; labels of the wrong length; ``zmin >=
-            zmax``; ``row`` or ``col`` < 1.
+        ValueError: ``z`` not 2-D or empty; labels of the wrong length; non-finite
+            ``zmin`` / ``zmax`` or ``zmin >= zmax``; ``row`` or ``col`` < 1.
+        TypeError: a non-numeric ``z``; a non-string ``name``, ``id`` or
+            ``colorbar_title``; a malformed ``colorscale``; non-integer ``row`` /
+            ``col``; a non-bool ``showscale``.
 
     Example:
         >>> h = Heatmap([[1.0, 0.5], [0.5, 1.0]], "CKA", x=["l1", "l2"], y=["l1", "l2"])
@@ -404,9 +528,28 @@ class Heatmap:
     showscale: bool = True
 
     def __post_init__(self):
+        _check_str("name", self.name)
+        what = f"heatmap {self.name!r}"
         _place("heatmap", self.name, self.row, self.col)
+        _check_str(f"{what}: id", self.id, optional=True)
+        _check_str(f"{what}: colorbar_title", self.colorbar_title, optional=True)
+        _check_bool(f"{what}: showscale", self.showscale)
+        if isinstance(self.colorscale, str):
+            if not self.colorscale:
+                raise ValueError(f"{what}: colorscale must not be empty")
+        elif not isinstance(self.colorscale, Sequence) or not all(
+            isinstance(p, Sequence) and len(p) == 2 for p in self.colorscale
+        ):
+            raise TypeError(
+                f"{what}: colorscale must be 'sequential', 'diverging', a plotly "
+                "colour-scale name or a sequence of (position, colour) pairs, got "
+                f"colorscale={self.colorscale!r}"
+            )
+        for end in ("zmin", "zmax"):
+            if getattr(self, end) is not None:
+                check_real(f"{what}: {end}", getattr(self, end))
         self.id = str(self.name if self.id is None else self.id)
-        z = np.asarray(self.z, dtype=float)
+        z = _numbers(f"{what}: z", self.z)
         if z.ndim != 2 or z.size == 0:
             raise ValueError(
                 f"heatmap {self.name!r}: z must be a non-empty 2-D array, got shape "
@@ -445,10 +588,40 @@ def _plain(v: Any) -> Any:
 
 @dataclass
 class Panel:
-    """What a panel function returns: traces (curves, heatmaps) and a note."""
+    """What a panel function returns: traces (curves, heatmaps) and a note.
+
+    Args:
+        curves: the traces, :class:`Curve` or :class:`Heatmap` (any sequence; kept
+            as a list).
+        note: text shown above the plots (e.g. "Diverged at step 12"), or "".
+
+    Raises:
+        TypeError: ``curves`` not a sequence of traces, or a non-string ``note``.
+
+    Example:
+        >>> Panel((Curve([0, 1], [0, 1], "c"),)).curves[0].id
+        'c'
+    """
 
     curves: list[Curve | Heatmap]
     note: str = ""
+
+    def __post_init__(self):
+        if isinstance(self.curves, (str, bytes)) or not isinstance(
+            self.curves, Sequence
+        ):
+            raise TypeError(
+                "curves must be a list of Curve and Heatmap traces, got "
+                f"curves={self.curves!r} ({type(self.curves).__name__})"
+            )
+        self.curves = list(self.curves)
+        for i, item in enumerate(self.curves):
+            if not isinstance(item, (Curve, Heatmap)):
+                raise TypeError(
+                    f"curves[{i}] must be a Curve or a Heatmap, got "
+                    f"{type(item).__name__}"
+                )
+        _check_str("note", self.note)
 
 
 def band(
@@ -478,6 +651,8 @@ def band(
     Raises:
         ValueError: ``samples`` not 2-D, fewer than 2 seeds, a number of points that
             differs from ``x``'s, or an unknown ``spread``.
+        TypeError: ``x`` or ``samples`` holding anything but numbers, a non-string
+            ``name``.
 
     Example:
         >>> import numpy as np
@@ -485,9 +660,11 @@ def band(
         >>> c.y.tolist(), c.lower.tolist(), c.band_label
         ([2.0, 3.0], [0.5858, 1.5858], 'mean ± 1 s.d. over 2 seeds')
     """
+    _check_str("name", name)
     if spread not in SPREADS:
         raise ValueError(f"spread must be one of {SPREADS}, got spread={spread!r}")
-    s = np.asarray(samples, dtype=float)
+    s = _numbers(f"band {name!r}: samples", samples)
+    x = _numbers(f"band {name!r}: x", x)
     if s.ndim != 2 or s.shape[0] < 2:
         raise ValueError(
             f"band {name!r}: samples must have shape (num_seeds >= 2, points), got "
@@ -540,13 +717,37 @@ def paired_curves(
         theory_x: (points_th,) x values of the theory (default: ``x``).
         col, row: subplot.
 
+    Raises:
+        ValueError: ``simulation`` or ``theory`` whose shape is not (points, k)
+            with ``k = len(labels)`` and points matching their x values.
+        TypeError: non-numeric arrays; ``labels`` not a sequence of strings.
+
     Example:
         >>> [c.id for c in paired_curves([0, 1], [[1], [2]], [[1], [2]], ["u"])]
         ['u', 'u (theory)']
     """
-    simulation = np.asarray(simulation, dtype=float).reshape(len(np.asarray(x)), -1)
+    if isinstance(labels, str) or not isinstance(labels, Sequence):
+        raise TypeError(f"labels must be a sequence of strings, got labels={labels!r}")
+    for label in labels:
+        _check_str("each label", label)
+    k = len(labels)
     theory_x = x if theory_x is None else theory_x
-    theory = np.asarray(theory, dtype=float).reshape(len(np.asarray(theory_x)), -1)
+    arrays = {}
+    for what, values, xs in (
+        ("simulation", simulation, x),
+        ("theory", theory, theory_x),
+    ):
+        n = _numbers("x" if what == "simulation" else "theory_x", xs).size
+        a = _numbers(what, values)
+        if a.ndim == 1 and k == 1:
+            a = a[:, None]
+        if a.shape != (n, k):
+            raise ValueError(
+                f"{what} must have shape (points, k) = ({n}, {k}) (points of its x "
+                f"values, one column per label), got shape {a.shape}"
+            )
+        arrays[what] = a
+    simulation, theory = arrays["simulation"], arrays["theory"]
     curves = []
     for i, label in enumerate(labels):
         curves.append(
@@ -658,23 +859,80 @@ def _subtitle(styles: Sequence[dict]) -> str:
     return " · ".join(parts)
 
 
-def _cells(name: str, value: Any, rows: int, cols: int) -> list[list]:
+def _cells(
+    name: str, value: Any, rows: int, cols: int, kind: type | None = None
+) -> list[list]:
     """A per-subplot setting as a rows x cols grid: one value for all subplots, one
-    per column (every row alike), one per subplot in row-major order, or nested."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return [[value] * cols for _ in range(rows)]
-    value = list(value)
-    if value and all(isinstance(v, (list, tuple)) for v in value):
-        if len(value) == rows and all(len(v) == cols for v in value):
-            return [list(v) for v in value]
-    elif len(value) == cols:
-        return [list(value) for _ in range(rows)]
-    elif len(value) == rows * cols:
-        return [value[r * cols : (r + 1) * cols] for r in range(rows)]
-    raise ValueError(
-        f"{name} needs one value, one per column ({cols}), one per subplot "
-        f"({rows * cols}, row by row) or a {rows} x {cols} nested list; got {value!r}"
-    )
+    per column (every row alike), one per subplot in row-major order, or nested.
+    With ``kind`` (``str`` or ``bool``), every cell must be of that type."""
+    if value is None or isinstance(value, (str, bool, int, float, np.bool_)):
+        cells = [[value] * cols for _ in range(rows)]
+    else:
+        if not isinstance(value, (Sequence, np.ndarray)):
+            raise TypeError(
+                f"{name} must be one value or a sequence of values, got "
+                f"{name}={value!r} ({type(value).__name__})"
+            )
+        value = list(value)
+        cells = None
+        if value and all(isinstance(v, (list, tuple)) for v in value):
+            if len(value) == rows and all(len(v) == cols for v in value):
+                cells = [list(v) for v in value]
+        elif len(value) == cols:
+            cells = [list(value) for _ in range(rows)]
+        elif len(value) == rows * cols:
+            cells = [value[r * cols : (r + 1) * cols] for r in range(rows)]
+        if cells is None:
+            raise ValueError(
+                f"{name} needs one value, one per column ({cols}), one per subplot "
+                f"({rows * cols}, row by row) or a {rows} x {cols} nested list; "
+                f"got {value!r}"
+            )
+    if kind is not None:
+        check = _check_bool if kind is bool else _check_str
+        for r, row in enumerate(cells):
+            for c, v in enumerate(row):
+                check(f"{name} (row {r + 1}, col {c + 1})", v)
+    return cells
+
+
+_MIN_HEIGHT, _MAX_HEIGHT = 150, 5000  # pixels: room for a title and one plot; a
+# figure taller than a few screens is a mistake
+
+
+def _check_panel_signature(panel: Callable, names: Sequence[str]) -> None:
+    """Raise TypeError unless ``panel`` accepts every knob as a keyword and needs
+    no other argument (checked before anything is computed)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(panel)
+    except (TypeError, ValueError):  # builtins and some C callables: cannot tell
+        return
+    params = sig.parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        accepted = None
+    else:
+        accepted = {
+            p.name
+            for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
+    missing = [n for n in names if accepted is not None and n not in accepted]
+    required = [
+        p.name
+        for p in params
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+        and p.name not in names
+    ]
+    if missing or required:
+        raise TypeError(
+            f"panel{sig} must take each knob as a keyword argument and need no "
+            f"other: knobs {list(names)}"
+            + (f"; not accepted: {missing}" if missing else "")
+            + (f"; required but not a knob: {required}" if required else "")
+        )
 
 
 _SHARED = (False, True, "columns", "rows", "all")
@@ -712,7 +970,14 @@ class Explorer:
 
     Raises:
         ValueError: duplicate knob names; a per-subplot setting of the wrong length;
-            ``rows`` or ``cols`` < 1; an unknown ``shared_x`` / ``shared_y``.
+            ``rows`` or ``cols`` outside 1 .. 12; ``height`` outside 150 .. 5000
+            pixels; ``max_states`` < 1; an unknown ``shared_x`` / ``shared_y``; a
+            ``y_range`` that is not finite ``(low, high)`` with ``low < high`` on a
+            linear axis.
+        TypeError: a ``panel`` that is not callable or does not take every knob
+            as a keyword (or needs another argument); ``knobs`` that are not
+            :class:`Knob`; non-integer sizes; titles that are not strings; log and
+            secondary-axis flags that are not bools.
 
     Displaying the object in a notebook shows the static figure during a book build
     and live widgets otherwise. :meth:`static_html` and :meth:`widget` give each
@@ -750,24 +1015,39 @@ class Explorer:
         max_states: int = MAX_STATES,
         y_range: Sequence | None = None,
     ):
+        check_callable("panel", panel, optional=False)
+        if isinstance(knobs, (str, bytes)) or not isinstance(knobs, Sequence):
+            raise TypeError(f"knobs must be a sequence of Knob, got knobs={knobs!r}")
+        for i, k in enumerate(knobs):
+            if not isinstance(k, Knob):
+                raise TypeError(
+                    f"knobs[{i}] must be a Knob, got {k!r} ({type(k).__name__})"
+                )
         names = [k.name for k in knobs]
         if len(set(names)) != len(names):
             raise ValueError(f"knob names must be unique, got {names}")
-        for what, n in (("rows", rows), ("cols", cols), ("max_states", max_states)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"{what} must be an integer >= 1, got {what}={n!r}")
+        _check_panel_signature(panel, names)
+        _check_str("title", title)
+        for what, n, hi in (
+            ("rows", rows, 12),
+            ("cols", cols, 12),
+            ("max_states", max_states, None),
+        ):
+            check_int(what, n, minimum=1, maximum=hi)
+        if height is not None:
+            check_int("height", height, minimum=_MIN_HEIGHT, maximum=_MAX_HEIGHT)
         for what, s in (("shared_x", shared_x), ("shared_y", shared_y)):
-            if s not in _SHARED:
+            if not isinstance(s, (bool, str)) or s not in _SHARED:
                 raise ValueError(f"{what} must be one of {_SHARED}, got {what}={s!r}")
         self.panel_fn = panel
         self.knobs = tuple(knobs)
         self.title = title
         self.rows, self.cols = int(rows), int(cols)
         r, c = self.rows, self.cols
-        self.x_title = _cells("x_title", x_title, r, c)
-        self.y_title = _cells("y_title", y_title, r, c)
-        self.log_x = _cells("log_x", log_x, r, c)
-        self.log_y = _cells("log_y", log_y, r, c)
+        self.x_title = _cells("x_title", x_title, r, c, str)
+        self.y_title = _cells("y_title", y_title, r, c, str)
+        self.log_x = _cells("log_x", log_x, r, c, bool)
+        self.log_y = _cells("log_y", log_y, r, c, bool)
         one_range = (
             isinstance(y_range, (tuple, list))
             and len(y_range) == 2
@@ -782,19 +1062,28 @@ class Explorer:
             for rng, is_log in zip(row, logs, strict=True):
                 if rng is None:
                     continue
-                ok = isinstance(rng, (tuple, list)) and len(rng) == 2
+                ok = (
+                    isinstance(rng, (tuple, list))
+                    and len(rng) == 2
+                    and all(_is_number(v) and math.isfinite(v) for v in rng)
+                )
                 if is_log or not ok or not float(rng[0]) < float(rng[1]):
                     raise ValueError(
-                        "y_range must be None or (low, high) with low < high on a "
-                        f"linear axis, got y_range={y_range!r}"
+                        "y_range must be None or (low, high), finite numbers with "
+                        f"low < high, on a linear axis, got y_range={y_range!r}"
                     )
-        self.secondary_y = _cells("secondary_y", secondary_y, r, c)
-        self.y2_title = _cells("y2_title", y2_title, r, c)
-        self.log_y2 = _cells("log_y2", log_y2, r, c)
+        self.secondary_y = _cells("secondary_y", secondary_y, r, c, bool)
+        self.y2_title = _cells("y2_title", y2_title, r, c, str)
+        self.log_y2 = _cells("log_y2", log_y2, r, c, bool)
+        if isinstance(subplot_titles, str):
+            raise TypeError(
+                "subplot_titles must be a sequence of strings (one per column or "
+                f"per subplot), got the string {subplot_titles!r}"
+            )
         self.subplot_titles = (
             None
             if subplot_titles is None
-            else _cells("subplot_titles", list(subplot_titles), r, c)
+            else _cells("subplot_titles", list(subplot_titles), r, c, str)
         )
         self.shared_x, self.shared_y = shared_x, shared_y
         self.height = (
@@ -1390,18 +1679,32 @@ class Explorer:
             c.observe(self._on_change, names="value")
         return w.VBox([*self._controls.values(), self._status, self._fig])
 
+    def live_values(self) -> dict[str, Any]:
+        """The knob values the live controls show now, each moved into its knob's
+        range (:meth:`Knob.clamp`: a slider's ends can round just outside it)."""
+        knobs = {k.name: k for k in self.knobs}
+        return {name: knobs[name].clamp(c.value) for name, c in self._controls.items()}
+
     def _on_change(self, _change=None) -> None:
         start = time.perf_counter()
-        values = {name: c.value for name, c in self._controls.items()}
         try:
-            panel = self.evaluate(**values)
-        except (ValueError, TypeError) as err:  # keep the widget alive, say why
-            self._status.value = (
-                f"<span style='color:#D55E00'>{html.escape(str(err))}</span>"
-            )
+            panel = self.evaluate(**self.live_values())
+            self.update(panel)
+        except Exception as err:  # a live figure must never wedge:
+            # whatever a state raises (a model's ValueError, a JAX error), the old
+            # traces stay, the note and the status say why, and the next move of
+            # any knob computes afresh from all the controls' values
+            self._show_error(err)
             return
-        self.update(panel)
         self.last_update_s = time.perf_counter() - start
+
+    def _show_error(self, err: Exception) -> None:
+        msg = f"Not updated ({type(err).__name__}): {err}"
+        self._status.value = f"<span style='color:#D55E00'>{html.escape(msg)}</span>"
+        if self._fig is not None:
+            with self._fig.batch_update():
+                self._fig.layout.annotations[0].text = _wrap_note(html.escape(msg))
+                self._fig.layout.margin.t = self._top(_note_lines(msg))
 
     def update(self, panel: Panel) -> None:
         """Put ``panel``'s traces into the live figure in place (matched by id;

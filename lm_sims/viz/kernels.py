@@ -30,6 +30,7 @@ import jax
 import numpy as np
 
 from lm_sims import kernels, mlp
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
 
 __all__ = ["nngp_explorer", "ntk_explorer", "signal_propagation_explorer"]
@@ -69,6 +70,7 @@ def nngp_explorer(key: jax.Array) -> Explorer:
         Neal, "Bayesian Learning for Neural Networks", 1996; Lee et al., "Deep
         neural networks as Gaussian processes", 2018, arXiv:1711.00165.
     """
+    check_key(key)
     x = kernels.circle(_NNGP_ANGLES)
     x_theory = np.asarray(kernels.circle(_NNGP_THEORY_ANGLES), np.float64)
     grid = np.linspace(-4.0, 4.0, 121)
@@ -165,6 +167,7 @@ def signal_propagation_explorer(key: jax.Array) -> Explorer:
         transient chaos", 2016, arXiv:1606.05340; Schoenholz et al., "Deep
         information propagation", 2017, arXiv:1611.01232.
     """
+    check_key(key)
     angles = np.concatenate([[0.0], np.arccos(_SIGNAL_C0)])
     x = kernels.circle(angles)
     layers = np.arange(1, _SIGNAL_DEPTH + 1)
@@ -266,6 +269,21 @@ _LAZINESS = (
 )
 
 
+def _kernel_prediction(s, i, lr):
+    """Kernel gradient descent with the analytic NTK from the first network of
+    width index i: :func:`lm_sims.kernels.predict_linearized`, whose
+    ``diverged_step`` and ``unstable_modes`` the note reports."""
+    x = kernels.circle(s.train_angles)
+    theta = kernels.ntk(x, None, kernels.ntk_config(1, lr))
+    return kernels.predict_linearized(
+        theta,
+        s.y_train,
+        [0.0, lr * kernels.NTK_STEPS],
+        f0_train=s.f0_train[i, 0],
+        lr=lr,
+    )
+
+
 def ntk_explorer(key: jax.Array) -> Explorer:
     """The NTK regime: a trained two-layer ReLU network against kernel gradient
     descent with the analytic NTK (left, at one width), and how the kernel, the
@@ -290,6 +308,7 @@ def ntk_explorer(key: jax.Array) -> Explorer:
         al., "The large learning rate phase of deep learning: the catapult
         mechanism", 2020, arXiv:2003.02218.
     """
+    check_key(key)
 
     @functools.lru_cache(maxsize=32)
     def scan(lr, num_train, target):
@@ -338,8 +357,16 @@ def ntk_explorer(key: jax.Array) -> Explorer:
             ]
         notes = []
         if lr >= s.lr_max:
+            pred = _kernel_prediction(s, i, lr)
+            when = (
+                f" at step {pred.diverged_step}"
+                if pred.diverged
+                else f" (not yet within {kernels.NTK_STEPS} steps)"
+            )
             notes.append(
-                f"lr ≥ 2P/λ_max = {s.lr_max:.2f}: kernel gradient descent diverges"
+                f"lr ≥ 2P/λ_max = {s.lr_max:.2f}: kernel gradient descent "
+                f"diverges{when}, {int(np.sum(pred.unstable_modes))} NTK mode(s) "
+                "with |1 − lr λ/P| > 1"
             )
         if s.diverged_step[i, 0] >= 0:
             notes.append(f"the network diverged at step {int(s.diverged_step[i, 0])}")

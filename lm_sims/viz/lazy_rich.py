@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from lm_sims import feature_learning, lazy_rich
+from lm_sims._config import check_key
 from lm_sims.lazy_rich import LAZY_CONFIG, predict_lazy
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
 
@@ -124,13 +125,21 @@ def _lazy_rich_panel(key, cfg: lazy_rich.Config) -> Panel:
             showlegend=False,
         ),
     ]
-    note = ""
+    notes = []
     if int(traj.diverged_step) >= 0:
-        note = (
+        notes.append(
             f"Diverged at step {int(traj.diverged_step)}: paths and curves stop "
             "there (lower the learning rate)."
         )
-    return Panel(curves, note)
+    if theory.diverged:
+        # the linearised network is a result too: its curves stop where its loss
+        # leaves the range a run accepts (predict_lazy masks them)
+        notes.append(
+            f"The lazy theory diverges at step {theory.diverged_step}: "
+            f"{int(np.sum(theory.unstable_modes))} tangent-kernel mode(s) have "
+            "|1 − η λ| > 1, so its dashed curves stop there."
+        )
+    return Panel(curves, " ".join(notes))
 
 
 def lazy_rich_explorer(key: jax.Array) -> Explorer:
@@ -152,6 +161,7 @@ def lazy_rich_explorer(key: jax.Array) -> Explorer:
     relative change, alignment with the teacher, largest neuron) are
     :func:`lm_sims.lazy_rich.run_summary`.
     """
+    check_key(key)
 
     def panel(alpha, width, lr):
         cfg = LAZY_CONFIG.replace(alpha=alpha, width=width, lr=lr)
@@ -227,6 +237,7 @@ def relative_change_explorer(key: jax.Array) -> Explorer:
     The one knob, width, is
     discrete: each width's sweeps (4 x 7 runs, ~1 s) are computed once and cached.
     """
+    check_key(key)
     key_data = _key_data(key)
     lr = LAZY_CONFIG.lr
 
@@ -311,6 +322,7 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
     (1, 2). All knobs are discrete: one lr costs ~2 s on 2 cores (5 widths up to
     1024, 3 parameterisations, 4 seeds) and is cached, so revisiting it is instant.
     """
+    check_key(key)
 
     key_data = _key_data(key)
 

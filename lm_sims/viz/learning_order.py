@@ -26,6 +26,7 @@ import jax
 import numpy as np
 
 from lm_sims import learning_order as lo
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Heatmap, Knob, Panel
 
 __all__ = ["learning_order_explorer"]
@@ -175,6 +176,7 @@ def learning_order_explorer(key: jax.Array) -> Explorer:
         >>> [k.name for k in ex.knobs]
         ['seed', 'learner']
     """
+    check_key(key)
     key_data = tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
 
     def panel(seed, learner):

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from lm_sims import natural_data as nd
+from lm_sims._config import check_key
 from lm_sims.fitting import power_law_fit
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
@@ -77,6 +78,7 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
     ``key`` is unused (the data are fixed); it is taken for a uniform factory
     signature.
     """
+    check_key(key)
     del key  # deterministic data
 
     def panel(zipf_last, pca_last):
@@ -232,6 +234,7 @@ def hea_explorer(key: jax.Array) -> Explorer:
         Karkada, Turnbull, Liu & Simon, "Predicting kernel regression learning
         curves from only raw data statistics", 2025, arXiv:2510.14878.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(data, bandwidth):

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from lm_sims import feature_ansatz, neural_collapse
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Heatmap, Knob, Panel
 
 __all__ = ["feature_ansatz_explorer", "neural_collapse_explorer"]
@@ -66,6 +67,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
     (:data:`lm_sims.neural_collapse.ETF_CONFIG` and ``DIGITS_CONFIG`` otherwise),
     ~30 s in all on 2 cores. Live: weight decay in [1e-4, 3e-2].
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(dataset, weight_decay, width):
@@ -200,6 +202,7 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
     4 runs of ~1 s (8 s in all with compilation on 2 cores). Live: weight decay
     in [0, 1e-2].
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(directions, weight_decay):

@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from lm_sims import representations as rep
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Heatmap, Knob, Panel
 
 __all__ = [
@@ -82,6 +83,7 @@ def random_features_explorer(key: jax.Array) -> Explorer:
     Mutual k-NN (k = 10) has no such law; the note gives both fitted slopes over
     N >= 256. Knob: activation (ReLU, erf). Static grid: 2 states, ~10 s.
     """
+    check_key(key)
     key_data = _key_data(key)
     widths = np.asarray(rep.RF_WIDTHS, float)
 
@@ -135,6 +137,7 @@ def width_alignment_explorer(key: jax.Array) -> Explorer:
     1, or 2 and 3). The note gives the fitted slopes. Static grid: 2 states, 20
     trained networks (~15 s, shared with the other explorers).
     """
+    check_key(key)
     key_data = _key_data(key)
     widths = np.asarray(rep.WIDTHS, float)
 
@@ -276,6 +279,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
     k-NN): chance, ``k / (P_probe - 1)``. Knob: metric (opens on CKA). Static
     grid: 2 states.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(metric):
@@ -402,6 +406,7 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
     the text quotes), metric.
     Heatmaps only: this figure has no theory trace.
     """
+    check_key(key)
     key_data = _key_data(key)
     names = ["input", "hidden 1", "hidden 2", "output"]
 

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from lm_sims import scaling as sc
+from lm_sims._config import check_key
 from lm_sims.fitting import power_law_fit
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
 
@@ -133,6 +134,7 @@ def kaplan_explorer(key: jax.Array) -> Explorer:
         arXiv:2001.08361. Maloney, Roberts & Sully 2022, arXiv:2210.16859.
         Bordelon, Atanasov & Pehlevan 2024, arXiv:2402.01092.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(alpha, r, noise):
@@ -284,6 +286,7 @@ def learning_curve_explorer(key: jax.Array) -> Explorer:
     ``-(r-1)/alpha`` (time) as dotted levels. Static grid: axis x alpha in
     (1.5, 2) x noise in (0, 0.1), sharing :func:`kaplan_explorer`'s cached runs.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(axis, alpha, noise):
@@ -396,6 +399,7 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
     (mean +- one s.e.m. over 8 draws) against eigenlearning fed the measured
     spectrum (dashed). Static grid: alpha_q in (0.3, 0.5, 1).
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(alpha_q):

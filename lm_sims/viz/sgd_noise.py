@@ -23,6 +23,7 @@ import jax
 import numpy as np
 
 from lm_sims import sgd_noise as sn
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, band
 
 __all__ = [
@@ -104,6 +105,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
     sigma (static 0.5; live 0.05-2); spectrum exponent alpha (static 1; live
     0-3). The static grid (9 states) takes ~10 s on two cores (three programs).
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(lr, batch_size, noise, alpha):
@@ -229,6 +231,7 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
     Knobs: noise sigma (static 0.5; live 0-2); spectrum exponent alpha (static 1;
     live 0-3). The static state takes ~10 s on two cores.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(noise, alpha):
@@ -340,6 +343,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
     (static 0.5; live 0.1-2); alpha (static 1; live 0-3). The static grid (3
     states) takes ~20 s on two cores.
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(target, noise, alpha):

@@ -18,6 +18,7 @@ import numpy as np
 
 from lm_sims import feature_learning as fl
 from lm_sims import transfer
+from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
 __all__ = ["coordinate_check_explorer", "transfer_explorer"]
@@ -91,6 +92,7 @@ def transfer_explorer(key: jax.Array) -> Explorer:
     150, 200: the recorded ones; live, another number of steps reruns a one-seed
     sweep over widths 64-512, about a minute for Adam).
     """
+    check_key(key)
     key_data = _key_data(key)
 
     def panel(optimizer, widths, steps):
@@ -219,6 +221,7 @@ def coordinate_check_explorer(key: jax.Array) -> Explorer:
     both states takes ~25 s on 2 cores (one compilation per width, optimizer and
     parameterisation).
     """
+    check_key(key)
     key_data = _key_data(key)
     widths = np.asarray(_CC_WIDTHS, np.float64)
 
