@@ -117,6 +117,7 @@ from lm_sims import edge_of_stability, observables, training
 from lm_sims._config import (
     as_float_array,
     check_callable,
+    check_float_pytree,
     check_int,
     check_key,
     check_real,
@@ -290,7 +291,8 @@ def grad_sharpness(
         A pytree like ``params``.
 
     Raises:
-        TypeError: ``loss_fn`` not callable or not scalar; non-floating params.
+        TypeError: ``loss_fn`` not callable or not scalar; non-floating params or
+            eigenvector.
         ValueError: NaN entries; ``eigenvector`` not shaped like ``params``
             or zero.
 
@@ -305,6 +307,7 @@ def grad_sharpness(
         [0.0, 6.0]
     """
     _check_loss_params(loss_fn, params)
+    check_float_pytree("eigenvector", eigenvector)
     flat, unravel, flat_loss = _flat(loss_fn, params)
     u, _ = ravel_pytree(eigenvector)
     if u.shape != flat.shape:
@@ -462,6 +465,8 @@ def central_flow_step(
     check_real("lr", lr, positive=True)
     check_real("dt", dt, positive=True)
     check_int("lanczos_iters", lanczos_iters, minimum=1)
+    if eigenvector is not None:
+        check_float_pytree("eigenvector", eigenvector)
     flat, unravel, flat_loss = _flat(loss_fn, params)
     u = None if eigenvector is None else ravel_pytree(eigenvector)[0]
     if u is not None and u.shape != flat.shape:

@@ -23,8 +23,11 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from lm_sims._config import (
+    as_float64_numpy,
+    as_float_array,
     check_allocation,
     check_choice,
+    check_instance,
     check_int,
     check_key,
     check_real,
@@ -97,11 +100,15 @@ def synthetic_task(
         A :class:`Task` with x of shape (P, d_in) and y of shape (P, d_out).
 
     Raises:
-        ValueError: a dimension is too small for r modes, or a singular value <= 0.
-        TypeError: ``key`` is not a PRNG key.
+        ValueError: a dimension is too small for r modes, or a singular value <= 0,
+            NaN or inf, or ``singular_values`` not 1-D.
+        TypeError: ``key`` is not a PRNG key; ``singular_values`` not real numbers.
     """
     check_key(key)
-    s = tuple(float(v) for v in singular_values)
+    s = as_float64_numpy("singular_values", singular_values)
+    if s.ndim != 1:
+        raise ValueError(f"singular_values must be 1-D (r values), got shape {s.shape}")
+    s = tuple(float(v) for v in s)
     r = len(s)
     check_int("d_in", d_in, minimum=max(r, 1))
     check_int("d_out", d_out, minimum=max(r, 1))
@@ -238,13 +245,32 @@ def make_task(key: jax.Array, dataset: str) -> Task:
     return digits_task()
 
 
+def _check_task(task, name="task"):
+    """Raise unless ``task`` is a :class:`Task` of finite real 2-D ``x`` (P, d_in)
+    and ``y`` (P, d_out)."""
+    check_instance(name, task, Task)
+    x = as_float_array(f"{name}.x", task.x)
+    y = as_float_array(f"{name}.y", task.y)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0] or x.shape[0] < 1:
+        raise ValueError(
+            f"{name} must have x (P, d_in) and y (P, d_out) with P >= 1, got "
+            f"{tuple(x.shape)} and {tuple(y.shape)}"
+        )
+
+
 def correlation_svd(task: Task):
     """SVD of the input-output correlation ``Sigma_yx = y.T x / P = U diag(s) V^T``.
 
     Returns:
         ``(U, s, Vt)`` with U (d_out, k), s (k,) descending, Vt (k, d_in),
         k = min(d_in, d_out).
+
+    Raises:
+        TypeError: ``task`` is not a :class:`Task` of real arrays.
+        ValueError: ``task.x`` / ``task.y`` are not (P, d_in) / (P, d_out), or hold
+            NaN or inf.
     """
+    _check_task(task)
     sigma_yx = task.y.T @ task.x / task.x.shape[0]
     u, s, vt = jnp.linalg.svd(sigma_yx, full_matrices=False)
     return u, s, vt

@@ -142,25 +142,26 @@ def _combinations(num_dims: int, degree: int):
     return combinations_with_replacement(range(num_dims), degree)
 
 
-def _check_indices(indices: Any, num_dims: int | None = None) -> np.ndarray:
+def _check_indices(
+    indices: Any, num_dims: int | None = None, name: str = "indices"
+) -> np.ndarray:
     if indices is None or isinstance(indices, (str, bytes)):
-        raise TypeError(f"indices must be an int array (M, d), got {indices!r}")
+        raise TypeError(f"{name} must be an int array (M, d), got {indices!r}")
     raw = np.asarray(indices)
     if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
-        raise TypeError(f"indices must be non-negative integers, got dtype {raw.dtype}")
+        raise TypeError(f"{name} must be non-negative integers, got dtype {raw.dtype}")
     if raw.ndim != 2 or raw.shape[0] == 0:
         raise ValueError(
-            f"indices must be a non-empty 2-D (M, d) array, got {raw.shape}"
+            f"{name} must be a non-empty 2-D (M, d) array, got {raw.shape}"
         )
     if num_dims is not None and raw.shape[1] != num_dims:
         raise ValueError(
-            f"indices must have {num_dims} columns (one per coordinate of z), "
+            f"{name} must have {num_dims} columns (one per coordinate of z), "
             f"got shape {raw.shape}"
         )
     if np.any(raw < 0) or np.any(raw > MAX_DEGREE):
         raise ValueError(
-            f"indices must be in [0, {MAX_DEGREE}], got min {raw.min()}, "
-            f"max {raw.max()}"
+            f"{name} must be in [0, {MAX_DEGREE}], got min {raw.min()}, max {raw.max()}"
         )
     return raw.astype(np.int64)
 

@@ -623,8 +623,8 @@ def learned_times(
 
     Raises:
         TypeError: non-real t or learnability (strings, bools, None).
-        ValueError: shapes disagree, t is not increasing or has NaN, threshold out
-            of range.
+        ValueError: shapes disagree, t is not increasing or has NaN, learnability
+            has inf entries, threshold out of range.
 
     References:
         Rahaman et al., "On the spectral bias of neural networks", 2019,
@@ -649,6 +649,11 @@ def learned_times(
         )
     if np.any(~np.isfinite(tt)) or np.any(np.diff(tt) <= 0):
         raise ValueError("t must be finite and strictly increasing")
+    if np.any(np.isinf(lv)):
+        raise ValueError(
+            "learnability must be finite (or NaN for a diverged run), got "
+            f"{int(np.isinf(lv).sum())} inf entries"
+        )
     reached = np.nan_to_num(lv, nan=-np.inf) >= threshold
     out = np.full(lv.shape[1], np.inf)
     for k in range(lv.shape[1]):
@@ -688,11 +693,15 @@ def ranks(values: Float[np.ndarray, " K"]) -> Float[np.ndarray, " K"]:
         >>> ranks([3.0, 1.0, 3.0, float("inf")]).tolist()
         [2.5, 1.0, 2.5, 4.0]
     """
-    v = _real_values("values", values)
+    return _ranks(values, "values")
+
+
+def _ranks(values, name):
+    v = _real_values(name, values)
     if v.ndim != 1 or v.size == 0:
-        raise ValueError(f"values must be a non-empty 1-d array, got shape {v.shape}")
+        raise ValueError(f"{name} must be a non-empty 1-d array, got shape {v.shape}")
     if np.any(np.isnan(v)):
-        raise ValueError("values must not contain NaN")
+        raise ValueError(f"{name} must not contain NaN")
     order = np.argsort(v, kind="stable")
     sorted_v = v[order]
     out = np.empty(v.size)
@@ -727,7 +736,7 @@ def spearman(a: Float[np.ndarray, " K"], b: Float[np.ndarray, " K"]) -> float:
         >>> spearman([1.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 40.0])
         0.8
     """
-    ra, rb = ranks(a), ranks(b)
+    ra, rb = _ranks(a, "a"), _ranks(b, "b")
     if ra.size != rb.size or ra.size < 2:
         raise ValueError(
             f"a and b must have the same length >= 2, got {ra.size} and {rb.size}"

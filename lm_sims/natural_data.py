@@ -546,7 +546,7 @@ def predict_learning_curve(
     check_real("ridge", ridge, nonnegative=True)
     check_real("noise", noise, nonnegative=True)
     lam, nu = hea_spectrum(gammas, bandwidth, num_modes)
-    t_idx = hermite._check_indices(target_indices, nu.shape[1])
+    t_idx = hermite._check_indices(target_indices, nu.shape[1], "target_indices")
     t_v = hermite._real_array("target_coeffs", target_coeffs, 1)
     if t_v.size != t_idx.shape[0]:
         raise ValueError(
@@ -676,7 +676,7 @@ def gaussian_learning_curve(
     check_int("num_test", num_test, minimum=1)
     check_real("bandwidth", bandwidth, positive=True)
     check_real("ridge", ridge, nonnegative=True)
-    t_idx = hermite._check_indices(target_indices, g.size)
+    t_idx = hermite._check_indices(target_indices, g.size, "target_indices")
     t_v = hermite._real_array("target_coeffs", target_coeffs, 1)
     if t_v.size != t_idx.shape[0]:
         raise ValueError(

@@ -61,6 +61,7 @@ from lm_sims import data as _data
 from lm_sims import training
 from lm_sims._config import (
     as_float_array,
+    as_int_array,
     check_allocation,
     check_callable,
     check_choice,
@@ -397,9 +398,7 @@ def _check_features(features, labels, num_classes):
     if isinstance(labels, jax.core.Tracer):
         lab = labels
     else:
-        lab = jnp.asarray(labels)
-        if not jnp.issubdtype(lab.dtype, jnp.integer):
-            raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+        lab = _as_labels(labels)
     if lab.shape != (h.shape[0],):
         raise ValueError(
             f"labels must have shape (N={h.shape[0]},), got {tuple(lab.shape)}"
@@ -752,9 +751,7 @@ def loss(
     if isinstance(labels, jax.core.Tracer):
         lab = labels
     else:
-        lab = jnp.asarray(labels)
-        if not jnp.issubdtype(lab.dtype, jnp.integer) or lab.dtype == jnp.bool_:
-            raise TypeError(f"labels must be integers, got dtype {lab.dtype}")
+        lab = _as_labels(labels)
     if lab.shape != (x.shape[0],):
         raise ValueError(
             f"labels must have shape (N={x.shape[0]},), got {tuple(lab.shape)}"
@@ -822,6 +819,19 @@ def _training_data(key, cfg):
     return x, labels
 
 
+def _as_labels(labels) -> jax.Array:
+    """Concrete ``labels`` as a JAX integer array, or TypeError naming labels."""
+    if labels is None or isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be an integer array, got labels={labels!r}")
+    try:
+        raw = np.asarray(labels)
+    except (TypeError, ValueError) as err:  # ragged
+        raise TypeError(f"labels must be an integer array ({err})") from None
+    if raw.dtype == np.bool_ or not np.issubdtype(raw.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {raw.dtype}")
+    return jnp.asarray(raw)
+
+
 def log_records(step: Int[ArrayLike, " records"], num: int = 60) -> np.ndarray:
     """Indices of about ``num`` records spaced evenly in log(step), step > 0.
 
@@ -836,6 +846,7 @@ def log_records(step: Int[ArrayLike, " records"], num: int = 60) -> np.ndarray:
         and always including the last record.
 
     Raises:
+        TypeError: step not integers (fractions, NaN, strings, None).
         ValueError: step not 1-D and increasing, fewer than 2 records, or no
             step > 0; num < 2.
 
@@ -846,7 +857,7 @@ def log_records(step: Int[ArrayLike, " records"], num: int = 60) -> np.ndarray:
         [1, 5, 22, 100]
     """
     check_int("num", num, minimum=2)
-    s = np.asarray(step, dtype=np.float64)
+    s = as_int_array("step", step).astype(np.float64)
     if s.ndim != 1 or s.size < 2 or not np.all(np.diff(s) > 0):
         raise ValueError("step must be a 1-D increasing array of >= 2 record steps")
     positive = np.flatnonzero(s > 0)

@@ -18,6 +18,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float
 
@@ -26,6 +27,7 @@ from lm_sims._config import (
     check_allocation,
     check_callable,
     check_int,
+    check_real,
     is_concrete,
     num_bytes,
 )
@@ -59,8 +61,53 @@ def mode_strengths(
 
     Returns:
         (modes,) mode strengths.
+
+    Raises:
+        TypeError: an argument is not a real array.
+        ValueError: an argument is not 2-D, holds NaN or inf, or the shapes do not
+            chain as (d_out, d_in), (d_out, modes), (modes, d_in).
     """
+    w, u, vt = (_matrix(n, a) for n, a in (("w", w), ("u", u), ("vt", vt)))
+    if u.shape[0] != w.shape[0]:
+        raise ValueError(
+            f"u must have d_out = w.shape[0] = {w.shape[0]} rows, got u of shape "
+            f"{tuple(u.shape)}"
+        )
+    if vt.shape != (u.shape[1], w.shape[1]):
+        raise ValueError(
+            f"vt must have shape (modes, d_in) = ({u.shape[1]}, {w.shape[1]}) from u "
+            f"and w, got vt of shape {tuple(vt.shape)}"
+        )
     return jnp.einsum("om,oi,mi->m", u, w, vt)
+
+
+def _matrix(name, a):
+    """``a`` as a finite real 2-D array, or an error naming ``name``."""
+    a = as_float_array(name, a)
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {tuple(a.shape)}")
+    return a
+
+
+def _matrix_chain(name, mats):
+    """``mats`` as a list of finite real 2-D arrays with ``mats[l + 1].shape[1] ==
+    mats[l].shape[0]`` (a product ``M_L ... M_1``), or an error naming ``name``."""
+    if isinstance(mats, (str, bytes)) or not isinstance(mats, (list, tuple)):
+        raise TypeError(
+            f"{name} must be a list of 2-D arrays (W_1, ..., W_L), got "
+            f"{type(mats).__name__}"
+        )
+    if not mats:
+        raise ValueError(f"{name} must hold at least one matrix, got none")
+    out = [_matrix(f"{name}[{i}]", m) for i, m in enumerate(mats)]
+    for i in range(len(out) - 1):
+        if out[i + 1].shape[1] != out[i].shape[0]:
+            raise ValueError(
+                f"{name}[{i + 1}] has shape {tuple(out[i + 1].shape)}, but the product "
+                f"needs {out[i].shape[0]} columns ({name}[{i}] has shape "
+                f"{tuple(out[i].shape)})"
+            )
+    return out
 
 
 def balancedness(
@@ -77,12 +124,18 @@ def balancedness(
     Returns:
         L - 1 arrays, ``Q_l`` of shape (n_l, n_l).
 
+    Raises:
+        TypeError: ``weights`` is not a list of real arrays.
+        ValueError: it is empty, a matrix is not 2-D or holds NaN or inf, or the
+            shapes do not chain.
+
     References:
         Du, Hu & Lee, "Algorithmic regularization in learning deep homogeneous models:
         layers are automatically balanced", 2018, arXiv:1806.00900.
         Arora, Cohen & Hazan, "On the optimization of deep networks: implicit
         acceleration by overparameterization", 2018, arXiv:1802.06509.
     """
+    weights = _matrix_chain("weights", weights)
     return [
         weights[i] @ weights[i].T - weights[i + 1].T @ weights[i + 1]
         for i in range(len(weights) - 1)
@@ -105,7 +158,15 @@ def balancedness_step_change(
 
     Returns:
         L - 1 arrays of shape (n_l, n_l).
+
+    Raises:
+        TypeError: ``grads`` is not a list of real arrays, or ``lr`` not a real.
+        ValueError: ``grads`` is empty, a matrix is not 2-D or holds NaN or inf, the
+            shapes do not chain, or ``lr`` is not finite and > 0.
     """
+    grads = _matrix_chain("grads", grads)
+    if is_concrete(lr):
+        check_real("lr", lr, positive=True)
     return [
         lr**2 * (grads[i] @ grads[i].T - grads[i + 1].T @ grads[i + 1])
         for i in range(len(grads) - 1)
@@ -164,17 +225,24 @@ def _lanczos(hvp, n: int, m: int, dtype, start=None, vectors=False):
     return theta, basis.T @ s
 
 
-def _check_params(params):
+def _check_params(params, name="params"):
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
-        raise ValueError("params must hold at least one array")
+        raise ValueError(f"{name} must hold at least one array")
     for x in leaves:
+        if isinstance(x, (str, bytes)) or (
+            is_concrete(x) and np.asarray(x).dtype.kind not in "fiub"
+        ):
+            raise TypeError(
+                f"{name} must hold floating arrays, got a leaf {x!r:.60} "
+                f"({type(x).__name__})"
+            )
         if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
             raise TypeError(
-                f"params must be floating arrays, got dtype {jnp.result_type(x)}"
+                f"{name} must be floating arrays, got dtype {jnp.result_type(x)}"
             )
         if is_concrete(x) and not bool(jnp.all(jnp.isfinite(x))):
-            raise ValueError("params must be finite, got NaN or inf entries")
+            raise ValueError(f"{name} must be finite, got NaN or inf entries")
 
 
 def _flat_hvp(loss_fn, params, k, num_iters):
@@ -373,7 +441,7 @@ def hessian_top_eigenpairs(
             raise ValueError(
                 "start must be a pytree with the structure and shapes of params"
             )
-        _check_params(start)
+        _check_params(start, "start")
         v0 = ravel_pytree(start)[0].astype(flat.dtype)
 
     theta, vecs = _lanczos(hvp, n, m, flat.dtype, start=v0, vectors=True)
@@ -635,8 +703,11 @@ def rms_coordinates(
     if x.size == 0:
         raise ValueError(f"x must have at least one entry, got shape {x.shape}")
     if axis is not None:
-        for a in (axis,) if isinstance(axis, int) else tuple(axis):
+        if not isinstance(axis, (tuple, list)):
+            axis = (axis,)
+        for a in axis:
             check_int("axis", a, minimum=-x.ndim, maximum=x.ndim - 1)
+        axis = tuple(axis)
     # scale by the largest entry so that squares neither overflow nor underflow
     scale = jnp.max(jnp.abs(x))
     scale = jnp.where(scale > 0, scale, 1.0)

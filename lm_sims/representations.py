@@ -75,6 +75,7 @@ from lm_sims._config import (
     check_choice,
     check_int,
     check_key,
+    check_layer_chain,
     num_bytes,
 )
 
@@ -225,17 +226,8 @@ def alignment(
         1.0
     """
     check_choice("metric", metric, METRICS)
-    x = as_float_array("x", x, allow_bool=False)
-    y = as_float_array("y", y, allow_bool=False)
-    for name, z in (("x", x), ("y", y)):
-        if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] < 1:
-            raise ValueError(
-                f"{name} must have shape (n >= 2, p >= 1), got {tuple(z.shape)}"
-            )
-        if not bool(jnp.any(z != z[:1])):
-            raise ValueError(
-                f"{name} is constant over samples: its alignment is undefined"
-            )
+    check_int("k", k, minimum=1)
+    x, y = _check_rep("x", x), _check_rep("y", y)
     if x.shape[0] != y.shape[0]:
         raise ValueError(
             f"x and y must hold the same samples, got {x.shape[0]} and {y.shape[0]}"
@@ -244,6 +236,19 @@ def alignment(
         return float(_cka(x, y))
     check_int("k", k, minimum=1, maximum=x.shape[0] - 1)
     return float(_knn(x, y, k))
+
+
+def _check_rep(name, z):
+    """One representation: a finite real (n >= 2, p >= 1) array, not constant
+    over samples; errors name ``name``."""
+    z = as_float_array(name, z, allow_bool=False)
+    if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] < 1:
+        raise ValueError(
+            f"{name} must have shape (n >= 2, p >= 1), got {tuple(z.shape)}"
+        )
+    if not bool(jnp.any(z != z[:1])):
+        raise ValueError(f"{name} is constant over samples: its alignment is undefined")
+    return z
 
 
 # The observables, unchanged, compiled once per shape (checked above): eager
@@ -287,6 +292,9 @@ def layer_alignment(
             raise TypeError(f"{name} must be a list of (n, p) arrays, got {reps!r}")
         if len(reps) == 0:
             raise ValueError(f"{name} must hold at least one representation")
+        for i, z in enumerate(reps):
+            _check_rep(f"{name}[{i}]", z)
+    check_int("k", k, minimum=1)
     out = np.empty((len(reps_a), len(reps_b)))
     for i, a in enumerate(reps_a):
         for j, b in enumerate(reps_b):
@@ -692,8 +700,10 @@ def layer_representations(
         ``depth + 2`` arrays: (n, d_in), ``depth`` x (n, width), (n, d_out).
 
     Raises:
-        TypeError: cfg is not an mlp.Config, x not real.
-        ValueError: x not (n, d_in) or not finite.
+        TypeError: cfg is not an mlp.Config, params not a tuple of mlp.Layer,
+            x not real.
+        ValueError: x not (n >= 1, d_in) or not finite; params not a chain of
+            (fan_in, fan_out) layers.
 
     Example:
         >>> import jax
@@ -706,8 +716,9 @@ def layer_representations(
     """
     if not isinstance(cfg, mlp.Config):
         raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
+    check_layer_chain(params, mlp.Layer, "mlp")
     x = as_float_array("x", x, allow_bool=False)
-    if x.ndim != 2 or x.shape[1] != cfg.d_in:
+    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != cfg.d_in:
         raise ValueError(
             f"x must have shape (n, d_in={cfg.d_in}), got {tuple(x.shape)}"
         )

@@ -1186,6 +1186,10 @@ def compute_frontier(frontier: Frontier, theory: bool = False):
     :class:`lm_sims.fitting.PowerLawFit` (over the budgets whose optimum is inside
     the width range, not at its ends).
 
+    Raises:
+        TypeError: ``frontier`` is not a :class:`Frontier`, or ``theory`` not a bool.
+        ValueError: fewer than 3 budgets have their optimum inside the widths.
+
     Example:
         >>> import jax
         >>> f = isoflop(jax.random.key(0), Config(num_modes=300, lr=0.5),
@@ -1196,6 +1200,8 @@ def compute_frontier(frontier: Frontier, theory: bool = False):
     """
     if not isinstance(frontier, Frontier):
         raise TypeError(f"frontier must be a Frontier, got {type(frontier).__name__}")
+    if not isinstance(theory, (bool, np.bool_)):
+        raise TypeError(f"theory must be True or False, got theory={theory!r}")
     nb = frontier.theory_best_width if theory else frontier.best_width
     eb = frontier.theory_best_mse if theory else frontier.best_mse
     lo, hi = frontier.widths[0], frontier.widths[-1]
@@ -1266,10 +1272,10 @@ def quanta_frequencies(qcfg: QuantaConfig) -> Float[np.ndarray, " num_quanta"]:
     return p / p.sum()
 
 
-def _optional_sizes(name, values):
+def _optional_sizes(name, values, integer=False):
     if values is None:
         return None
-    return _positive_array(name, values)
+    return _positive_array(name, values, integer=integer)
 
 
 def predict_quanta(
@@ -1407,7 +1413,7 @@ def simulate_quanta(
     Raises:
         TypeError: bad ``key`` or ``qcfg``; ``width`` or ``n`` not real numbers;
             ``num_seeds`` not an int.
-        ValueError: ``width`` or ``n`` not > 0; ``num_seeds < 1``; the
+        ValueError: ``width`` or ``n`` not integers > 0; ``num_seeds < 1``; the
             ``(num_seeds, widths, ns, num_quanta)`` arrays would exceed the
             memory limit.
 
@@ -1424,8 +1430,8 @@ def simulate_quanta(
     check_key(key)
     _check_qcfg(qcfg)
     check_int("num_seeds", num_seeds, minimum=1)
-    ws = _optional_sizes("width", width)
-    ns = _optional_sizes("n", n)
+    ws = _optional_sizes("width", width, integer=True)
+    ns = _optional_sizes("n", n, integer=True)
     nn = 1 if ns is None else ns.size
     nw = 1 if ws is None else ws.size
     # per seed: rank (int32) + seen (bool) kept, learned (bool) and 1 - learned
@@ -1462,6 +1468,7 @@ def quanta_curve(
     """
     if axis not in ("width", "data"):
         raise ValueError(f"axis must be 'width' or 'data', got axis={axis!r}")
+    _positive_array("values", values, integer=True)
     if axis == "width":
         sim = simulate_quanta(key, qcfg, values, None, num_seeds)[:, :, 0]
         th = predict_quanta(qcfg, values, None)[:, 0]

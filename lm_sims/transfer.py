@@ -46,6 +46,7 @@ from __future__ import annotations
 import datetime
 import importlib.resources
 import json
+import os
 from typing import Any, NamedTuple
 
 import jax
@@ -245,8 +246,8 @@ def _check_parameterizations(parameterizations):
             "parameterizations must be a non-empty tuple of 'sp', 'mup', got "
             f"parameterizations={parameterizations!r}"
         )
-    for p in parameterizations:
-        check_choice("parameterization", p, PARAMETERIZATIONS)
+    for i, p in enumerate(parameterizations):
+        check_choice(f"parameterizations[{i}]", p, PARAMETERIZATIONS)
     order = [PARAMETERIZATIONS.index(p) for p in parameterizations]
     if order != sorted(set(order)):
         raise ValueError(
@@ -323,8 +324,8 @@ def transfer_sweep(
         SGD_LOG2_LRS if sgd else ADAM_LOG2_LRS,
         (float, np.floating),
     )
-    for w in widths:
-        check_int("width", w, minimum=1)
+    for i, w in enumerate(widths):
+        check_int(f"widths[{i}]", w, minimum=1)
     parameterizations = _check_parameterizations(parameterizations)
     check_int("num_seeds", num_seeds, minimum=1)
     runs, n = len(log2_lrs) * num_seeds, max(widths)
@@ -502,8 +503,9 @@ def save_sweep(path: Any, result: TransferSweep, **provenance: Any) -> None:
             lm_sims version and the date are added).
 
     Raises:
-        TypeError: result is not a TransferSweep.
+        TypeError: result is not a TransferSweep; path is not a str or path-like.
     """
+    _check_path(path, file_like=False)
     _check_sweep(result)
     from lm_sims import __version__
 
@@ -524,6 +526,15 @@ def save_sweep(path: Any, result: TransferSweep, **provenance: Any) -> None:
     )
 
 
+def _check_path(path, file_like):
+    if isinstance(path, (str, os.PathLike)) or (file_like and hasattr(path, "read")):
+        return
+    raise TypeError(
+        f"path must be a str or path-like{' or file-like' if file_like else ''} "
+        f"object, got path={path!r:.80} ({type(path).__name__})"
+    )
+
+
 def load_sweep(path: Any) -> TransferSweep:
     """Read a sweep written by :func:`save_sweep`.
 
@@ -532,7 +543,11 @@ def load_sweep(path: Any) -> TransferSweep:
 
     Returns:
         :class:`TransferSweep`; ``config`` holds the provenance.
+
+    Raises:
+        TypeError: path is not a str, path-like or file-like object.
     """
+    _check_path(path, file_like=True)
     with np.load(path, allow_pickle=False) as f:
         return TransferSweep(
             parameterizations=tuple(str(p) for p in f["parameterizations"]),
