@@ -15,10 +15,15 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from lm_sims._config import (
+    as_float64_numpy,
     as_float_array,
+    check_budget_arg,
+    check_bytes,
     check_choice,
+    check_finite,
     check_int,
     check_real,
+    check_work,
     config_dataclass,
 )
 
@@ -100,11 +105,18 @@ _ACOS_Q = (
 )
 
 
-def _asin_parts(x):
-    """(|x| < 1/2, R(z), sqrt(z)) with z = x^2 if |x| < 1/2 else (1 - |x|) / 2."""
+def _asin_parts(x, half_one_minus=None):
+    """(|x| < 1/2, R(z), sqrt(z)) with z = x^2 if |x| < 1/2 else (1 - |x|) / 2.
+
+    ``half_one_minus`` is ``(1 - |x|) / 2`` computed without cancellation by the
+    caller when x is itself a rounded ratio near 1 (the erf dual); by default it is
+    formed from x, which is exact for |x| >= 1/2.
+    """
     ax = jnp.abs(x)
     small = ax < 0.5
-    z = jnp.where(small, x * x, 0.5 * (1.0 - ax))  # |x| >= 1/2: z = (1 - |x|)/2
+    if half_one_minus is None:
+        half_one_minus = 0.5 * (1.0 - ax)
+    z = jnp.where(small, x * x, half_one_minus)
     p0, p1, p2, p3, p4, p5 = _ACOS_P
     q1, q2, q3, q4 = _ACOS_Q
     num = z * (p0 + z * (p1 + z * (p2 + z * (p3 + z * (p4 + z * p5)))))
@@ -112,20 +124,27 @@ def _asin_parts(x):
     return small, num / den, jnp.sqrt(z)
 
 
-def _acos(x):
-    """arccos(x) for x in [-1, 1], float64, as plain arithmetic XLA vectorises."""
-    small, r, s = _asin_parts(x)
+def _acos(x, half_one_minus=None):
+    """arccos(x) for x in [-1, 1], float64, as plain arithmetic XLA vectorises;
+    ``half_one_minus = (1 - |x|) / 2`` as in :func:`_asin_parts`."""
+    small, r, s = _asin_parts(x, half_one_minus)
     big = 2.0 * (s + s * r)  # arccos(|x|) = 2 asin(sqrt((1 - |x|) / 2))
     return jnp.where(
         small, 0.5 * math.pi - (x + x * r), jnp.where(x > 0, big, math.pi - big)
     )
 
 
-def _asin(x):
-    """arcsin(x) for x in [-1, 1], float64, relative accuracy kept near 0."""
-    small, r, s = _asin_parts(x)
+def _asin(x, half_one_minus=None):
+    """arcsin(x) for x in [-1, 1], float64, relative accuracy kept near 0 and, given
+    ``half_one_minus = (1 - |x|) / 2`` accurately, near +-1 too."""
+    small, r, s = _asin_parts(x, half_one_minus)
     big = 0.5 * math.pi - 2.0 * (s + s * r)  # arcsin(|x|)
     return jnp.where(small, x + x * r, jnp.where(x > 0, big, -big))
+
+
+def _erf_dual_diag(q):
+    """E[erf(u)^2], u ~ N(0, q): (2/pi) asin(a), a = 2q / (1 + 2q), 1 - a exact."""
+    return (2.0 / math.pi) * _asin(2.0 * q / (1.0 + 2.0 * q), 0.5 / (1.0 + 2.0 * q))
 
 
 def _dual_diag(activation: str, q):
@@ -133,70 +152,192 @@ def _dual_diag(activation: str, q):
     if activation == "relu":
         return 0.5 * q
     if activation == "erf":
-        return (2.0 / math.pi) * _asin(2.0 * q / (1.0 + 2.0 * q))
+        return _erf_dual_diag(q)
     return q
 
 
-def _dual(activation: str, q1, q2, k, need_dot: bool):
+#: Correlations within this of 1 are set to 1 (a few ulp: the rounding of
+#: ``k / sqrt(q1 q2)``), so an input paired with itself stays at c = 1 exactly and
+#: its kernel entry follows the length recursion instead of drifting off it.
+_SNAP = 16 * float(np.finfo(np.float64).eps)
+
+
+def _dual(activation: str, q1, q2, k, need_dot: bool, snap=_SNAP):
     """(E[phi(u) phi(v)], E[phi'(u) phi'(v)]) for the covariance [[q1, k], [k, q2]].
 
-    ``q1`` and ``q2`` broadcast against ``k``. Correlations are clipped to [-1, 1] and
-    the square roots guarded, so equal or opposite inputs give finite values.
+    See :func:`_dual_c`, which also returns the clipped correlation.
     """
+    e, e_dot, _ = _dual_c(activation, q1, q2, k, need_dot, snap)
+    return e, e_dot
+
+
+def _dual_c(activation: str, q1, q2, k, need_dot: bool, snap=_SNAP):
+    """(E[phi(u) phi(v)], E[phi'(u) phi'(v)], c) for the covariance [[q1, k], [k, q2]].
+
+    ``q1`` and ``q2`` broadcast against ``k``. For every activation the covariance
+    is clipped to ``[-sqrt(q1 q2), sqrt(q1 q2)]`` (the correlation
+    ``c = k / sqrt(q1 q2)`` to [-1, 1]) before the dual is evaluated, and a
+    correlation within ``snap`` of 1 is set to 1; both duals are then evaluated in
+    forms without cancellation near c = 1 (``1 - c^2`` as ``(1 - c)(1 + c)``), so
+    equal or opposite inputs give finite values and an input paired with itself
+    gives the diagonal (length-map) value to a few ulp.
+    """
+    # Square roots and inverses act on q1, q2 (vectors) before broadcasting.
+    sq1, sq2 = jnp.sqrt(q1), jnp.sqrt(q2)
+    inv1 = jnp.where(q1 > 0, 1.0 / jnp.where(q1 > 0, sq1, 1.0), 0.0)
+    inv2 = jnp.where(q2 > 0, 1.0 / jnp.where(q2 > 0, sq2, 1.0), 0.0)
+    c = jnp.clip(k * inv1 * inv2, -1.0, 1.0)
+    c = jnp.where(c >= 1.0 - snap, 1.0, c)
+    if activation == "linear":
+        e = jnp.where(c == 1.0, sq1 * sq2, k)  # the clipped covariance
+        return e, (jnp.ones_like(k) if need_dot else None), c
+    one_minus_c2 = (1.0 - c) * (1.0 + c)  # no cancellation near c = 1
     if activation == "relu":
         # Arc-cosine kernel of degree 1 (Cho & Saul 2009), theta = arccos(c):
         # E[relu relu] = sqrt(q1 q2) (sin theta + (pi - theta) c) / (2 pi),
-        # E[step step] = (pi - theta) / (2 pi).
-        # Square roots and inverses act on q1, q2 (vectors) before broadcasting.
-        sq1, sq2 = jnp.sqrt(q1), jnp.sqrt(q2)
-        inv1 = jnp.where(q1 > 0, 1.0 / jnp.where(q1 > 0, sq1, 1.0), 0.0)
-        inv2 = jnp.where(q2 > 0, 1.0 / jnp.where(q2 > 0, sq2, 1.0), 0.0)
-        c = jnp.clip(k * inv1 * inv2, -1.0, 1.0)
+        # E[step step] = (pi - theta) / (2 pi). sin theta and theta are both
+        # accurate functions of c, so their near cancellation at small theta
+        # (sin theta - theta cos theta ~ theta^3 / 3) loses nothing.
         pi_minus_theta = math.pi - _acos(c)
-        sin_theta = jnp.sqrt(jnp.maximum(1.0 - c * c, 0.0))
-        e = (sq1 * sq2 / _TWO_PI) * (sin_theta + pi_minus_theta * c)
-        return e, (pi_minus_theta / _TWO_PI if need_dot else None)
-    if activation == "erf":
-        # Williams (1997): E[erf erf] = (2/pi) arcsin(2k / sqrt((1+2q1)(1+2q2))),
-        # E[erf' erf'] = (4/pi) / sqrt((1+2q1)(1+2q2) - 4k^2); the determinant is
-        # written as 1 + 2(q1+q2) + 4(q1 q2 - k^2) with the last term clipped at 0.
-        inv1 = 1.0 / jnp.sqrt(1.0 + 2.0 * q1)
-        inv2 = 1.0 / jnp.sqrt(1.0 + 2.0 * q2)
-        arg = jnp.clip((2.0 * k) * inv1 * inv2, -1.0, 1.0)
-        e = (2.0 / math.pi) * _asin(arg)
-        if not need_dot:
-            return e, None
-        det = 1.0 + 2.0 * (q1 + q2) + 4.0 * jnp.maximum(q1 * q2 - k * k, 0.0)
-        return e, (4.0 / math.pi) * jax.lax.rsqrt(det)
-    return k, (jnp.ones_like(k) if need_dot else None)
+        sin_theta = jnp.sqrt(one_minus_c2)
+        e = (sq1 * sq2) * ((sin_theta + pi_minus_theta * c) / _TWO_PI)
+        return e, (pi_minus_theta / _TWO_PI if need_dot else None), c
+    # erf, Williams (1997): with the clipped covariance kc = c sqrt(q1 q2),
+    # E[erf erf] = (2/pi) arcsin(a), a = 2 kc / sqrt((1+2q1)(1+2q2)),
+    # E[erf' erf'] = (4/pi) / sqrt(det), det = (1+2q1)(1+2q2) - 4 kc^2
+    # = 1 + 2(q1+q2) + 4 q1 q2 (1-c)(1+c) >= 1. Since 1 - |a| >= 1 / (1 + 2 q),
+    # the arcsine's slope stays below sqrt(1 + 2q): no cancellation to guard.
+    inv_p = jax.lax.rsqrt(1.0 + 2.0 * q1) * jax.lax.rsqrt(1.0 + 2.0 * q2)
+    a = (2.0 * c) * (sq1 * sq2) * inv_p
+    det = 1.0 + 2.0 * (q1 + q2) + 4.0 * (q1 * q2) * one_minus_c2
+    e = (2.0 / math.pi) * _asin(a)
+    if not need_dot:
+        return e, None, c
+    return e, (4.0 / math.pi) * jax.lax.rsqrt(det), c
+
+
+# g(theta) = sin(theta) - theta cos(theta) = theta^3/3 - theta^5/30 + theta^7/840
+# - ...: below theta = 0.01 three terms are exact to 1e-16; above, the direct
+# difference loses at most eps / (theta^2 / 3) ~ 7e-12 of g, and g enters the gap
+# update only against pi (1 - cos theta), damped by 2 theta / (3 pi) ~ 2e-3.
+def _sin_minus_theta_cos(theta, sin_theta, cos_theta):
+    """sin(theta) - theta cos(theta) (~ theta^3 / 3) without cancellation."""
+    t2 = theta * theta
+    series = theta * t2 * (1.0 / 3.0 - t2 * (1.0 / 30.0 - t2 * (1.0 / 840.0)))
+    return jnp.where(theta < 0.01, series, sin_theta - theta * cos_theta)
+
+
+def _relu_layer(k, gap, q1, q2, sigma_w2, sigma_b2, need_dot):
+    """One ReLU layer of the recursion, carrying the gap ``sqrt(q1 q2) - k >= 0``.
+
+    Near c = 1 (ordered phase, deep layers, nearby inputs) ``E[step step] = (pi -
+    theta) / (2 pi)`` has an infinite slope in c, so theta = arccos(c) must come
+    from an accurate 1 - c, not from k / sqrt(q1 q2) rounded near 1. The gap is
+    updated without cancellation: with ``q' = a q + b`` (a = sigma_w2 / 2,
+    b = sigma_b2) and ``J(c) = (sin theta + (pi - theta) c) / (2 pi)``,
+
+        gap' = a b (sqrt q1 - sqrt q2)^2 / (sqrt(q1' q2') + a sqrt(q1 q2) + b)
+               + sigma_w2 sqrt(q1 q2) (pi (1 - c) - (sin theta - theta c)) / (2 pi),
+
+    both terms >= 0 (the second by the series of sin theta - theta cos theta).
+    Returns (k', gap', E[step step] or None, q1', q2').
+    """
+    sq1, sq2 = jnp.sqrt(q1), jnp.sqrt(q2)
+    inv1 = jnp.where(q1 > 0, 1.0 / jnp.where(q1 > 0, sq1, 1.0), 0.0)
+    inv2 = jnp.where(q2 > 0, 1.0 / jnp.where(q2 > 0, sq2, 1.0), 0.0)
+    delta = jnp.clip(gap * inv1 * inv2, 0.0, 2.0)  # 1 - c, accurate
+    c = 1.0 - delta
+    theta = _acos(c, 0.5 * jnp.minimum(delta, 2.0 - delta))  # (1 - |c|) / 2
+    sin_theta = jnp.sqrt(delta * (2.0 - delta))
+    pi_minus_theta = math.pi - theta
+    sqq = sq1 * sq2
+    e = sqq * ((sin_theta + pi_minus_theta * c) / _TWO_PI)
+    half_minus_j = (math.pi * delta - _sin_minus_theta_cos(theta, sin_theta, c)) / (
+        _TWO_PI
+    )
+    a, b = 0.5 * sigma_w2, sigma_b2
+    q1_next, q2_next = a * q1 + b, a * q2 + b
+    diff = sq1 - sq2
+    # denominator 0 only for a zero-length input without bias (b = 0): term 0
+    den = jnp.sqrt(q1_next) * jnp.sqrt(q2_next) + a * sqq + b
+    bracket = (a * b) * (diff * diff) / jnp.where(den > 0, den, 1.0)
+    gap_next = bracket + sigma_w2 * sqq * half_minus_j
+    k_next = sigma_w2 * e + sigma_b2
+    e_dot = pi_minus_theta / _TWO_PI if need_dot else None
+    return k_next, gap_next, e_dot, q1_next, q2_next
 
 
 # Rows of the Gram matrix per block: keeps a block's intermediates (~2 MB each) in
 # cache through all layers instead of streaming n1 x n2 arrays through memory per op.
 _BLOCK_ELEMENTS = 2**18
 
+#: Layers unrolled per iteration of the loop over depth. 1 measured fastest (4,096
+#: inputs, depth 3: unrolling 3-4 layers made the ReLU NTK 1.6x slower) and compiles
+#: once in ~1 s whatever the depth.
+_UNROLL = 1
 
-def _gram_block(k, q1, q2, sigma_w2, sigma_b2, depth, activation, want):
-    """Run the recursion on a block: k (b, n2) layer-1 covariances, q1 (b, 1), q2."""
+
+def _gram_block(k, q1, q2, sigma_w2, sigma_b2, depth, activation, want, snap1):
+    """Run the recursion on a block: k (b, n2) layer-1 covariances, q1 (b, 1), q2.
+
+    The loop over layers is a ``fori_loop`` (compiled once for any depth). At layer
+    1 correlations within ``snap1`` of 1 (the rounding of the inner products) are
+    snapped to 1, so an input paired with itself starts exactly at c = 1.
+    """
     need_ntk = want != "nngp"
-    theta = k
-    for _ in range(depth):
-        e, e_dot = _dual(activation, q1, q2, k, need_ntk)
+    theta = k if need_ntk else jnp.zeros((), k.dtype)
+    # An input paired with itself (layer-1 correlation 1 to rounding, equal
+    # lengths): its entry is set to the length recursion at the end, so the Gram
+    # matrix's diagonal is exactly its row lengths and k / sqrt(q1 q2) <= 1.
+    sqq = jnp.sqrt(q1) * jnp.sqrt(q2)
+    same = (k >= (1.0 - snap1) * sqq) & (q1 == q2)
+    if activation == "relu" and need_ntk:
+        gap = jnp.maximum(sqq - k, 0.0)
+        gap = jnp.where(gap <= snap1 * sqq, 0.0, gap)
+
+        def relu_layer(_, carry):
+            k, gap, theta, q1, q2 = carry
+            k, gap, e_dot, q1, q2 = _relu_layer(
+                k, gap, q1, q2, sigma_w2, sigma_b2, need_ntk
+            )
+            if need_ntk:
+                theta = k + sigma_w2 * e_dot * theta
+            return k, gap, theta, q1, q2
+
+        k, _, theta, q1, _ = jax.lax.fori_loop(
+            0, depth, relu_layer, (k, gap, theta, q1, q2), unroll=min(depth, _UNROLL)
+        )
+        k = jnp.where(same, q1, k)
+        return {"nngp": k, "ntk": theta, "both": (k, theta)}[want]
+
+    def layer(i, carry):
+        k, theta, q1, q2 = carry
+        snap = jnp.where(i == 0, snap1, _SNAP)
+        e, e_dot, c = _dual_c(activation, q1, q2, k, need_ntk, snap)
+        q1_next = sigma_w2 * _dual_diag(activation, q1) + sigma_b2
+        q2_next = sigma_w2 * _dual_diag(activation, q2) + sigma_b2
         k_next = sigma_w2 * e + sigma_b2
         if need_ntk:
             theta = k_next + sigma_w2 * e_dot * theta
-        k = k_next
-        q1 = sigma_w2 * _dual_diag(activation, q1) + sigma_b2
-        q2 = sigma_w2 * _dual_diag(activation, q2) + sigma_b2
+        return k_next, theta, q1_next, q2_next
+
+    k, theta, q1, _ = jax.lax.fori_loop(
+        0, depth, layer, (k, theta, q1, q2), unroll=min(depth, _UNROLL)
+    )
+    k = jnp.where(same, q1, k)
     return {"nngp": k, "ntk": theta, "both": (k, theta)}[want]
 
 
-@functools.partial(jax.jit, static_argnames=("depth", "activation", "want"))
-def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want):
+@functools.partial(jax.jit, static_argnames=("depth", "activation", "want", "same"))
+def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want, same):
     """NNGP and/or NTK Gram matrices (want = "nngp", "ntk" or "both")."""
     (n1, d), n2 = x1.shape, x2.shape[0]
     q1 = sigma_w2 * jnp.sum(x1 * x1, axis=-1) / d + sigma_b2
-    q2 = (sigma_w2 * jnp.sum(x2 * x2, axis=-1) / d + sigma_b2)[None, :]
+    q2 = q1 if same else sigma_w2 * jnp.sum(x2 * x2, axis=-1) / d + sigma_b2
+    q2 = q2[None, :]
+    # The layer-1 inner products (a matrix product) and lengths (sums of squares)
+    # are summed in different orders: ~d ulp apart for equal inputs.
+    snap1 = max(_SNAP, 2.0 * d * float(np.finfo(np.float64).eps))
     block = max(1, min(n1, _BLOCK_ELEMENTS // max(n2, 1)))
     num_blocks = -(-n1 // block)
     pad = num_blocks * block - n1  # padding rows, dropped at the end
@@ -206,7 +347,9 @@ def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want):
     def body(args):
         xb, qb = args
         k = sigma_w2 * (xb @ x2.T) / d + sigma_b2
-        return _gram_block(k, qb, q2, sigma_w2, sigma_b2, depth, activation, want)
+        return _gram_block(
+            k, qb, q2, sigma_w2, sigma_b2, depth, activation, want, snap1
+        )
 
     out = jax.lax.map(body, (x1, q1))
     if pad:
@@ -236,23 +379,60 @@ def _check_inputs(x1, x2):
     return x1, x2
 
 
-def _kernels(x1, x2, cfg, want):
+#: Flop-equivalents per Gram entry and layer (measured: ~2e8 entries x layers per
+#: second on two laptop cores, ~2e10 flop-equivalents per second).
+_WORK_PER_ENTRY_LAYER = 100.0
+
+
+def _check_budget(name, n1, n2, d, depth, outputs, max_bytes, max_work):
+    """Raise before allocating a Gram matrix (or running a recursion) too large."""
+    check_budget_arg("max_bytes", max_bytes)
+    check_budget_arg("max_work", max_work)
+    # The result (lax.map's stacked blocks, and the slice dropping padded rows), the
+    # float64 inputs and the ~24 block-sized intermediates of one recursion step.
+    nbytes = 8.0 * (2.0 * outputs * n1 * n2 + (n1 + n2) * d + 24 * _BLOCK_ELEMENTS)
+    size = f"{name} of {n1} x {n2} inputs (d={d}, depth={depth})"
+    fix = "pass fewer inputs, or compute the Gram matrix in blocks of rows"
+    check_bytes(size, nbytes, fix, max_bytes)
+    work = _WORK_PER_ENTRY_LAYER * float(n1) * float(n2) * (float(d) / 64 + depth)
+    check_work(size, work, "pass fewer inputs or a shallower config", max_work)
+
+
+def _kernels(x1, x2, cfg, want, max_bytes, max_work):
     cfg = _as_config(cfg)
+    same = x2 is None or x2 is x1
     x1, x2 = _check_inputs(x1, x2)
+    check_finite("x1", x1)
+    if not same:
+        check_finite("x2", x2)
+    (n1, d), n2 = x1.shape, x2.shape[0]
+    name = {"nngp": "nngp", "ntk": "ntk", "both": "nngp_and_ntk"}[want]
+    outputs = 2 if want == "both" else 1
+    _check_budget(name, n1, n2, d, cfg.depth, outputs, max_bytes, max_work)
     with jax.enable_x64(True):
-        return _gram(
-            _f64(x1),
-            _f64(x2),
+        x1 = _f64(x1)
+        out = _gram(
+            x1,
+            x1 if same else _f64(x2),
             _f64(cfg.sigma_w2),
             _f64(cfg.sigma_b2),
             depth=cfg.depth,
             activation=cfg.activation,
             want=want,
+            same=same,
         )
+        # NumPy float64 (a read-only view, no copy): exact in NumPy, and usable by
+        # jnp code in either precision mode without warnings.
+        return jax.tree_util.tree_map(np.asarray, out)
 
 
 def nngp(
-    x1: Float[ArrayLike, "n1 d"], x2: Float[ArrayLike, "n2 d"] | None, cfg: Any
+    x1: Float[ArrayLike, "n1 d"],
+    x2: Float[ArrayLike, "n2 d"] | None,
+    cfg: Any,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
 ) -> Float[Array, "n1 n2"]:
     """NNGP kernel: covariance of the network output at initialisation, infinite width.
 
@@ -264,15 +444,26 @@ def nngp(
         x2: inputs, shape (n2, d), or None for ``x2 = x1``.
         cfg: a :class:`Config` or any config with ``depth``, ``activation``,
             ``sigma_w2``, ``sigma_b2`` (e.g. ``lm_sims.mlp.Config``).
+        max_bytes: memory limit in bytes for the Gram matrix and the recursion's
+            working arrays; None (default) is the package limit
+            (``lm_sims._config.MAX_BYTES``, 4 GiB, env ``LM_SIMS_MAX_BYTES``).
+        max_work: work limit in flop-equivalents (~100 per entry and layer);
+            None (default) is ``lm_sims._config.MAX_WORK`` (~10 minutes on a
+            laptop, env ``LM_SIMS_MAX_WORK``).
 
     Returns:
-        float64 Gram matrix, shape (n1, n2).
+        Gram matrix, shape (n1, n2): a NumPy float64 array (read-only; copy it
+        with ``np.array`` to modify it in place), computed in float64 whatever
+        JAX's precision mode (see the module docstring, "Precision").
 
     Raises:
-        ValueError: x1 or x2 is not 2-D, their dimensions differ, or a config field
-            is out of range (depth >= 1, sigma_w2 > 0, sigma_b2 >= 0, activation one
-            of ``ACTIVATIONS``).
-        TypeError: cfg lacks a field, or an input is not a real array.
+        ValueError: x1 or x2 is not 2-D, their dimensions differ, or not finite; a
+            config field is out of range (depth >= 1, sigma_w2 > 0, sigma_b2 >= 0,
+            activation one of ``ACTIVATIONS``); max_bytes or max_work is not > 0;
+            or the estimated memory or work exceeds its limit (raised before
+            anything is allocated, naming the estimate and the limit).
+        TypeError: cfg lacks a field, an input is not a real array, or max_bytes
+            or max_work is not a number.
 
     References:
         Lee et al., "Deep neural networks as Gaussian processes", 2018,
@@ -285,11 +476,16 @@ def nngp(
         >>> kernels.nngp(x, x, kernels.Config(depth=2)).shape
         (5, 5)
     """
-    return _kernels(x1, x2, cfg, "nngp")
+    return _kernels(x1, x2, cfg, "nngp", max_bytes, max_work)
 
 
 def ntk(
-    x1: Float[ArrayLike, "n1 d"], x2: Float[ArrayLike, "n2 d"] | None, cfg: Any
+    x1: Float[ArrayLike, "n1 d"],
+    x2: Float[ArrayLike, "n2 d"] | None,
+    cfg: Any,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
 ) -> Float[Array, "n1 n2"]:
     """Neural tangent kernel of the infinitely wide network (NTK parameterisation).
 
@@ -305,9 +501,11 @@ def ntk(
         cfg: a :class:`Config` or any config with ``depth``, ``activation``,
             ``sigma_w2``, ``sigma_b2`` (e.g. ``lm_sims.mlp.Config``).
 
+        max_bytes, max_work: as :func:`nngp`.
+
     Returns:
-        float64 Gram matrix, shape (n1, n2). For several outputs the kernel is this
-        times the identity on the output index.
+        Gram matrix, shape (n1, n2), a NumPy float64 array as :func:`nngp`. For
+        several outputs the kernel is this times the identity on the output index.
 
     Raises:
         ValueError, TypeError: as :func:`nngp`.
@@ -324,17 +522,23 @@ def ntk(
         >>> bool(np.isclose(kernels.ntk(x, x, cfg)[0, 1], 1 / (2 * np.pi)))
         True
     """
-    return _kernels(x1, x2, cfg, "ntk")
+    return _kernels(x1, x2, cfg, "ntk", max_bytes, max_work)
 
 
 def nngp_and_ntk(
-    x1: Float[ArrayLike, "n1 d"], x2: Float[ArrayLike, "n2 d"] | None, cfg: Any
+    x1: Float[ArrayLike, "n1 d"],
+    x2: Float[ArrayLike, "n2 d"] | None,
+    cfg: Any,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
 ) -> tuple[Float[Array, "n1 n2"], Float[Array, "n1 n2"]]:
     """Both :func:`nngp` and :func:`ntk` from one pass of the recursion.
 
-    Args and Raises as :func:`ntk`. Returns ``(nngp, ntk)``, each float64 (n1, n2).
+    Args and Raises as :func:`ntk`. Returns ``(nngp, ntk)``, each a NumPy float64
+    array of shape (n1, n2) as :func:`nngp`.
     """
-    return _kernels(x1, x2, cfg, "both")
+    return _kernels(x1, x2, cfg, "both", max_bytes, max_work)
 
 
 def nngp_diag(x: Float[ArrayLike, "n d"], cfg: Any) -> Float[Array, " n"]:
@@ -347,18 +551,21 @@ def nngp_diag(x: Float[ArrayLike, "n d"], cfg: Any) -> Float[Array, " n"]:
         cfg: as :func:`nngp`.
 
     Returns:
-        float64 array, shape (n,).
+        NumPy float64 array, shape (n,), computed in float64 whatever JAX's
+        precision mode; equal (to 1e-15 relative) to the diagonal of :func:`nngp`.
 
     Raises:
         ValueError, TypeError: as :func:`nngp`.
     """
     cfg = _as_config(cfg)
     x, _ = _check_inputs(x, None)
+    check_finite("x", x)
     with jax.enable_x64(True):
         x = jnp.asarray(x, jnp.float64)
         sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
         q = sw2 * jnp.sum(x * x, axis=-1) / x.shape[1] + sb2
-        return _diag_recursion(q, sw2, sb2, activation=cfg.activation, depth=cfg.depth)
+        q = _diag_recursion(q, sw2, sb2, activation=cfg.activation, depth=cfg.depth)
+        return np.asarray(q)
 
 
 def _f64(value):
@@ -374,17 +581,18 @@ def _f64(value):
 
 @functools.partial(jax.jit, static_argnames=("activation", "depth"))
 def _diag_recursion(q, sigma_w2, sigma_b2, *, activation, depth):
-    """Apply the length map ``depth`` times."""
-    for _ in range(depth):
-        q = sigma_w2 * _dual_diag(activation, q) + sigma_b2
-    return q
+    """Apply the length map ``depth`` times (a loop compiled once for any depth)."""
+
+    def layer(_, q):
+        return sigma_w2 * _dual_diag(activation, q) + sigma_b2
+
+    return jax.lax.fori_loop(0, depth, layer, q, unroll=min(depth, _UNROLL))
 
 
 @jax.jit
 def _ntk_relu_sphere(u):
-    return (
-        jnp.sqrt(jnp.maximum(1.0 - u * u, 0.0)) + 2.0 * u * (math.pi - _acos(u))
-    ) / (_TWO_PI)
+    sin_theta = jnp.sqrt((1.0 - u) * (1.0 + u))  # no cancellation near u = +-1
+    return (sin_theta + 2.0 * u * (math.pi - _acos(u))) / _TWO_PI
 
 
 def ntk_relu_sphere(u: Float[ArrayLike, " *shape"]) -> Float[Array, " *shape"]:
@@ -406,15 +614,21 @@ def ntk_relu_sphere(u: Float[ArrayLike, " *shape"]) -> Float[Array, " *shape"]:
         u: cosine between the inputs, any shape, values in [-1, 1] (clipped).
 
     Returns:
-        float64 array of the same shape.
+        NumPy float64 array of the same shape (computed in float64 whatever JAX's
+        precision mode).
+
+    Raises:
+        ValueError: u is not finite.
+        TypeError: u is not real numbers.
 
     Example:
         >>> from lm_sims import kernels
         >>> float(kernels.ntk_relu_sphere(1.0))
         1.0
     """
+    u = as_float64_numpy("u", u)
     with jax.enable_x64(True):
-        return _ntk_relu_sphere(jnp.clip(_f64(u), -1.0, 1.0))
+        return np.asarray(_ntk_relu_sphere(jnp.clip(_f64(u), -1.0, 1.0)))
 
 
 def circle(angles: Float[ArrayLike, " n"], d: int = 2) -> Float[Array, "n d"]:

@@ -42,7 +42,8 @@ def length_map(q: Float[ArrayLike, " *shape"], cfg: Any) -> Float[Array, " *shap
         cfg: a kernel config (only activation, sigma_w2, sigma_b2 are used).
 
     Returns:
-        float64 array q_{l+1}, same shape as q.
+        NumPy float64 array q_{l+1}, same shape as q (float64 whatever JAX's
+        precision mode).
 
     References:
         Poole et al., "Exponential expressivity in deep neural networks through
@@ -51,7 +52,8 @@ def length_map(q: Float[ArrayLike, " *shape"], cfg: Any) -> Float[Array, " *shap
     cfg = _as_config(cfg)
     with jax.enable_x64(True):
         sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
-        return _diag_recursion(_f64(q), sw2, sb2, activation=cfg.activation, depth=1)
+        q = _diag_recursion(_f64(q), sw2, sb2, activation=cfg.activation, depth=1)
+        return np.asarray(q)
 
 
 def length_fixed_point(cfg: Any) -> float:
@@ -124,7 +126,8 @@ def correlation_map(
             infinite, the q -> inf limit (the map with sigma_b2 = 0) is used.
 
     Returns:
-        float64 array c_{l+1}, same shape as c.
+        NumPy float64 array c_{l+1}, same shape as c (float64 whatever JAX's
+        precision mode).
 
     Raises:
         ValueError: q is negative, or infinite for erf.
@@ -136,8 +139,10 @@ def correlation_map(
     q, sb2, activation = _resolve_q(cfg, q)
     with jax.enable_x64(True):
         c = jnp.clip(_f64(c), -1.0, 1.0)
-        return _correlation_map(
-            c, _f64(q), _f64(cfg.sigma_w2), _f64(sb2), activation=activation
+        return np.asarray(
+            _correlation_map(
+                c, _f64(q), _f64(cfg.sigma_w2), _f64(sb2), activation=activation
+            )
         )
 
 

@@ -42,9 +42,25 @@ ReLU kernel :func:`ntk_relu_sphere`.
 
 for ``l = 1..depth``; the output kernels are ``Sigma^{depth+1}``, ``Theta^{depth+1}``.
 The Gaussian expectations are closed forms: the arc-cosine kernel for ReLU (Cho &
-Saul 2009) and Williams' arcsine kernel for erf (Williams 1997). Kernels are computed
-in float64; correlations are clipped to [-1, 1] and ``sqrt(1 - c^2)`` is guarded, so
-``x' = +-x`` is safe.
+Saul 2009) and Williams' arcsine kernel for erf (Williams 1997). For every activation
+the covariance is clipped to ``+-sqrt(Sigma(x,x) Sigma(x',x'))`` (the correlation to
+[-1, 1]) before the dual is evaluated, and an input paired with itself (correlation 1
+to rounding, equal lengths) stays exactly on the length recursion: the Gram matrix's
+diagonal is :func:`nngp_diag` and no implied correlation leaves [-1, 1], at any depth
+and in the chaotic phase. ``1 - c^2`` is formed as ``(1 - c)(1 + c)``, and the ReLU
+NTK carries ``sqrt(Sigma Sigma') - Sigma(x, x') >= 0`` through the layers, so near
+``c = 1`` (deep ordered networks, nearby inputs) no digits cancel: the kernels agree
+with a 40-digit reference to 1e-12 at depths 1-100 (``tests/test_kernels_exact.py``).
+The loop over layers is a ``lax.fori_loop``: any depth compiles once, in about a
+second.
+
+**Precision.** :func:`nngp`, :func:`ntk`, :func:`nngp_and_ntk`, :func:`nngp_diag`,
+:func:`ntk_relu_sphere`, :func:`length_map` and :func:`correlation_map` compute in
+float64 whatever JAX's mode (inside a ``jax.enable_x64(True)`` context, leaving the
+global setting alone) and return NumPy float64 arrays: exact in NumPy, and ordinary
+``jnp`` code converts them to the caller's default dtype without warnings.
+:func:`empirical_ntk` differentiates the caller's network and returns a JAX array in
+the dtype of its parameters.
 
 References:
     Neal, "Bayesian Learning for Neural Networks", 1996.
