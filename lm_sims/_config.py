@@ -245,7 +245,7 @@ def as_float_array(
             raise TypeError(
                 f"{name} must be real numbers, not booleans, got {name}={value!r}"
             )
-        if value is None or isinstance(value, (str, bytes)):
+        if value is None or isinstance(value, (str, bytes)) or _holds_strings(value):
             raise TypeError(
                 f"{name} must be an array of real numbers, got {name}={value!r} "
                 f"({type(value).__name__})"
@@ -269,6 +269,18 @@ def as_float_array(
     if finite:
         check_finite(name, x)
     return x
+
+
+def _holds_strings(value: Any) -> bool:
+    """True for a list or tuple with a string entry (``jnp.asarray`` would warn
+    about a dtype alias before failing)."""
+    if not isinstance(value, (list, tuple)):
+        return False
+    try:
+        flat = np.ravel(np.asarray(value, object))
+    except ValueError:  # ragged: jnp.asarray reports it
+        return False
+    return any(isinstance(v, (str, bytes, np.str_, np.bytes_)) for v in flat)
 
 
 def check_finite(name: str, x: Any):
@@ -353,6 +365,108 @@ def check_layer_chain(params, layer_type: type, owner: str) -> None:
             raise ValueError(
                 f"params[{i}].w has fan_in {w.shape[0]}, but the previous layer "
                 f"has fan_out {params[i - 1].w.shape[1]}"
+            )
+
+
+# --- issue 12 (property suite): argument types at the public boundary ----------------
+
+
+def _type_label(types: Any) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(
+        f"{t.__module__.removeprefix('lm_sims.')}.{t.__qualname__}"
+        if t.__module__.startswith("lm_sims")
+        else t.__qualname__
+        for t in types
+    )
+
+
+def check_instance(name: str, value: Any, types: Any):
+    """Raise TypeError unless ``isinstance(value, types)`` (e.g. a config, a task,
+    a trajectory): the message names ``name``, the expected and the given type."""
+    if not isinstance(value, types):
+        raise TypeError(
+            f"{name} must be a {_type_label(types)}, got {name}={value!r:.80} "
+            f"({type(value).__name__})"
+        )
+
+
+def as_int_array(name: str, value: Any, *, minimum: int | None = None) -> np.ndarray:
+    """``value`` as an int64 NumPy array, or TypeError naming ``name`` for None,
+    strings, booleans, complex or non-integer numbers (NaN included); with
+    ``minimum``, ValueError for smaller entries. Floats holding integers pass."""
+    if value is None or isinstance(value, (str, bytes, bool, np.bool_)):
+        raise TypeError(f"{name} must be an array of integers, got {name}={value!r}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError) as err:  # ragged input
+        raise TypeError(f"{name} must be an array of integers ({err})") from None
+    if np.issubdtype(raw.dtype, np.integer):
+        out = raw.astype(np.int64)
+    elif np.issubdtype(raw.dtype, np.floating):
+        if not np.all(np.isfinite(raw)) or np.any(raw != np.round(raw)):
+            raise TypeError(
+                f"{name} must hold integers, got non-integer entries in "
+                f"{name}={raw.ravel()[:6].tolist()}"
+            )
+        out = raw.astype(np.int64)
+    else:
+        raise TypeError(f"{name} must hold integers, got dtype {raw.dtype}")
+    if minimum is not None and out.size and out.min() < minimum:
+        raise ValueError(
+            f"{name} entries must be >= {minimum}, got {name} with minimum "
+            f"{int(out.min())}"
+        )
+    return out
+
+
+def check_int_sequence(
+    name: str, values: Any, *, minimum: int = 1, allow_empty: bool = False
+) -> tuple[int, ...]:
+    """``values`` (a sequence of ints, e.g. widths or sample sizes) as a tuple, or
+    TypeError / ValueError naming ``name`` (and the bad entry's index)."""
+    if isinstance(values, (str, bytes)) or not isinstance(
+        values, (list, tuple, range, np.ndarray)
+    ):
+        raise TypeError(
+            f"{name} must be a sequence of integers, got {name}={values!r:.80} "
+            f"({type(values).__name__})"
+        )
+    if isinstance(values, np.ndarray):
+        values = list(values.ravel())
+    values = list(values)
+    if not values and not allow_empty:
+        raise ValueError(f"{name} must not be empty")
+    for i, v in enumerate(values):
+        check_int(f"{name}[{i}]", v, minimum=minimum)
+    return tuple(int(v) for v in values)
+
+
+def check_float_pytree(name: str, tree: Any, *, finite: bool = True):
+    """Raise TypeError naming ``name`` unless ``tree`` is a non-empty pytree whose
+    leaves are real numbers or arrays (not strings, None or objects); with
+    ``finite``, ValueError for a NaN or inf entry (concrete leaves only)."""
+    leaves, _ = jax.tree_util.tree_flatten(tree)
+    if not leaves:
+        raise TypeError(
+            f"{name} must be a pytree of real arrays, got {name}={tree!r:.80} "
+            "(no array leaves)"
+        )
+    for leaf in leaves:
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        if isinstance(leaf, (str, bytes)) or not hasattr(np.asarray(leaf), "dtype"):
+            raise TypeError(f"{name} must hold real arrays, got a leaf {leaf!r:.40}")
+        a = np.asarray(leaf)
+        if not (
+            np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+        ):
+            raise TypeError(
+                f"{name} must hold real arrays, got a leaf of dtype {a.dtype}"
+            )
+        if finite and not np.all(np.isfinite(a)):
+            raise ValueError(
+                f"{name} must be finite, got a leaf with NaN or inf entries"
             )
 
 
