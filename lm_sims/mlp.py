@@ -724,10 +724,15 @@ def _train(key, cfg, x_train, y_train, x_test, observe_fn=None):
     )
 
 
-@functools.partial(jax.jit, static_argnames=("method",))
-def _empirical_ntk(params, x1, x2, cfg, method):
+@functools.partial(jax.jit, static_argnames=("method", "max_bytes"))
+def _empirical_ntk(params, x1, x2, cfg, method, max_bytes):
     return kernels.empirical_ntk(
-        lambda p, x: apply(p, x, cfg), params, x1, x2, method=method
+        lambda p, x: apply(p, x, cfg),
+        params,
+        x1,
+        x2,
+        method=method,
+        max_bytes=max_bytes,
     )
 
 
@@ -738,14 +743,18 @@ def empirical_ntk(
     cfg: Config,
     *,
     method: str = "auto",
+    max_bytes: float | None = None,
 ) -> Float[Array, "n1 n2"] | Float[Array, "n1 n2 d_out d_out"]:
     """Empirical NTK of the network with respect to its stored parameters (jitted).
 
-    ``lm_sims.kernels.empirical_ntk`` applied to :func:`apply`; see there for the
-    methods. For ``parameterization="ntk"`` it converges to
-    ``kernels.ntk(x1, x2, cfg)`` as the width grows, with relative fluctuations
-    ~ width^-1/2. (It is the kernel of gradient descent when all tensors share one
-    learning rate, as in all three parameterisations here.)
+    A thin wrapper: ``lm_sims.kernels.empirical_ntk(lambda p, x: apply(p, x, cfg),
+    params, x1, x2, method=method, max_bytes=max_bytes)``, jitted, with the
+    arguments in this module's order (cfg last). The one implementation, its
+    methods, memory estimate and precision are documented there. For
+    ``parameterization="ntk"`` it converges to ``kernels.ntk(x1, x2, cfg)`` as the
+    width grows, with relative fluctuations ~ width^-1/2. (It is the kernel of
+    gradient descent when all tensors share one learning rate, as in all three
+    parameterisations here.)
 
     Args:
         params: network parameters.
@@ -753,13 +762,24 @@ def empirical_ntk(
         x2: inputs, shape (n2, d_in), or None for x1.
         cfg: network config.
         method: "auto", "jacobian" or "implicit".
+        max_bytes: memory budget in bytes, as in ``kernels.empirical_ntk`` (None:
+            the package limit).
 
     Returns:
-        (n1, n2) if d_out = 1, else (n1, n2, d_out, d_out), in the dtype of
-        params.
+        (n1, n2) if d_out = 1, else (n1, n2, d_out, d_out): a JAX array in the
+        dtype of params.
+
+    Raises:
+        ValueError, TypeError: as ``kernels.empirical_ntk`` (bad method or inputs,
+            or the estimated memory exceeds max_bytes).
     """
     return _empirical_ntk(
-        params, jnp.asarray(x1), None if x2 is None else jnp.asarray(x2), cfg, method
+        params,
+        jnp.asarray(x1),
+        None if x2 is None else jnp.asarray(x2),
+        cfg,
+        method,
+        max_bytes,
     )
 
 
