@@ -43,6 +43,7 @@ References:
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -51,7 +52,16 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from lm_sims._config import check_int, check_key, check_real, config_dataclass
+from lm_sims._config import (
+    as_float64_numpy,
+    check_budget_arg,
+    check_bytes,
+    check_int,
+    check_key,
+    check_real,
+    check_work,
+    config_dataclass,
+)
 
 __all__ = [
     "Config",
@@ -76,6 +86,41 @@ __all__ = [
 # cond 8e12 and the test MSE to 2e-6 relative; alpha = 5 gives cond 1e16 and a 4%
 # error.
 MAX_ALPHA = 4.0
+
+# float64 arrays of num_modes entries the theory holds at once (k, eigenvalues,
+# target, learnabilities and Newton's temporaries)
+_THEORY_ARRAYS = 8
+
+
+def _krr_cost(n: int, num_modes: int, num_seeds: int) -> tuple[float, float]:
+    """(bytes, flop-equivalents) of ``num_seeds`` KRR fits of :func:`trials`.
+
+    Memory: the float32 draw and its float64 copy of the features (12 n M bytes),
+    the Gram matrix and its Cholesky factor (16 n^2) for the 8 fits in flight,
+    plus the (num_seeds, M) float64 outputs. Work per fit: the Gram matrix
+    (2 n^2 M flops), its Cholesky solve (n^3 / 3), the draws and products (~30 n M),
+    times 8: float64 linear algebra ran at 2.5-6 Gflop/s on 2 cores here
+    (2026-12), against the 2e10 flop-equivalents/s that MAX_WORK assumes.
+    """
+    n, m, s = float(n), float(num_modes), float(num_seeds)
+    in_flight = min(s, _SEED_BATCH)
+    nbytes = in_flight * (12 * n * m + 16 * n * n + 24 * m) + s * 8 * (m + 2)
+    work = 8.0 * s * (2 * n * n * m + n**3 / 3 + 30 * n * m)
+    return nbytes, work
+
+
+def _check_krr_budget(cfg, num_seeds, max_bytes, max_work):
+    """Refuse KRR trials whose memory or work estimate exceeds the limits."""
+    check_budget_arg("max_bytes", max_bytes)
+    check_budget_arg("max_work", max_work)
+    nbytes, work = _krr_cost(cfg.n, cfg.num_modes, num_seeds)
+    what = (
+        f"{num_seeds} kernel ridge regression fits with n={cfg.n} samples and "
+        f"num_modes={cfg.num_modes}"
+    )
+    fix = "use fewer seeds, a smaller n or fewer modes, or raise the limit"
+    check_bytes(what, nbytes, fix, max_bytes)
+    check_work(what, work, fix, max_work)
 
 
 @config_dataclass(static=("n", "num_modes"))
@@ -155,25 +200,45 @@ def spectrum(
         ``(eigenvalues, target_coeffs)``: ``lambda_k = k^-alpha`` and
         ``v_k = k^(-r/2) / sqrt(sum_j j^-r)``, both ``(num_modes,)``.
 
+    Raises:
+        TypeError: cfg is not a :class:`Config`.
+        ValueError: ``num_modes`` so large that the theory's float64 arrays
+            would exceed ``lm_sims._config.MAX_BYTES``.
+
     Example:
         >>> lam, v = spectrum(Config(n=8, num_modes=16))
         >>> round(float((v**2).sum()), 12)
         1.0
     """
+    _check_config(cfg)
+    check_bytes(
+        f"the eigenlearning theory of num_modes={cfg.num_modes} modes",
+        _THEORY_ARRAYS * 8.0 * cfg.num_modes,
+        "use fewer modes",
+    )
     k = np.arange(1, cfg.num_modes + 1, dtype=np.float64)
     eigenvalues = k ** -float(cfg.alpha)
     v = k ** (-float(cfg.r) / 2)
     return eigenvalues, v / np.sqrt(np.sum(v**2))
 
 
+def _check_config(cfg):
+    if not isinstance(cfg, Config):
+        raise TypeError(
+            f"cfg must be an eigenlearning.Config, got {type(cfg).__name__}"
+        )
+
+
 def _check_eigenvalues(eigenvalues) -> np.ndarray:
-    lam = np.asarray(eigenvalues, dtype=np.float64)
+    lam = as_float64_numpy("eigenvalues", eigenvalues)
     if lam.ndim != 1 or lam.size == 0:
         raise ValueError(
             f"eigenvalues must be a non-empty 1-D array, got shape {lam.shape}"
         )
-    if not np.all(np.isfinite(lam)) or np.any(lam < 0):
-        raise ValueError("eigenvalues must be finite and >= 0")
+    if np.any(lam < 0):
+        raise ValueError(
+            f"eigenvalues must be finite and >= 0, got min(eigenvalues)={lam.min():g}"
+        )
     if not np.any(lam > 0):
         raise ValueError("eigenvalues must contain at least one value > 0")
     return lam
@@ -277,14 +342,12 @@ def _theory(lam, v, n, ridge, noise):
 
 
 def _check_target(lam, target_coeffs, noise):
-    v = np.asarray(target_coeffs, dtype=np.float64)
+    v = as_float64_numpy("target_coeffs", target_coeffs)
     if v.shape != lam.shape:
         raise ValueError(
             f"target_coeffs must have the shape of eigenvalues {lam.shape}, "
             f"got {v.shape}"
         )
-    if not np.all(np.isfinite(v)):
-        raise ValueError("target_coeffs must be finite")
     check_real("noise", noise, nonnegative=True)
     return v
 
@@ -328,6 +391,8 @@ def predict_test_mse(
     """
     lam = _check_eigenvalues(eigenvalues)
     v = _check_target(lam, target_coeffs, noise)
+    check_real("n", n, positive=True)
+    check_real("ridge", ridge, nonnegative=True)
     return _theory(lam, v, float(n), float(ridge), float(noise))[3]
 
 
@@ -344,6 +409,8 @@ def predict_train_mse(
     """
     lam = _check_eigenvalues(eigenvalues)
     v = _check_target(lam, target_coeffs, noise)
+    check_real("n", n, positive=True)
+    check_real("ridge", ridge, nonnegative=True)
     return _theory(lam, v, float(n), float(ridge), float(noise))[4]
 
 
@@ -355,8 +422,7 @@ def predict(cfg: Config) -> Prediction:
         >>> round(float(p.learnabilities.sum()), 8)   # conservation law at ridge 0
         64.0
     """
-    if not isinstance(cfg, Config):
-        raise TypeError(f"cfg must be an eigenlearning.Config, got {type(cfg)}")
+    _check_config(cfg)
     lam, v = spectrum(cfg)
     kappa, ell, e0, test, train_ = _theory(
         lam, v, cfg.n, float(cfg.ridge), float(cfg.noise)
@@ -370,7 +436,12 @@ def predict(cfg: Config) -> Prediction:
 
 
 class Fit(NamedTuple):
-    """One kernel-ridge-regression fit on fresh Gaussian-design data (float64).
+    """One kernel-ridge-regression fit on fresh Gaussian-design data.
+
+    :func:`train` and :func:`trials` return NumPy float64 arrays whatever JAX's
+    precision mode (computed in float64 inside ``jax.enable_x64``, without
+    changing the caller's setting); under ``jit``/``vmap`` (e.g.
+    :func:`lm_sims.sweep`) the fields are JAX float64 arrays.
 
     Attributes:
         test_mse: population test MSE against noisy labels,
@@ -423,6 +494,15 @@ def _fit(phi, y, cfg):
         return Fit(test_mse, train_mse, coeffs)
 
 
+def _as_numpy(fit: Fit) -> Fit:
+    """The returned precision contract (as the kernels'): NumPy float64 arrays,
+    exact in NumPy and usable by jnp code in either precision mode without
+    warnings; left as JAX arrays when traced (inside jit or vmap, e.g. sweep)."""
+    if any(isinstance(x, jax.core.Tracer) for x in fit):
+        return fit
+    return Fit(*(np.asarray(x) for x in fit))
+
+
 def _float64_leaves(cfg):
     """Dynamic fields as float64 arrays (call in x64 mode): Python floats, NumPy
     scalars and float32 values then share one compiled signature."""
@@ -434,7 +514,13 @@ def _train(key, cfg):
     return _fit(*_draw(key, cfg), cfg)
 
 
-def train(key: jax.Array, cfg: Config) -> Fit:
+def train(
+    key: jax.Array,
+    cfg: Config,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
+) -> Fit:
     """Fit kernel ridge regression once on ``cfg.n`` fresh Gaussian-design samples.
 
     Draws ``Phi`` (n x num_modes, i.i.d. N(0, 1)), labels
@@ -448,11 +534,21 @@ def train(key: jax.Array, cfg: Config) -> Fit:
         key: PRNG key, e.g. ``jax.random.key(0)``.
         cfg: the :class:`Config`.
 
+        max_bytes: refuse a fit whose memory estimate exceeds this many bytes
+            (default ``lm_sims._config.MAX_BYTES``; ``math.inf``: no limit).
+        max_work: refuse a fit whose work estimate exceeds this many
+            flop-equivalents (default ``lm_sims._config.MAX_WORK``).
+
     Returns:
-        A :class:`Fit` of float64 arrays.
+        A :class:`Fit` of NumPy float64 arrays whatever JAX's precision mode
+        (exact in NumPy, and usable by jnp code in either mode without
+        warnings); JAX float64 arrays when traced (e.g. under
+        :func:`lm_sims.sweep`, whose output is then float64 too).
 
     Raises:
         TypeError: ``key`` is not a PRNG key or ``cfg`` is not a ``Config``.
+        ValueError: the fit's memory or work estimate exceeds ``max_bytes`` or
+            ``max_work`` (the message gives the size, the estimate and the limit).
 
     Example:
         >>> import jax
@@ -463,12 +559,13 @@ def train(key: jax.Array, cfg: Config) -> Fit:
         (2, 100)
     """
     check_key(key)
-    if not isinstance(cfg, Config):
-        raise TypeError(f"cfg must be an eigenlearning.Config, got {type(cfg)}")
+    _check_config(cfg)
+    _check_krr_budget(cfg, 1, max_bytes, max_work)
     # x64 around the call, not only inside the jitted body: a caller's vmap
     # (e.g. sweep) batches the inner jaxpr at call time, and must do so in x64 mode.
     with jax.enable_x64(True):
-        return _train(key, _float64_leaves(cfg))
+        fit = _train(key, _float64_leaves(cfg))
+    return _as_numpy(fit)
 
 
 # Trials run as a compiled loop over batches of this many seeds: vmapping all seeds at
@@ -481,7 +578,14 @@ def _trials(keys, cfg, batch_size):
     return jax.lax.map(lambda k: _train(k, cfg), keys, batch_size=batch_size)
 
 
-def trials(key: jax.Array, cfg: Config, num_seeds: int) -> Fit:
+def trials(
+    key: jax.Array,
+    cfg: Config,
+    num_seeds: int,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
+) -> Fit:
     """Run :func:`train` on ``num_seeds`` independent seeds, compiled once.
 
     The seeds are ``jax.random.split(key, num_seeds)``, the same keys
@@ -494,9 +598,23 @@ def trials(key: jax.Array, cfg: Config, num_seeds: int) -> Fit:
         key: PRNG key.
         cfg: the :class:`Config` (recompiles only if ``n`` or ``num_modes`` change).
         num_seeds: number of independent trials, int >= 1.
+        max_bytes: refuse trials whose memory estimate (8 fits in flight plus
+            the outputs) exceeds this many bytes (default
+            ``lm_sims._config.MAX_BYTES``; ``math.inf``: no limit).
+        max_work: refuse trials whose work estimate exceeds this many
+            flop-equivalents (default ``lm_sims._config.MAX_WORK``, about ten
+            minutes on a laptop).
 
     Returns:
-        A :class:`Fit` whose arrays have a leading ``(num_seeds,)`` axis.
+        A :class:`Fit` of NumPy float64 arrays (whatever JAX's precision mode)
+        with a leading ``(num_seeds,)`` axis.
+
+    Raises:
+        TypeError: ``key`` is not a PRNG key, ``cfg`` not a ``Config``, or
+            ``num_seeds`` not an int.
+        ValueError: ``num_seeds < 1``, or the memory or work estimate exceeds
+            ``max_bytes`` / ``max_work`` (checked before anything is allocated;
+            the message gives the sizes, the estimate and the limit).
 
     Example:
         >>> import jax
@@ -506,11 +624,12 @@ def trials(key: jax.Array, cfg: Config, num_seeds: int) -> Fit:
     """
     check_key(key)
     check_int("num_seeds", num_seeds, minimum=1)
-    if not isinstance(cfg, Config):
-        raise TypeError(f"cfg must be an eigenlearning.Config, got {type(cfg)}")
+    _check_config(cfg)
+    _check_krr_budget(cfg, num_seeds, max_bytes, max_work)
     keys = jax.random.split(key, num_seeds)
     with jax.enable_x64(True):
-        return _trials(keys, _float64_leaves(cfg), min(_SEED_BATCH, num_seeds))
+        fits = _trials(keys, _float64_leaves(cfg), min(_SEED_BATCH, num_seeds))
+    return _as_numpy(fits)
 
 
 def measured_learnabilities(
@@ -526,8 +645,20 @@ def measured_learnabilities(
     Returns:
         ``(mean, sem)``, each ``(num_modes,)`` float64: the estimate and its standard
         error of the mean across trials (needs >= 2 trials).
+
+    Raises:
+        TypeError: ``cfg`` is not a ``Config``; ``coeffs`` not real numbers.
+        ValueError: the last axis of ``coeffs`` is not ``cfg.num_modes``, fewer
+            than 2 trials, or NaN or inf entries.
     """
-    c = np.asarray(coeffs, dtype=np.float64).reshape(-1, cfg.num_modes)
+    _check_config(cfg)
+    c = as_float64_numpy("coeffs", coeffs)
+    if c.ndim < 1 or c.shape[-1] != cfg.num_modes:
+        raise ValueError(
+            f"coeffs must have shape (*trials, num_modes={cfg.num_modes}), got "
+            f"{c.shape}"
+        )
+    c = c.reshape(-1, cfg.num_modes)
     if c.shape[0] < 2:
         raise ValueError(f"need >= 2 trials to estimate a mean, got {c.shape[0]}")
     _, v = spectrum(cfg)
@@ -559,7 +690,13 @@ class LearningCurve(NamedTuple):
 
 
 def simulate_learning_curve(
-    key: jax.Array, cfg: Config, ns: Sequence[int], num_seeds: int = 32
+    key: jax.Array,
+    cfg: Config,
+    ns: Sequence[int],
+    num_seeds: int = 32,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
 ) -> LearningCurve:
     """Simulated and predicted test MSE and learnabilities at each size in ``ns``.
 
@@ -571,9 +708,20 @@ def simulate_learning_curve(
         cfg: base config; its ``n`` is replaced by each value in ``ns``.
         ns: sample sizes, ints with ``1 <= n < cfg.num_modes``.
         num_seeds: independent trials per point (>= 2).
+        max_bytes, max_work: limits on the estimated memory (of the largest
+            point) and work (of all points together), as in :func:`trials`.
 
     Returns:
         A :class:`LearningCurve`.
+
+    Raises:
+        TypeError: ``key`` is not a PRNG key, ``cfg`` not a ``Config``, ``ns``
+            not a sequence of ints (a float such as 1.5 or 16.0 is refused, not
+            rounded) or ``num_seeds`` not an int.
+        ValueError: ``ns`` empty or 2-D, a size outside ``1 <= n < num_modes``,
+            ``num_seeds < 2``, or the memory or work estimate of the largest
+            point / of all points together exceeds ``max_bytes`` / ``max_work``
+            (checked before any fit runs).
 
     Example:
         >>> import jax
@@ -582,11 +730,32 @@ def simulate_learning_curve(
         >>> bool(abs(curve.test_mse[1] / curve.theory[1] - 1) < 0.1)
         True
     """
+    check_key(key)
+    _check_config(cfg)
     check_int("num_seeds", num_seeds, minimum=2)
+    if isinstance(ns, (str, bytes)) or not hasattr(ns, "__len__"):
+        raise TypeError(f"ns must be a sequence of ints, got ns={ns!r}")
+    if np.ndim(ns) != 1 or len(ns) == 0:
+        raise ValueError(
+            f"ns must be a non-empty 1-D sequence of sizes, got shape {np.shape(ns)}"
+        )
+    for i, n in enumerate(ns):
+        check_int(f"ns[{i}]", n, minimum=1, maximum=cfg.num_modes - 1)
+    configs = [cfg.replace(n=int(n)) for n in ns]
+    check_budget_arg("max_work", max_work)
+    for c in configs:  # memory: one point at a time
+        _check_krr_budget(c, num_seeds, max_bytes, math.inf)
+    total = sum(_krr_cost(c.n, c.num_modes, num_seeds)[1] for c in configs)
+    check_work(
+        f"{len(ns)} points of {num_seeds} kernel ridge regression fits up to "
+        f"n={max(ns)} with num_modes={cfg.num_modes}",
+        total,
+        "use fewer seeds, smaller sizes or fewer modes, or raise the limit",
+        max_work,
+    )
     rows = []
-    for n in ns:
-        c = cfg.replace(n=int(n))
-        fits = trials(key, c, num_seeds)
+    for n, c in zip(ns, configs, strict=True):
+        fits = trials(key, c, num_seeds, max_bytes=max_bytes, max_work=math.inf)
         e = np.asarray(fits.test_mse)
         ell, ell_sem = measured_learnabilities(fits.coeffs, c)
         p = predict(c)
