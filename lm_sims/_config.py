@@ -511,3 +511,70 @@ def check_budget_arg(name: str, value: Any):
         raise TypeError(f"{name} must be a number or None, got {name}={value!r}")
     if not float(value) > 0:
         raise ValueError(f"{name} must be > 0 (or None), got {name}={value}")
+
+
+# --- issue 12: representable numbers, exact shapes, parameters matching a config ---
+
+
+def check_representable(name: str, value: Any, dtype: Any = None):
+    """Raise ValueError if the real ``value`` (already checked finite) would become
+    0 or inf in ``dtype`` (default: the run's float dtype, float32 unless
+    ``jax_enable_x64``): a nonzero magnitude must lie in [finfo.tiny, finfo.max],
+    e.g. [1.18e-38, 3.4e+38] in float32."""
+    dtype = jnp.result_type(float) if dtype is None else dtype
+    info = jnp.finfo(dtype)
+    v = abs(float(value))
+    if v != 0.0 and not (float(info.tiny) <= v <= float(info.max)):
+        raise ValueError(
+            f"{name}={float(value):g} is not representable in {np.dtype(dtype).name} "
+            f"(the run's dtype): a nonzero magnitude must lie in "
+            f"[{float(info.tiny):.3g}, {float(info.max):.3g}]"
+            + (
+                "; set JAX_ENABLE_X64=1 (float64) for a wider range"
+                if np.dtype(dtype).itemsize < 8
+                else ""
+            )
+        )
+
+
+def check_shape(name: str, shape: Any, expected: tuple, what: str = ""):
+    """Raise ValueError unless ``shape == expected`` exactly (no broadcasting):
+    the message names ``name``, its shape and the expected one (``what`` spells
+    the expected dimensions, e.g. ``"(P, d_out)"``)."""
+    shape = tuple(int(n) for n in shape)
+    expected = tuple(int(n) for n in expected)
+    if shape != expected:
+        spelled = f" {what} =" if what else ""
+        raise ValueError(
+            f"{name} must have shape{spelled} {expected}, got {name} of shape {shape}"
+        )
+
+
+def check_layer_shapes(params: Any, dims: tuple, owner: str, fix: str = ""):
+    """Raise unless ``params`` is a chain of ``(w, b)`` layers whose shapes are
+    exactly those a config of layer sizes ``dims`` (d_in, hidden..., d_out) gives:
+    ``w`` (dims[i], dims[i+1]) and ``b`` (dims[i+1],). TypeError for a wrong
+    container, ValueError for a wrong number of layers or a wrong shape; shapes
+    only (works on tracers). ``owner`` names the config in the messages."""
+    if not isinstance(params, (tuple, list)) or not all(
+        hasattr(layer, "w") and hasattr(layer, "b") for layer in params
+    ):
+        raise TypeError(
+            f"params must be a tuple of layers with w and b (from {owner} init), "
+            f"got {type(params).__name__}"
+        )
+    if len(params) != len(dims) - 1:
+        raise ValueError(
+            f"params has {len(params)} layers but the {owner} config needs "
+            f"{len(dims) - 1} (depth + 1){fix}"
+        )
+    for i, layer in enumerate(params):
+        for part, got, want in (
+            ("w", jnp.shape(layer.w), (dims[i], dims[i + 1])),
+            ("b", jnp.shape(layer.b), (dims[i + 1],)),
+        ):
+            if tuple(got) != tuple(want):
+                raise ValueError(
+                    f"params[{i}].{part} has shape {tuple(got)} but the {owner} "
+                    f"config (layer sizes {tuple(dims)}) needs {tuple(want)}{fix}"
+                )

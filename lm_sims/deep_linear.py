@@ -22,6 +22,7 @@ References:
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -32,12 +33,17 @@ from jaxtyping import Array, Float, Int
 
 from lm_sims import data as _data
 from lm_sims._config import (
+    STEP_OVERHEAD,
+    as_float_array,
+    check_budget_arg,
     check_callable,
     check_choice,
     check_int,
     check_key,
     check_real,
     check_record_every,
+    check_representable,
+    check_work,
     config_dataclass,
     diverged_flag,
 )
@@ -80,7 +86,8 @@ class Config:
             ``init_scale**(2/L) / sqrt(fan_in * fan_out)``) (static).
         lr: learning rate (> 0; dynamic).
         init_scale: initial mode strength u0 (aligned) or overall scale (random)
-            (> 0; dynamic).
+            (> 0, <= 10; dynamic). ``lr`` and ``init_scale`` must be nonzero and
+            finite in the run's dtype (float32: in [1.2e-38, 3.4e38]).
     """
 
     width: int = 16
@@ -107,6 +114,10 @@ class Config:
             )
         check_real("lr", self.lr, positive=True)
         check_real("init_scale", self.init_scale, positive=True, high=10.0)
+        check_representable("lr", self.lr)
+        check_representable("init_scale", self.init_scale)
+        # a = init_scale^(1/L) per layer must be representable too
+        check_representable("init_scale ** (1 / depth)", self.init_scale**0.5)
 
     @property
     def num_modes(self) -> int:
@@ -217,10 +228,68 @@ def _product(params: Params):
     return w
 
 
+def _check_params(params, d_in: int, d_out: int):
+    """Shapes only (tracers pass): a chain W_1 (n, d_in), ..., W_L (d_out, n)."""
+    if not isinstance(params, Params):
+        raise TypeError(
+            f"params must be a deep_linear.Params, got {type(params).__name__}"
+        )
+    ws = params.weights
+    if not isinstance(ws, (tuple, list)) or len(ws) < 2:
+        raise ValueError(
+            "params.weights must be a tuple of >= 2 matrices (depth >= 2), got "
+            f"{type(ws).__name__} of length {len(ws) if hasattr(ws, '__len__') else 0}"
+        )
+    shapes = [tuple(jnp.shape(w)) for w in ws]
+    ok = all(len(sh) == 2 for sh in shapes) and all(
+        shapes[i + 1][1] == shapes[i][0] for i in range(len(shapes) - 1)
+    )
+    if not ok or shapes[0][1] != d_in or shapes[-1][0] != d_out:
+        raise ValueError(
+            f"params.weights must chain from d_in={d_in} to d_out={d_out} (W_1 "
+            f"(width, {d_in}), ..., W_L ({d_out}, width)), got shapes {shapes}"
+        )
+
+
 def loss(params: Params, task: _data.Task) -> Float[Array, ""]:
-    """Training loss ``1/(2P) sum_mu ||y_mu - W_L ... W_1 x_mu||^2`` (a scalar)."""
+    """Training loss ``1/(2P) sum_mu ||y_mu - W_L ... W_1 x_mu||^2`` (a scalar).
+
+    Args:
+        params: weights, W_1 (width, d_in) first.
+        task: ``lm_sims.data.Task`` with x (P, d_in) and y (P, d_out).
+
+    Returns:
+        The loss, a scalar.
+
+    Raises:
+        TypeError: params is not a :class:`Params`.
+        ValueError: the weights do not chain from the task's d_in to its d_out,
+            or task.y is not (P, d_out) with the P of task.x.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import data, deep_linear
+        >>> task = data.make_task(jax.random.key(0), "synthetic")
+        >>> p = deep_linear.init(jax.random.key(1), deep_linear.Config(), task)
+        >>> bool(deep_linear.loss(p, task) > 0)
+        True
+    """
+    x, y = _check_task(task)
+    _check_params(params, x.shape[1], y.shape[1])
     pred = task.x @ _product(params).T
     return 0.5 * jnp.mean(jnp.sum((task.y - pred) ** 2, axis=-1))
+
+
+def _check_task(task):
+    if not isinstance(task, tuple) or not hasattr(task, "x") or not hasattr(task, "y"):
+        raise TypeError(f"task must be an lm_sims.data.Task, got {type(task).__name__}")
+    x, y = task.x, task.y
+    if jnp.ndim(x) != 2 or jnp.ndim(y) != 2 or jnp.shape(y)[0] != jnp.shape(x)[0]:
+        raise ValueError(
+            "task must hold x of shape (P, d_in) and y of shape (P, d_out), got "
+            f"x {jnp.shape(x)} and y {jnp.shape(y)}"
+        )
+    return x, y
 
 
 def _loss_from_stats(params: Params, sigma_yx, floor):
@@ -244,18 +313,34 @@ def effective_u0(
     Args:
         params: depth-2 parameters.
         task: the task (its ``Sigma_yx`` SVD defines the modes).
-        num_modes: number of leading modes.
+        num_modes: number of leading modes, an int in [1, min(d_in, d_out)].
 
     Returns:
         (num_modes,) effective initial strengths.
 
     Raises:
-        ValueError: ``params`` is not depth 2.
+        ValueError: ``params`` is not depth 2 or does not match the task's
+            d_in and d_out, or ``num_modes`` is outside [1, min(d_in, d_out)].
+        TypeError: ``num_modes`` is not an int, or params is not a
+            :class:`Params`.
+
+    Example:
+        >>> import jax
+        >>> from lm_sims import data, deep_linear
+        >>> task = data.make_task(jax.random.key(0), "synthetic")
+        >>> cfg = deep_linear.Config(init="random")
+        >>> p = deep_linear.init(jax.random.key(1), cfg, task)
+        >>> deep_linear.effective_u0(p, task, 4).shape
+        (4,)
     """
+    x, y = _check_task(task)
+    _check_params(params, x.shape[1], y.shape[1])
     if len(params.weights) != 2:
         raise ValueError(
             f"effective_u0 needs a depth-2 network, got depth={len(params.weights)}"
         )
+    max_modes = min(x.shape[1], y.shape[1])
+    check_int("num_modes", num_modes, minimum=1, maximum=max_modes)
     u, _, vt = _data.correlation_svd(task)
     w1, w2 = params.weights
     a = w1 @ vt[:num_modes].T  # (width, modes)
@@ -268,6 +353,7 @@ def train(
     cfg: Config,
     *,
     observe: Callable[[Params], Any] | None = None,
+    max_work: float | None = None,
 ) -> Trajectory:
     """Train a deep linear network by full-batch gradient descent.
 
@@ -281,12 +367,19 @@ def train(
         observe: optional function of the :class:`Params`, evaluated at every
             record (:func:`lm_sims.training.run`); its outputs land in
             ``Trajectory.observed``. A new function recompiles ``train``.
+        max_work: refuse runs estimated above this many flop-equivalents
+            (``steps * (6 * parameters + STEP_OVERHEAD)``); default
+            ``lm_sims._config.MAX_WORK``; ``math.inf`` for no limit.
 
     Returns:
-        A :class:`Trajectory`; ``t`` is in units of ``lr * steps``.
+        A :class:`Trajectory`; ``t`` is in units of ``lr * steps``. A diverging
+        run is a result: ``diverged_step`` is the first step whose loss left
+        ``lm_sims.training.divergence_limit`` (1,000 x (loss_0 + the loss of
+        the zero map)) or was not finite; every record at or after it is NaN.
 
     Raises:
         ValueError, TypeError: an invalid config (raised when ``cfg`` is built).
+        ValueError: the run is estimated above ``max_work``.
 
     Example:
         >>> import jax
@@ -300,6 +393,16 @@ def train(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a deep_linear.Config, got {type(cfg).__name__}")
     check_callable("observe", observe)
+    check_budget_arg("max_work", max_work)
+    # the end-to-end product and its gradient: ~6 matrix products of width^2 x d
+    # with d <= 64 (the datasets' widest side)
+    num_params = cfg.depth * cfg.width**2
+    check_work(
+        f"steps={cfg.steps} of a width={cfg.width}, depth={cfg.depth} network",
+        cfg.steps * (6.0 * num_params * 64 + STEP_OVERHEAD),
+        "use fewer steps",
+        max_work,
+    )
     return _train(key, cfg, observe)
 
 
@@ -331,6 +434,8 @@ def _train(key: jax.Array, cfg: Config, observe_fn=None) -> Trajectory:
     def observe_all(prm):
         return observe(prm), None if observe_fn is None else observe_fn(prm)
 
+    # the loss of the zero map, the divergence limit's scale
+    scale = 0.5 * jnp.sum(sigma_yx**2) + floor
     result = run(
         lambda prm: _loss_from_stats(prm, sigma_yx, floor),
         params,
@@ -338,6 +443,8 @@ def _train(key: jax.Array, cfg: Config, observe_fn=None) -> Trajectory:
         steps=cfg.steps,
         record_every=cfg.record_every,
         observe=observe_all,
+        loss_scale=jnp.where(scale > 0, scale, 1.0),
+        max_work=math.inf,  # checked by train
     )
     (strengths, bal, drift), observed = result.observed
     step = result.step
@@ -371,21 +478,35 @@ def predict(
     """Theory: mode strengths under gradient flow from balanced, aligned init.
 
     Depth 2, eq. (1.1): ``u(t) = s / (1 + (s/u0 - 1) exp(-2 s t))`` in closed form.
-    Depth L > 2, eq. (1.2): ``dp/dt = L p^(2-2/L) (s - p)``, integrated with RK4 in
-    ``log p`` with ``substeps`` steps between consecutive times of ``t``.
+    Depth L > 2, eq. (1.2): ``dp/dt = L p^(2-2/L) (s - p)``, integrated with RK4
+    in ``z = log(p / (s - p))`` (where ``dz/dt = L s p^(1-2/L)``: no stiffness at
+    convergence), with adaptive steps ``h = 1 / (substeps * |d rhs/dz|)`` set by
+    the local time scale of the fastest mode, independently of the grid ``t``:
+    a coarse grid gives the same values as a fine one.
 
     Args:
         s: (modes,) singular values of ``Sigma_yx`` (> 0).
         u0: (modes,) or scalar initial strengths (0 < u0 < s).
-        t: (times,) non-decreasing times in units of ``lr * steps``, starting >= 0.
+        t: (times,) non-decreasing finite times in units of ``lr * steps``,
+            starting >= 0.
         depth: number of weight matrices L (2..6).
-        substeps: RK4 steps per interval of ``t`` for depth > 2.
+        substeps: RK4 steps per local time scale for depth > 2 (int >= 1;
+            default 64: relative error < 1e-6 against a fine reference).
 
     Returns:
         (times, modes) predicted mode strengths.
 
     Raises:
-        ValueError: depth outside 2..6.
+        ValueError: depth outside 2..6; t not 1-D, decreasing, negative or not
+            finite; s, u0 not with 0 < u0 < s.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims import deep_linear
+        >>> u = deep_linear.predict(jnp.array([3.0]), 1e-3,
+        ...                         jnp.array([0.0, 10.0, 100.0]), depth=3)
+        >>> [round(float(v), 3) for v in u[:, 0]]
+        [0.001, 3.0, 3.0]
 
     References:
         Saxe, McClelland & Ganguli, 2014, arXiv:1312.6120, eqs. (6)-(8) and sec. 3.
@@ -393,7 +514,7 @@ def predict(
     check_int("depth", depth, minimum=2, maximum=6)
     check_int("substeps", substeps, minimum=1)
     s, u0 = _check_modes(s, u0)
-    t = jnp.asarray(t, s.dtype)
+    t = as_float_array("t", t).astype(s.dtype)
     if t.ndim != 1 or not bool(jnp.all(t >= 0)) or not bool(jnp.all(jnp.diff(t) >= 0)):
         raise ValueError(
             f"t must be a 1-D array of non-decreasing times >= 0, got shape {t.shape}"
@@ -424,26 +545,34 @@ def _check_modes(s, u0):
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
 def _predict_deep(s, u0, t, depth, substeps):
-    def rhs(x):  # x = log p:  dx/dt = L p^(1 - 2/L) (s - p)
-        p = jnp.exp(x)
-        return depth * p ** (1 - 2 / depth) * (s - p)
+    # z = log(p / (s - p)), p = s sigmoid(z):  dz/dt = L s p^(1 - 2/L). The rate is
+    # bounded and flat at convergence, so steps grow there instead of shrinking.
+    a = 1.0 - 2.0 / depth
 
-    def interval(x, dt):
-        h = dt / substeps
+    def rhs(z):
+        return depth * s * (s * jax.nn.sigmoid(z)) ** a
 
-        def rk4(x, _):
-            k1 = rhs(x)
-            k2 = rhs(x + h / 2 * k1)
-            k3 = rhs(x + h / 2 * k2)
-            k4 = rhs(x + h * k3)
-            return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+    def rate(z):  # |d rhs / dz|: the inverse local time scale of each mode
+        return a * rhs(z) * (1.0 - jax.nn.sigmoid(z))
 
-        x, _ = jax.lax.scan(rk4, x, None, length=substeps)
-        return x, jnp.exp(x)
+    def advance(state, t_next):
+        def body(st):
+            z, tc = st
+            fastest = jnp.max(rate(z))
+            h = jnp.where(fastest > 0, 1.0 / (substeps * fastest), jnp.inf)
+            h = jnp.minimum(h, t_next - tc)
+            k1 = rhs(z)
+            k2 = rhs(z + h / 2 * k1)
+            k3 = rhs(z + h / 2 * k2)
+            k4 = rhs(z + h * k3)
+            return z + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4), tc + h
 
-    x0, first = interval(jnp.log(u0), t[0])  # from t = 0 to the first time
-    _, rest = jax.lax.scan(interval, x0, jnp.diff(t))
-    return jnp.concatenate([first[None], rest])
+        state = jax.lax.while_loop(lambda st: st[1] < t_next, body, state)
+        return state, s * jax.nn.sigmoid(state[0])
+
+    z0 = jnp.log(u0) - jnp.log(s - u0)
+    _, out = jax.lax.scan(advance, (z0, jnp.zeros((), t.dtype)), t)
+    return out
 
 
 def predict_half_time(s, u0, depth: int = 2):
@@ -479,8 +608,10 @@ def half_time(
         (modes,) half-times in the units of ``t``.
 
     Raises:
-        ValueError: ``t`` is not 1-D, ``u`` is not (len(t), modes), or ``s`` does
-            not have one value per mode.
+        ValueError: ``t`` is not 1-D, non-decreasing and finite with at least one
+            record, ``u`` is not (len(t), modes), or ``s`` does not have one
+            value > 0 per mode.
+        TypeError: an argument is not an array of real numbers.
 
     Example:
         >>> import jax.numpy as jnp
@@ -490,8 +621,9 @@ def half_time(
         >>> float(deep_linear.half_time(t, u, jnp.array([1.2]))[0])
         1.25
     """
-    t, u = jnp.asarray(t), jnp.asarray(u)
-    if t.ndim != 1 or u.ndim != 2 or u.shape[0] != t.shape[0]:
+    t = as_float_array("t", t)
+    u = as_float_array("u", u, finite=False)  # NaN after a divergence is allowed
+    if t.ndim != 1 or u.ndim != 2 or u.shape[0] != t.shape[0] or t.shape[0] < 1:
         raise ValueError(
             "t must be 1-D and u of shape (len(t), modes); got t of shape "
             f"{t.shape} and u of shape {u.shape}"
@@ -500,7 +632,11 @@ def half_time(
         raise ValueError(
             f"s must have one value per mode ({u.shape[1]}), got shape {jnp.shape(s)}"
         )
-    s = jnp.asarray(s)
+    s = as_float_array("s", s)
+    if not bool(jnp.all(s > 0)):
+        raise ValueError(f"s must be > 0 for every mode, got s={s}")
+    if not bool(jnp.all(jnp.diff(t) >= 0)):
+        raise ValueError("t must be non-decreasing (Trajectory.t)")
     above = u >= s / 2
     idx = jnp.argmax(above, axis=0)
     reached = jnp.any(above, axis=0)

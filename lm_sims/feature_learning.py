@@ -55,6 +55,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -65,11 +66,15 @@ from jaxtyping import Array, Float
 
 from lm_sims import kernels, mlp
 from lm_sims._config import (
-    check_allocation,
+    check_budget_arg,
+    check_bytes,
     check_choice,
     check_int,
     check_key,
     check_real,
+    check_representable,
+    check_shape,
+    check_work,
     config_dataclass,
 )
 
@@ -132,7 +137,8 @@ class Config:
             :func:`feature_change_after_one_step`). A bool; dynamic (switching it
             does not recompile).
         lr: base learning rate (> 0), the same at every width; layer l is trained
-            at ``lr * lr_scale_l`` (:func:`lm_sims.mlp.layer_scales`).
+            at ``lr * lr_scale_l`` (:func:`lm_sims.mlp.layer_scales`); nonzero
+            and finite in the run's dtype (float32: in [1.2e-38, 3.4e38]).
         optimizer: "gd" (default: one gradient step) or "adam" (one Adam step,
             with muP's Adam rates for "mup", see :mod:`lm_sims.mlp`). Static.
     """
@@ -156,6 +162,7 @@ class Config:
                 f"center_output must be a bool, got center_output={value!r}"
             )
         check_real("lr", self.lr, positive=True)
+        check_representable("lr", self.lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
 
 
@@ -343,6 +350,11 @@ def features(
     Returns:
         Hidden activations h1, h2 of shape (batch, width) and outputs f (batch,).
 
+    Raises:
+        TypeError: cfg is not a :class:`Config`.
+        ValueError: params do not have the shapes ``init(key, cfg)`` gives, or x
+            is not (batch, input_dim).
+
     Example:
         >>> import jax, jax.numpy as jnp
         >>> from lm_sims import feature_learning as fl
@@ -353,6 +365,7 @@ def features(
         ((7, 32), (7,))
     """
     net = network_config(cfg)
+    mlp._check_network(params, x, net)
     h = jax.nn.relu(kernels.preactivations(params, x, net))
     return h[0], h[1], mlp.apply(params, x, net)[:, 0]
 
@@ -368,20 +381,43 @@ def loss(
     Args:
         params: the network's parameters.
         x: inputs, shape (batch, input_dim).
-        y: targets, shape (batch,).
+        y: targets, shape exactly (batch,) (a (batch, 1) array is refused, not
+            broadcast).
         cfg: a :class:`Config`.
 
     Returns:
         scalar loss.
+
+    Raises:
+        TypeError: cfg is not a :class:`Config`.
+        ValueError: y is not (batch,), x is not (batch, input_dim), or params do
+            not match cfg.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import feature_learning as fl
+        >>> cfg = fl.Config(width=8, input_dim=3)
+        >>> p = fl.init(jax.random.key(0), cfg)
+        >>> float(fl.loss(p, jnp.zeros((4, 3)), jnp.zeros(4), cfg))
+        0.0
     """
-    return mlp.loss(params, x, y[:, None], network_config(cfg))
+    net = network_config(cfg)
+    mlp._check_network(params, x, net)
+    check_shape("y", jnp.shape(y), (jnp.shape(x)[0],), "(batch,)")
+    return mlp.loss(params, x, y[:, None], net)
 
 
 def _rms(x, axis=None):
     return jnp.sqrt(jnp.mean(x**2, axis=axis))
 
 
-def feature_change_after_one_step(key: jax.Array, cfg: Config) -> FeatureChange:
+def feature_change_after_one_step(
+    key: jax.Array,
+    cfg: Config,
+    *,
+    max_bytes: float | None = None,
+    max_work: float | None = None,
+) -> FeatureChange:
     """Take one full-batch gradient step and measure how far the features moved.
 
     The coordinate check of Yang et al. (2022): ``k_data, k_init =
@@ -411,6 +447,11 @@ def feature_change_after_one_step(key: jax.Array, cfg: Config) -> FeatureChange:
     Args:
         key: PRNG key (weights and data).
         cfg: a :class:`Config`.
+        max_bytes: refuse steps estimated to hold more than this many bytes
+            (float64 weights, gradients, the updated copy and the activations);
+            default ``lm_sims._config.MAX_BYTES`` (4 GiB).
+        max_work: refuse steps estimated above this many flop-equivalents
+            (``12 * batch * parameters``); default ``lm_sims._config.MAX_WORK``.
 
     Returns:
         :class:`FeatureChange` of NumPy float64 arrays.
@@ -418,7 +459,7 @@ def feature_change_after_one_step(key: jax.Array, cfg: Config) -> FeatureChange:
     Raises:
         TypeError: ``key`` is not a PRNG key, or cfg is not a :class:`Config`.
         ValueError: the width is so large that the step would exceed
-            ``lm_sims._config.MAX_BYTES`` (the message gives the estimate).
+            ``max_bytes`` or ``max_work`` (the message gives the estimate).
 
     References:
         Yang & Hu, 2021, arXiv:2011.14522; Yang et al., "Tensor Programs V",
@@ -433,20 +474,31 @@ def feature_change_after_one_step(key: jax.Array, cfg: Config) -> FeatureChange:
     """
     check_key(key)
     network_config(cfg)  # type check
-    check_allocation(
-        f"one step of the width={cfg.width} network in float64",
-        # weights, gradients and the updated copy; activations before and after
-        8.0
-        * (
-            3 * cfg.width * (cfg.width + cfg.input_dim + 1)
-            + 4 * cfg.batch_size * cfg.width
-        ),
-        "use a smaller width",
-    )
+    _check_one_step_size(cfg, max_bytes, max_work)
     with jax.enable_x64(True):
         out = _one_step(key, cfg.replace(lr=jnp.float64(cfg.lr)))
     # NumPy float64, so callers outside x64 mode can compute with it freely
     return FeatureChange(*(np.asarray(v, np.float64) for v in out))
+
+
+def _check_one_step_size(cfg, max_bytes, max_work):
+    check_budget_arg("max_bytes", max_bytes)
+    check_budget_arg("max_work", max_work)
+    num_params = cfg.width * (cfg.width + cfg.input_dim + 1)
+    check_bytes(
+        f"one step of the width={cfg.width} network in float64",
+        # weights, gradients and the updated copy; activations before and after
+        8.0 * (3 * num_params + 4 * cfg.batch_size * cfg.width),
+        "use a smaller width",
+        max_bytes,
+    )
+    check_work(
+        f"one step of the width={cfg.width} network on {cfg.batch_size} inputs",
+        # two forward passes, one backward pass (2 flops per weight and input each)
+        12.0 * cfg.batch_size * num_params,
+        "use a smaller width or batch",
+        max_work,
+    )
 
 
 @jax.jit
@@ -484,6 +536,8 @@ def one_step_changes(
     widths: tuple[int, ...] = WIDTHS,
     num_seeds: int = 4,
     optimizer: str = "gd",
+    max_bytes: float | None = None,
+    max_work: float | None = None,
 ) -> Float[np.ndarray, "widths 3"]:
     """Geometric mean over seeds of the one-step changes, width by width.
 
@@ -504,14 +558,19 @@ def one_step_changes(
         num_seeds: networks per width (int >= 1).
         optimizer: "gd" (default) or "adam": the kind of the one step
             (:class:`Config`).
+        max_bytes: memory limit of one step (bytes), as in
+            :func:`feature_change_after_one_step`; default ``MAX_BYTES``.
+        max_work: limit on the work of all steps together (flop-equivalents);
+            default ``lm_sims._config.MAX_WORK``.
 
     Returns:
         float64 array (len(widths), 3): rows widths, columns hidden layer 1, hidden
         layer 2, output (RMS changes, :class:`FeatureChange`).
 
     Raises:
-        ValueError: unknown parameterisation or sp_lr, lr <= 0, or a width or
-            num_seeds < 1.
+        ValueError: unknown parameterisation or sp_lr, lr <= 0, a width or
+            num_seeds < 1, or a step above ``max_bytes`` or all steps above
+            ``max_work`` (checked before the first step).
         TypeError: key is not a PRNG key, or widths is not a non-empty tuple of
             ints.
 
@@ -540,6 +599,23 @@ def one_step_changes(
         )
     for w in widths:
         check_int("width", w, minimum=1)
+    check_real("lr", lr, positive=True)
+    check_representable("lr", lr)
+    check_budget_arg("max_bytes", max_bytes)
+    check_budget_arg("max_work", max_work)
+    for n in widths:  # every size before the first step
+        check_bytes(
+            f"one step of the width={n} network in float64",
+            8.0 * (3 * n * (n + 17) + 4 * 32 * n),
+            "use smaller widths",
+            max_bytes,
+        )
+    check_work(
+        f"{num_seeds} one-step checks at widths {tuple(widths)}",
+        num_seeds * sum(12.0 * 32 * n * (n + 17) for n in widths),
+        "use smaller widths or fewer seeds",
+        max_work,
+    )
     per_width = parameterization == "sp" and sp_lr != "fixed"
     logs = np.zeros((len(widths), num_seeds, 3))
     for i, n in enumerate(widths):
@@ -551,7 +627,9 @@ def one_step_changes(
             optimizer=optimizer,
         )
         for s in range(num_seeds):
-            c = feature_change_after_one_step(jax.random.fold_in(key, s), cfg)
+            c = feature_change_after_one_step(
+                jax.random.fold_in(key, s), cfg, max_bytes=max_bytes, max_work=math.inf
+            )
             logs[i, s] = np.log([*c.hidden, c.output])
     return np.exp(logs.mean(axis=1))
 

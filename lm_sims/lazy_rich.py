@@ -60,6 +60,7 @@ References:
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -70,14 +71,20 @@ from jaxtyping import Array, Float, Int
 
 from lm_sims import observables as _observables
 from lm_sims._config import (
+    STEP_OVERHEAD,
     as_float_array,
+    check_budget_arg,
     check_callable,
     check_int,
     check_key,
     check_real,
     check_record_every,
+    check_representable,
+    check_shape,
+    check_work,
     config_dataclass,
     diverged_flag,
+    is_concrete,
 )
 from lm_sims.training import run
 
@@ -123,6 +130,10 @@ class Config:
         teacher_width: number of teacher ReLU units, static. Default 3.
         steps: gradient-descent steps, static.
         record_every: record every this many steps; must divide ``steps``, static.
+
+    ``alpha``, ``lr``, the step :func:`effective_lr` and ``alpha / width`` must be
+    nonzero and finite in the run's dtype (float32: in [1.2e-38, 3.4e38]), or the
+    config raises ValueError.
     """
 
     alpha: float = 1.0
@@ -147,6 +158,16 @@ class Config:
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1)
         check_record_every(self.steps, self.record_every)
+        check_representable("alpha", self.alpha)
+        check_representable("lr", self.lr)
+        step = float(self.lr) * self.width / (self.alpha * max(self.alpha, 1.0))
+        check_representable(
+            "the step lr * width / (alpha * max(alpha, 1)) (effective_lr)", step
+        )
+        check_representable(
+            "alpha / width (the output multiplier)",
+            step and (float(self.alpha) / self.width),
+        )
 
 
 class Params(NamedTuple):
@@ -337,7 +358,15 @@ def forward(
 
     Returns:
         Outputs, shape (...). Exactly 0.0 at the output of :func:`init`.
+
+    Raises:
+        TypeError: params is not a :class:`Params`.
+        ValueError: params.a is not (width,) with params.w (width, 2), or x does
+            not end in 2.
     """
+    _check_params(params)
+    if jnp.ndim(x) < 1 or jnp.shape(x)[-1] != 2:
+        raise ValueError(f"x must have shape (..., 2), got x of shape {jnp.shape(x)}")
     n = params.a.shape[-1]
     terms = jax.nn.relu(x @ params.w.T) * params.a
     if n % 2 == 0:
@@ -347,17 +376,49 @@ def forward(
     return (alpha / n) * jnp.sum(terms, axis=-1)
 
 
+def _check_params(params, *, batched: bool = False):
+    """Shapes only (tracers pass): a (*batch, width), w (*batch, width, 2)."""
+    if not isinstance(params, Params):
+        raise TypeError(
+            f"params must be a lazy_rich.Params, got {type(params).__name__}"
+        )
+    a, w = jnp.shape(params.a), jnp.shape(params.w)
+    if len(a) < 1 or (not batched and len(a) != 1) or w != a + (2,):
+        want = "(*batch, width)" if batched else "(width,)"
+        raise ValueError(
+            f"params must have a of shape {want} and w of shape a.shape + (2,), "
+            f"got a {a} and w {w}"
+        )
+
+
 def loss(params: Params, batch: Batch, alpha: float) -> Float[Array, ""]:
     """Training loss ``1/2 mean_mu (f(x_mu) - y_mu)^2``.
 
     Args:
         params: student parameters.
-        batch: ``Batch(x, y)``.
+        batch: ``Batch(x, y)``, x (num_train, 2) and y exactly (num_train,).
         alpha: output multiplier.
 
     Returns:
         Scalar loss.
+
+    Raises:
+        TypeError: params is not a :class:`Params`.
+        ValueError: x is not (num_train, 2), y is not (num_train,), or params
+            have the wrong shapes.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import lazy_rich
+        >>> p = lazy_rich.init(jax.random.key(0), lazy_rich.Config(width=4))
+        >>> batch = lazy_rich.Batch(jnp.ones((3, 2)), jnp.ones(3))
+        >>> float(lazy_rich.loss(p, batch, 1.0))
+        0.5
     """
+    x, y = batch
+    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != 2:
+        raise ValueError(f"batch.x must have shape (num_train, 2), got {jnp.shape(x)}")
+    check_shape("batch.y", jnp.shape(y), (jnp.shape(x)[0],), "(num_train,)")
     return 0.5 * jnp.mean((forward(params, batch.x, alpha) - batch.y) ** 2)
 
 
@@ -400,6 +461,18 @@ def _angles_to_teacher(w, teacher_directions):
     return jnp.min(jnp.arccos(cos), axis=-1)
 
 
+def _check_radius(radius):
+    if is_concrete(radius):
+        check_real("radius", radius, positive=True, high=math.pi)
+
+
+def _check_directions(d):
+    if jnp.ndim(d) != 2 or jnp.shape(d)[1] != 2 or jnp.shape(d)[0] < 1:
+        raise ValueError(
+            f"teacher_directions must have shape (teacher_width, 2), got {jnp.shape(d)}"
+        )
+
+
 def teacher_alignment_fraction(
     params: Params,
     teacher_directions: Float[Array, "teacher_width 2"],
@@ -420,11 +493,19 @@ def teacher_alignment_fraction(
     Args:
         params: ``Params`` with any leading axes.
         teacher_directions: unit vectors, shape (teacher_width, 2).
-        radius: angular radius r in radians (default 0.2).
+        radius: angular radius r in radians, 0 < r <= pi (default 0.2).
 
     Returns:
         The fraction in [0, 1], with the leading axes of ``params``.
+
+    Raises:
+        ValueError: radius is not in (0, pi] (or NaN), or the shapes of params
+            or teacher_directions are wrong.
+        TypeError: radius is not a real number.
     """
+    _check_params(params, batched=True)
+    _check_radius(radius)
+    _check_directions(teacher_directions)
     mass = jnp.abs(params.a) * jnp.linalg.norm(params.w, axis=-1)
     near = _angles_to_teacher(params.w, teacher_directions) < radius
     return jnp.sum(mass * near, axis=-1) / jnp.sum(mass, axis=-1)
@@ -447,7 +528,21 @@ def uniform_alignment_baseline(
 
     Returns:
         Scalar in [0, 1].
+
+    Raises:
+        ValueError: radius is not in (0, pi] (or NaN), or teacher_directions is
+            not (teacher_width, 2).
+        TypeError: radius is not a real number.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from lm_sims import lazy_rich
+        >>> d = jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+        >>> round(float(lazy_rich.uniform_alignment_baseline(d, 0.2)), 4)
+        0.191
     """
+    _check_radius(radius)
+    _check_directions(teacher_directions)
     theta = jnp.sort(jnp.arctan2(teacher_directions[:, 1], teacher_directions[:, 0]))
     gaps = jnp.diff(jnp.concatenate([theta, theta[:1] + 2 * jnp.pi]))
     return jnp.sum(jnp.minimum(gaps, 2 * radius)) / (2 * jnp.pi)
@@ -476,6 +571,11 @@ def _train(key, cfg, observe_fn=None):
         steps=cfg.steps,
         record_every=cfg.record_every,
         observe=observe,
+        # the loss of f = 0 (also the initial loss: the symmetrised f_0 = 0)
+        loss_scale=jnp.maximum(
+            0.5 * jnp.mean(batch.y**2), jnp.finfo(batch.y.dtype).tiny
+        ),
+        max_work=math.inf,  # checked by train
     )
     change, positions, sign, alignment, observed = result.observed
     return Trajectory(
@@ -497,6 +597,7 @@ def train(
     cfg: Config,
     *,
     observe: Callable[[Params], Any] | None = None,
+    max_work: float | None = None,
 ) -> Trajectory:
     """Train the student on its teacher by full-batch gradient descent.
 
@@ -512,12 +613,19 @@ def train(
         observe: optional function of the :class:`Params`, evaluated at every
             record (:func:`lm_sims.training.run`); its outputs land in
             ``Trajectory.observed``. A new function recompiles ``train``.
+        max_work: refuse runs estimated above this many flop-equivalents
+            (``steps * (6 * 3 * width * num_train + STEP_OVERHEAD)``); default
+            ``lm_sims._config.MAX_WORK``; ``math.inf`` for no limit.
 
     Returns:
-        :class:`Trajectory` with ``steps // record_every + 1`` records.
+        :class:`Trajectory` with ``steps // record_every + 1`` records. A
+        diverging run is a result: ``diverged_step`` is the first step whose
+        loss left ``lm_sims.training.divergence_limit`` (1,000 x twice the
+        initial loss) or was not finite; every record at or after it is NaN.
 
     Raises:
         TypeError: ``key`` is not a PRNG key, or ``observe`` is not callable.
+        ValueError: the run is estimated above ``max_work``.
 
     References:
         Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming",
@@ -535,6 +643,14 @@ def train(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
     check_callable("observe", observe)
+    check_budget_arg("max_work", max_work)
+    check_work(
+        f"steps={cfg.steps} of a width={cfg.width} network on "
+        f"num_train={cfg.num_train} inputs",
+        cfg.steps * (6.0 * 3 * cfg.width * cfg.num_train + STEP_OVERHEAD),
+        "use fewer steps, a smaller width or fewer inputs",
+        max_work,
+    )
     return _train(key, cfg, observe)
 
 

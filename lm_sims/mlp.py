@@ -91,15 +91,21 @@ from jaxtyping import Array, ArrayLike, Float, Int
 from lm_sims import data as _data
 from lm_sims import kernels, training
 from lm_sims._config import (
+    STEP_OVERHEAD,
     as_float_array,
     check_allocation,
+    check_budget_arg,
     check_callable,
     check_choice,
     check_finite,
     check_int,
     check_key,
+    check_layer_shapes,
     check_real,
     check_record_every,
+    check_representable,
+    check_shape,
+    check_work,
     config_dataclass,
     diverged_flag,
     is_concrete,
@@ -161,7 +167,9 @@ class Config:
         sigma_w2: weight variance sigma_w^2 (> 0); 2.0 is He initialisation.
         sigma_b2: bias variance sigma_b^2 (>= 0).
         lr: base learning rate (> 0); tensor l is trained at ``lr * n^{-c_l}``.
-            Time on the book's axes is ``t = lr * step``.
+            Time on the book's axes is ``t = lr * step``. Every real field must
+            be representable in the run's dtype (float32: nonzero magnitudes in
+            [1.2e-38, 3.4e38]), or the config raises ValueError.
         dataset: the training data drawn by :func:`train` when no ``x_train`` is
             given, one of ``lm_sims.data.REGRESSION_DATASETS``: "teacher" (Gaussian
             inputs, fixed random ReLU teacher), "random_labels" (Gaussian inputs,
@@ -231,6 +239,9 @@ class Config:
                     f"base_width={self.base_width}"
                 )
         _ = self.optimizer_config  # validates batch_size, momentum, b1, b2, eps
+        # numbers that pass the ranges above but are 0 or inf in the run's dtype
+        for name in ("sigma_w2", "sigma_b2", "lr", "momentum", "b1", "b2", "eps"):
+            check_representable(name, getattr(self, name))
 
     @property
     def optimizer_config(self) -> training.Optimizer:
@@ -472,7 +483,20 @@ def apply(
 
     Returns:
         outputs, shape (n, d_out).
+
+    Raises:
+        TypeError: cfg is not an mlp.Config or params is not a tuple of layers.
+        ValueError: params do not have the shapes ``init(key, cfg)`` gives
+            (another width, depth, d_in or d_out), or x is not (n, d_in).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import mlp
+        >>> cfg = mlp.Config(width=8, d_in=3)
+        >>> mlp.apply(mlp.init(jax.random.key(0), cfg), jnp.ones((5, 3)), cfg).shape
+        (5, 1)
     """
+    _check_network(params, x, cfg)
     phi = _activation(cfg.activation)
     h = x
     scales = layer_scales(cfg)
@@ -481,6 +505,27 @@ def apply(
             h = phi(h)
         h = s.w_mult * (h @ layer.w) + s.b_mult * layer.b
     return h
+
+
+def _dims(cfg):
+    return (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
+
+
+def _check_network(params, x, cfg):
+    """Shapes only (tracers pass through): params as ``init(key, cfg)``, x (n, d_in)."""
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
+    check_layer_shapes(
+        params,
+        _dims(cfg),
+        "mlp",
+        f" (width={cfg.width}, depth={cfg.depth}, d_in={cfg.d_in}, "
+        f"d_out={cfg.d_out}): use the config the parameters were drawn with",
+    )
+    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != cfg.d_in:
+        raise ValueError(
+            f"x must have shape (n, d_in={cfg.d_in}), got x of shape {jnp.shape(x)}"
+        )
 
 
 def loss(
@@ -494,12 +539,28 @@ def loss(
     Args:
         params: network parameters.
         x: inputs, shape (P, d_in).
-        y: targets, shape (P, d_out).
+        y: targets, shape exactly (P, d_out) (a (P,) vector is refused, not
+            broadcast: reshape it with ``y[:, None]``).
         cfg: network config.
 
     Returns:
         scalar loss.
+
+    Raises:
+        ValueError: y is not (P, d_out), x is not (P, d_in), or params do not
+            match cfg (:func:`apply`).
+        TypeError: cfg is not an mlp.Config.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from lm_sims import mlp
+        >>> cfg = mlp.Config(width=8)
+        >>> p = mlp.init(jax.random.key(0), cfg)
+        >>> float(mlp.loss(p, jnp.zeros((4, 2)), jnp.zeros((4, 1)), cfg))
+        0.0
     """
+    _check_network(params, x, cfg)
+    check_shape("y", jnp.shape(y), (jnp.shape(x)[0], cfg.d_out), "(P, d_out)")
     residual = apply(params, x, cfg) - y
     return 0.5 * jnp.mean(jnp.sum(residual**2, axis=-1))
 
@@ -516,9 +577,13 @@ def _check_data(cfg, x, y, x_test):
         check_finite("x_test", x_test)
 
 
+def _num_params(cfg):
+    dims = _dims(cfg)
+    return sum((m + 1) * n for m, n in zip(dims[:-1], dims[1:], strict=True))
+
+
 def _check_memory(cfg, num_train, num_test):
-    dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
-    num_params = sum((m + 1) * n for m, n in zip(dims[:-1], dims[1:], strict=True))
+    num_params = _num_params(cfg)
     # parameters, gradients, the update and up to two optimizer moments
     check_allocation(
         f"training {num_params} parameters (width={cfg.width}, depth={cfg.depth})",
@@ -592,6 +657,7 @@ def train(
     x_test: Float[ArrayLike, "n_test d_in"] | None = None,
     *,
     observe: Callable[[Params], Any] | None = None,
+    max_work: float | None = None,
 ) -> Trajectory:
     """Initialise with ``init(key, cfg)`` and train with the config's optimizer.
 
@@ -620,16 +686,23 @@ def train(
         x_test: optional test inputs, shape (n_test, d_in).
         observe: optional function of the parameters, evaluated at every record;
             its outputs land in ``Trajectory.observed``.
+        max_work: refuse runs estimated above this many flop-equivalents
+            (``steps * (6 * parameters * batch + STEP_OVERHEAD)`` plus the
+            records); default ``lm_sims._config.MAX_WORK`` (1e13, about ten
+            minutes on a laptop); ``math.inf`` for no limit.
 
     Returns:
-        :class:`Trajectory`. A diverging run is not an error: ``diverged_step`` says
-        where, and later records are NaN.
+        :class:`Trajectory`. A diverging run is not an error: ``diverged_step`` is
+        the first step whose loss left ``lm_sims.training.divergence_limit``
+        (1,000 x (loss_0 + 1/2 mean |y|^2); 1e8 x for Adam) or was not finite,
+        and every record at or after it is NaN.
 
     Raises:
         ValueError: data shapes do not match cfg (or P = 0), data hold NaN or
             inf, only one of x_train and y_train is given, batch_size exceeds the
             number of training samples, or the run would allocate more than
-            ``lm_sims._config.MAX_BYTES`` (the message gives the estimate).
+            ``lm_sims._config.MAX_BYTES`` or take more than ``max_work`` (the
+            messages give the estimates).
         TypeError: key is not a PRNG key, cfg is not an mlp.Config, data are not
             real arrays, or observe is not callable.
 
@@ -656,13 +729,26 @@ def train(
             f"from cfg.dataset={cfg.dataset!r})"
         )
     check_callable("observe", observe)
+    check_budget_arg("max_work", max_work)
     if x_train is not None:
         x_train = as_float_array("x_train", x_train, finite=False)
         y_train = _as_targets(cfg, as_float_array("y_train", y_train, finite=False))
     x_test = None if x_test is None else as_float_array("x_test", x_test, finite=False)
     _check_data(cfg, x_train, y_train, x_test)
     num = cfg.num_train if x_train is None else x_train.shape[0]
-    _check_memory(cfg, num, 0 if x_test is None else x_test.shape[0])
+    num_test = 0 if x_test is None else x_test.shape[0]
+    _check_memory(cfg, num, num_test)
+    num_params = _num_params(cfg)
+    batch = num if cfg.batch_size is None else cfg.batch_size
+    records = cfg.steps // cfg.record_every + 1
+    check_work(
+        f"training width={cfg.width}, depth={cfg.depth} ({num_params} parameters) "
+        f"for steps={cfg.steps} on {batch} samples",
+        cfg.steps * (6.0 * num_params * batch + STEP_OVERHEAD)
+        + records * 2.0 * num_params * (num + num_test),
+        "use fewer steps, a smaller width or fewer samples",
+        max_work,
+    )
     if cfg.batch_size is not None and cfg.batch_size > num:
         raise ValueError(
             f"batch_size must be <= the number of training samples P={num}, got "
@@ -683,6 +769,10 @@ def _train(key, cfg, x_train, y_train, x_test, observe_fn=None):
 
     def loss_fn(p, batch):
         return loss(p, batch[0], batch[1], cfg)
+
+    # the loss of the zero predictor: the divergence limit's scale (1 if y = 0)
+    scale = 0.5 * jnp.mean(jnp.sum(y_train**2, axis=-1))
+    scale = jnp.where(scale > 0, scale, 1.0)
 
     norms0 = jnp.stack([jnp.sum(layer.w**2) for layer in params0])
 
@@ -708,6 +798,8 @@ def _train(key, cfg, x_train, y_train, x_test, observe_fn=None):
         data=(x_train, y_train),
         key=jax.random.fold_in(key, 2),
         observe=observe,
+        loss_scale=scale,
+        max_work=math.inf,  # checked by train
     )
     rec = result.observed
     return Trajectory(

@@ -131,6 +131,7 @@ from lm_sims._config import (
     diverged_flag,
     float_bytes,
 )
+from lm_sims.training import DIVERGENCE_FACTOR
 
 __all__ = [
     "MAX_ALPHA",
@@ -155,8 +156,9 @@ __all__ = [
 MAX_ALPHA = 4.0
 #: Largest dimension accepted.
 MAX_DIM = 4096
-#: A run is marked diverged once its risk exceeds ``BLOWUP * (1 + R_0)``.
-BLOWUP = 1e6
+#: A run is marked diverged once its risk exceeds ``BLOWUP * (1 + R_0)``: the
+#: package-wide factor ``lm_sims.training.DIVERGENCE_FACTOR`` (1e3; issue 12).
+BLOWUP = DIVERGENCE_FACTOR
 
 
 @config_dataclass(static=("dim", "batch_size", "steps", "record_every", "num_runs"))

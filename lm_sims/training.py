@@ -33,7 +33,9 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from lm_sims._config import (
+    STEP_OVERHEAD,
     check_allocation,
+    check_budget_arg,
     check_callable,
     check_choice,
     check_finite,
@@ -41,21 +43,47 @@ from lm_sims._config import (
     check_key,
     check_real,
     check_record_every,
+    check_representable,
+    check_work,
     config_dataclass,
     is_concrete,
 )
 
 __all__ = [
+    "ADAM_DIVERGENCE_FACTOR",
     "BLOWUP",
+    "DIVERGENCE_FACTOR",
     "OPTIMIZERS",
     "Optimizer",
     "RunResult",
+    "divergence_limit",
     "make_optimizer",
     "run",
 ]
 
-#: A run is marked diverged once its loss exceeds ``BLOWUP * (1 + |loss_0|)``.
-BLOWUP = 1e8
+#: The divergence criterion of every gradient-descent loop in lm_sims (GD, SGD,
+#: momentum, and the modules' own loops): a run has diverged at the first step
+#: whose loss is not finite or exceeds ``DIVERGENCE_FACTOR * (|loss_0| +
+#: loss_scale)`` (:func:`divergence_limit`), a thousand times both its start and
+#: the loss of a trivial predictor (``loss_scale``); past it the run has left any
+#: sensible range, and a gradient step that large grows geometrically. Transient
+#: spikes that recover (edge of stability, catapults) stay far below it: the
+#: largest ratio ``max_k loss_k / (|loss_0| + 1)`` of a run that does not
+#: diverge, over every run of tests/test_edge_of_stability.py,
+#: test_central_flow.py, test_transfer.py, test_sgd_noise.py and their test_viz_*
+#: files (measured 2026-12 with the old cut at 1e8), is 183: the catapult of
+#: central_flow's two-parameter toy, which then converges to loss < 1e-8; the
+#: edge-of-stability networks of Chapter 3 stay below 3, GD in Chapter 4.1 below
+#: 21. The factor leaves a margin of 5x over the largest.
+DIVERGENCE_FACTOR = 1e3
+#: The factor for Adam, whose step moves each entry by about ``lr`` whatever the
+#: gradient: at a large rate its first steps overshoot and the loss spikes, then
+#: falls back (Chapter 4.1's sweep: spikes up to 7e5 x (|loss_0| + 1) at step 1
+#: in runs that end below their start), so an Adam run is cut only past 1e8 x or
+#: when not finite.
+ADAM_DIVERGENCE_FACTOR = 1e8
+#: The gradient-descent factor under its former name.
+BLOWUP = DIVERGENCE_FACTOR
 #: Optimizer names accepted by :class:`Optimizer`.
 OPTIMIZERS = ("gd", "momentum", "adam")
 
@@ -134,6 +162,30 @@ class RunResult(NamedTuple):
     diverged_step: Int[Array, ""]
 
 
+def divergence_limit(
+    loss0: Any, loss_scale: Any = 1.0, factor: float = DIVERGENCE_FACTOR
+) -> Any:
+    """The loss above which a run counts as diverged:
+    ``factor * (|loss0| + loss_scale)``.
+
+    Args:
+        loss0: the loss at step 0 (scalar, may be traced).
+        loss_scale: the loss of a trivial predictor in the problem's units (e.g.
+            ``1/2 mean |y|^2``, the loss of ``f = 0``), > 0; default 1.
+        factor: ``DIVERGENCE_FACTOR`` (1e3, gradient steps; default) or
+            ``ADAM_DIVERGENCE_FACTOR`` (1e8, Adam).
+
+    Returns:
+        The limit, a scalar of the dtype of ``loss0``.
+
+    Example:
+        >>> from lm_sims import training
+        >>> float(training.divergence_limit(2.0, 1.0))
+        3000.0
+    """
+    return factor * (jnp.abs(loss0) + loss_scale)
+
+
 def _is_scalar(lr) -> bool:
     return not isinstance(lr, (dict, list, tuple)) and jnp.ndim(lr) == 0
 
@@ -194,12 +246,14 @@ def _check_lr(lr, params):
     if _is_scalar(lr):
         if is_concrete(lr):
             check_real("lr", lr, positive=True)
+            check_representable("lr", lr)
         return
     # per-tensor rates: 0 freezes a tensor (e.g. random features with a trained
     # readout); at least one tensor must train
     concrete = [a for a in leaves if is_concrete(a)]
     for a in concrete:
         check_real("lr (per tensor)", a, nonnegative=True)
+        check_representable("lr (per tensor)", a)
     if concrete and len(concrete) == len(leaves) and all(float(a) == 0 for a in leaves):
         raise ValueError(
             "every per-tensor learning rate is 0, so nothing would train; give at "
@@ -296,6 +350,8 @@ def run(
     data: Any = None,
     key: jax.Array | None = None,
     observe: Callable[[Any], Any] | None = None,
+    loss_scale: Any = 1.0,
+    max_work: float | None = None,
 ) -> RunResult:
     r"""Train ``params`` on ``loss_fn`` for ``steps`` steps in one ``lax.scan``.
 
@@ -306,10 +362,14 @@ def run(
     .. math:: \theta_{k+1} = \theta_k - \eta\, \nabla \mathcal{L}(\theta_k).
 
     At steps 0, ``record_every``, ..., ``steps`` it records the full-data loss and
-    ``observe(params)``. The first step whose loss is non-finite or exceeds
-    ``BLOWUP * (1 + |loss_0|)``, or whose update makes a parameter non-finite, is
+    ``observe(params)``. The first step whose loss (the minibatch's at a step, the
+    full data's at a record) is non-finite or exceeds
+    ``DIVERGENCE_FACTOR * (|loss_0| + loss_scale)`` (:func:`divergence_limit`: a
+    thousand times its start; ``ADAM_DIVERGENCE_FACTOR`` = 1e8 for Adam, whose
+    recovering spikes are larger), or whose update makes a parameter non-finite, is
     ``diverged_step``: from then on the parameters (and optimizer state) stay frozen
-    and the floating leaves of later records are NaN.
+    and the floating leaves of every record at or after ``diverged_step`` are NaN,
+    so no figure can plot a point of the blow-up.
 
     Works eagerly and under ``jax.jit`` / ``vmap`` (call it inside a jitted
     function to compile once: ``loss_fn`` and ``observe`` are traced each call).
@@ -332,6 +392,13 @@ def run(
         observe: any function of the parameters, evaluated at every record (e.g.
             sharpness, a kernel, representations); returns a pytree. None: record
             nothing beyond the loss.
+        loss_scale: the loss of a trivial predictor in the problem's units
+            (e.g. ``1/2 mean |y|^2``, the loss of ``f = 0``; > 0, default 1), the
+            floor of the divergence limit when ``loss_0`` is small.
+        max_work: refuse runs estimated above this many flop-equivalents
+            (``steps * (6 * parameters * samples + STEP_OVERHEAD)``); default
+            ``lm_sims._config.MAX_WORK`` (1e13, about ten minutes on a laptop);
+            ``math.inf`` for no limit.
 
     Returns:
         :class:`RunResult` with ``steps // record_every + 1`` records.
@@ -341,9 +408,11 @@ def run(
             (``steps`` above the int32 step counter without x64), ``lr`` <= 0 or
             not matching ``params``, ``batch_size`` > P, data arrays with
             different leading axes or no samples, NaN or inf in ``params`` or
-            ``data``, empty ``params``, a minibatch optimizer without ``data``, or
-            records of ``observe`` that would exceed
-            ``lm_sims._config.MAX_BYTES`` (the message gives the estimate).
+            ``data``, empty ``params``, a minibatch optimizer without ``data``,
+            an ``lr`` that is 0 or inf in the run's dtype (float32: outside
+            [1.2e-38, 3.4e38]), a run estimated above ``max_work``, or records
+            of ``observe`` that would exceed ``lm_sims._config.MAX_BYTES`` (the
+            messages give the estimates).
         TypeError: ``optimizer`` is not an :class:`Optimizer`; ``loss_fn`` or
             ``observe`` not callable; ``loss_fn`` not returning a scalar;
             ``observe`` returning something other than arrays or numbers;
@@ -375,6 +444,9 @@ def run(
             f"counter; set JAX_ENABLE_X64=1 for more), got steps={steps}"
         )
     check_record_every(steps, record_every)
+    check_budget_arg("max_work", max_work)
+    if is_concrete(loss_scale):
+        check_real("loss_scale", loss_scale, positive=True)
     _check_params(params)
     _check_lr(lr, params)
     if key is not None and is_concrete(key):
@@ -397,6 +469,16 @@ def run(
             )
     elif data is not None:
         _check_data(data)
+    num_params = sum(
+        float(np.prod(jnp.shape(x))) for x in jax.tree_util.tree_leaves(params)
+    )
+    samples = 1 if data is None else (batch_size or _num_samples(data))
+    check_work(
+        f"{steps} steps of {num_params:.0f} parameters on {samples} samples",
+        steps * (6.0 * num_params * samples + STEP_OVERHEAD),
+        "use fewer steps or a smaller model",
+        max_work,
+    )
 
     def full_loss(p):
         return loss_fn(p) if data is None else loss_fn(p, data)
@@ -432,14 +514,18 @@ def run(
             f"loss_fn must return a scalar, got shape {jnp.shape(loss0)} (reduce "
             "it, e.g. with jnp.mean)"
         )
-    limit = BLOWUP * (1.0 + jnp.abs(loss0))
+    factor = ADAM_DIVERGENCE_FACTOR if optimizer.name == "adam" else DIVERGENCE_FACTOR
+    limit = divergence_limit(loss0, loss_scale, factor)
+
+    def blown(loss):
+        return (~jnp.isfinite(loss)) | (loss > limit)
 
     def step(carry, _):
         p, state, diverged_step, i = carry
         loss, grads = value_and_grad(p, i)
         updates, new_state = tx.update(grads, state, p)
         new = optax.apply_updates(p, updates)
-        bad = (~jnp.isfinite(loss)) | (loss > limit) | (~_all_finite(new))
+        bad = blown(loss) | (~_all_finite(new))
         newly = bad & (diverged_step < 0)
         diverged_step = jnp.where(newly, i, diverged_step)
         keep = diverged_step >= 0
@@ -448,12 +534,16 @@ def run(
         )
         return (p, state, diverged_step, i + 1), None
 
-    def record(p, diverged_step):
+    def record(carry):
+        # the full-data loss at a record also counts (minibatch steps see a batch)
+        p, state, diverged_step, i = carry
         rec = (full_loss(p), observe_fn(p))
-        return _mask(rec, diverged_step >= 0)
+        newly = blown(rec[0]) & (diverged_step < 0)
+        diverged_step = jnp.where(newly, i, diverged_step)
+        return (p, state, diverged_step, i), _mask(rec, diverged_step >= 0)
 
     def block(carry, _):
-        rec = record(carry[0], carry[2])
+        carry, rec = record(carry)
         # the step counter is in the carry: no (steps,) index array is allocated
         carry, _ = jax.lax.scan(step, carry, None, length=record_every)
         return carry, rec
@@ -465,10 +555,24 @@ def run(
         jnp.zeros((), index_dtype),
     )
     carry, recs = jax.lax.scan(block, carry, None, length=steps // record_every)
+    carry, last = record(carry)
     p, _, diverged_step, _ = carry
-    last = record(p, diverged_step)
     losses, observed = jax.tree_util.tree_map(
         lambda r, x: jnp.concatenate([r, x[None]]), recs, last
     )
     record_steps = jnp.arange(0, steps + 1, record_every, dtype=index_dtype)
+    # no record at or after the diverged step is reported (a record is taken
+    # before its step: the one at diverged_step already holds the blown-up loss)
+    after = (diverged_step >= 0) & (record_steps >= diverged_step)
+    losses, observed = jax.tree_util.tree_map(
+        lambda x: _mask_rows(x, after), (losses, observed)
+    )
     return RunResult(record_steps, losses, observed, p, diverged_step)
+
+
+def _mask_rows(x, rows):
+    """NaN in the floating rows (leading axis) of ``x`` where ``rows`` is True."""
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        return x
+    return jnp.where(rows.reshape(rows.shape + (1,) * (x.ndim - 1)), jnp.nan, x)

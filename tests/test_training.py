@@ -15,13 +15,12 @@ from lm_sims.observables import mode_strengths
 # the reference also runs under JAX_ENABLE_X64=1). Full-batch GD through
 # training.run must reproduce it bit for bit.
 
-BLOWUP = 1e8
 
-
-def _old_gradient_descent(loss_fn, params, lr, steps, record_every, observe):
+def _old_gradient_descent(loss_fn, params, lr, steps, record_every, observe, scale=1.0):
     value_and_grad = jax.value_and_grad(loss_fn)
     loss0 = loss_fn(params)
-    limit = BLOWUP * (1.0 + jnp.abs(loss0))
+    # issue 12's criterion: 1e3 x (|loss_0| + the zero predictor's loss)
+    limit = training.DIVERGENCE_FACTOR * (jnp.abs(loss0) + scale)
     if not isinstance(lr, (dict, list, tuple)) and jnp.ndim(lr) == 0:
         lr_tree = jax.tree_util.tree_map(lambda _: lr, params)
     else:
@@ -59,7 +58,20 @@ def _old_gradient_descent(loss_fn, params, lr, steps, record_every, observe):
     records = jax.tree_util.tree_map(
         lambda r, x: jnp.concatenate([r, x[None]]), recs, last
     )
+    # issue 12: no record at or after the diverged step
+    at = jnp.arange(0, steps + 1, record_every) >= diverged_step
+    records = _old_mask_rows(records, (diverged_step >= 0) & at)
     return records, p, diverged_step
+
+
+def _old_mask_rows(rec, rows):
+    def f(x):
+        x = jnp.asarray(x)
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            return jnp.where(rows.reshape((-1,) + (1,) * (x.ndim - 1)), jnp.nan, x)
+        return x
+
+    return jax.tree_util.tree_map(f, rec)
 
 
 def _old_mask(rec, diverged):
@@ -101,8 +113,15 @@ def _old_deep_linear(key, cfg):
     def observe(prm):
         return mode_strengths(deep_linear._product(prm), u, vt), loss_fn(prm)
 
+    scale = 0.5 * jnp.sum(sigma_yx**2) + floor
     return _old_gradient_descent(
-        loss_fn, params, cfg.lr, cfg.steps, cfg.record_every, observe
+        loss_fn,
+        params,
+        cfg.lr,
+        cfg.steps,
+        cfg.record_every,
+        observe,
+        jnp.where(scale > 0, scale, 1.0),
     )
 
 
@@ -138,8 +157,15 @@ def _old_mlp(key, cfg, x, y):
     def observe(p):
         return loss_fn(p), mlp.apply(p, x, cfg)
 
+    scale = 0.5 * jnp.mean(jnp.sum(y**2, axis=-1))
     return _old_gradient_descent(
-        loss_fn, params0, lr_tree, cfg.steps, cfg.record_every, observe
+        loss_fn,
+        params0,
+        lr_tree,
+        cfg.steps,
+        cfg.record_every,
+        observe,
+        jnp.where(scale > 0, scale, 1.0),
     )
 
 
@@ -179,6 +205,7 @@ def _old_lazy_rich(key, cfg):
         cfg.steps,
         cfg.record_every,
         observe,
+        jnp.maximum(0.5 * jnp.mean(batch.y**2), 1e-30),
     )
 
 
@@ -388,7 +415,7 @@ def test_divergence_is_flagged_frozen_and_masked():
     )
     assert int(res.diverged_step) == first
     np.testing.assert_allclose(res.params, (-3.0) ** first, rtol=1e-6)  # frozen
-    after = np.asarray(res.step) > first
+    after = np.asarray(res.step) >= first  # issue 12: the record at the cut too
     assert np.all(np.isnan(res.loss[after])) and np.all(
         np.isnan(res.observed["w"][after])
     )
