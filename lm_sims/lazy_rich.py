@@ -86,6 +86,7 @@ from lm_sims._config import (
     diverged_flag,
     is_concrete,
 )
+from lm_sims._linearized import divergence
 from lm_sims.training import run
 
 __all__ = [
@@ -662,13 +663,33 @@ class LazyPrediction(NamedTuple):
 
     Attributes:
         t: times ``lr * step`` of the records, shape (records,).
-        loss: training loss ``1/2 mean (f - y)^2``, shape (records,).
-        relative_change: ``||theta_t - theta_0|| / ||theta_0||``, shape (records,).
+        loss: training loss ``1/2 mean (f - y)^2``, shape (records,); NaN at the
+            records whose step is ``>= diverged_step`` (do not plot them).
+        relative_change: ``||theta_t - theta_0|| / ||theta_0||``, shape (records,);
+            NaN where ``loss`` is.
+        eigenvalues: eigenvalues ``lambda_a`` of the tangent kernel
+            ``K = J J^T / P`` at initialisation (alpha included), descending,
+            shape (P,); mode a is multiplied by ``1 - eta lambda_a`` per step
+            (``eta`` = :func:`effective_lr`).
+        unstable_modes: bool, shape (P,): ``|1 - eta lambda_a| > 1``, the modes
+            gradient descent on the linearised network amplifies.
+        diverged_step: the first step (an int, in steps) whose predicted loss
+            exceeds :func:`lm_sims.training.divergence_limit` of the loss at step
+            0 with the loss of f = 0 as its scale (the criterion of
+            :func:`train`), if it is at most ``cfg.steps``; else -1.
     """
 
     t: Float[np.ndarray, " records"]
     loss: Float[np.ndarray, " records"]
     relative_change: Float[np.ndarray, " records"]
+    eigenvalues: Float[np.ndarray, " P"] | None = None
+    unstable_modes: Any = None
+    diverged_step: int = -1
+
+    @property
+    def diverged(self) -> bool:
+        """True if the prediction diverged (``diverged_step >= 0``)."""
+        return diverged_flag(self.diverged_step)
 
 
 @functools.lru_cache(maxsize=16)
@@ -728,8 +749,20 @@ def predict_lazy(key: jax.Array, cfg: Config) -> LazyPrediction:
             data and initialisation).
         cfg: a :class:`lm_sims.lazy_rich.Config`.
 
+    Mode a is multiplied by :math:`1 - \mu_a` per step, so it diverges when
+    :math:`|1 - \mu_a| > 1` (``unstable_modes``). A diverging prediction is a
+    result, as a diverging run of :func:`train` is: ``diverged_step`` is the first
+    step whose predicted loss exceeds :func:`lm_sims.training.divergence_limit` of
+    its start (the criterion ``train`` applies), and the records from that step
+    on are NaN.
+
     Returns:
-        :class:`LazyPrediction` at the records of ``train(key, cfg)``.
+        :class:`LazyPrediction` at the records of ``train(key, cfg)``: float64
+        NumPy arrays, with the tangent kernel's eigenvalues, the unstable modes
+        and ``diverged_step`` (in steps; -1 if none).
+
+    Raises:
+        TypeError: cfg is not a :class:`Config`, or key is not a PRNG key.
 
     References:
         Chizat, Oyallon & Bach, "On Lazy Training in Differentiable Programming",
@@ -740,29 +773,53 @@ def predict_lazy(key: jax.Array, cfg: Config) -> LazyPrediction:
         >>> from lm_sims import lazy_rich
         >>> cfg = lazy_rich.Config(alpha=30.0)
         >>> p = lazy_rich.predict_lazy(jax.random.key(0), cfg)
-        >>> bool(p.relative_change[-1] < 0.1)
-        True
+        >>> bool(p.relative_change[-1] < 0.1), p.diverged
+        (True, False)
+        >>> bad = lazy_rich.predict_lazy(jax.random.key(0), cfg.replace(lr=8.0))
+        >>> bad.diverged, bool(bad.unstable_modes[0])  # the top mode: mu > 2
+        (True, True)
     """
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a lazy_rich.Config, got {type(cfg).__name__}")
+    check_key(key)
     key_data = tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
     shape_cfg = Config(
         width=cfg.width, num_train=cfg.num_train, teacher_width=cfg.teacher_width
     )
     lam, rho, theta0 = _tangent_spectrum(key_data, shape_cfg)
     alpha = float(cfg.alpha)
+    eta = float(effective_lr(cfg))
     lam = (alpha / cfg.width) ** 2 * lam
-    mu = float(effective_lr(cfg)) * lam
-    k = cfg.record_every * np.arange(cfg.steps // cfg.record_every + 1.0)[:, None]
+    mu = eta * lam
+    step = cfg.record_every * np.arange(cfg.steps // cfg.record_every + 1)
+    k = step[:, None].astype(np.float64)
+    used = rho != 0  # a mode without residual stays at 0, even an unstable one
     with np.errstate(over="ignore", invalid="ignore"):
         decay = (1.0 - mu) ** k
-        loss = 0.5 * np.mean(decay**2 * rho**2, axis=1)
+        loss = 0.5 * np.mean(np.where(used, decay**2 * rho**2, 0.0), axis=1)
         # (1 - (1 - mu)^k)^2 / lam, with its limit k^2 mu eta for mu -> 0
         tiny = mu < 1e-12
         gain = np.where(tiny, 0.0, (1.0 - decay) ** 2) / np.where(tiny, 1.0, lam)
-        gain = np.where(tiny, k**2 * mu * float(effective_lr(cfg)), gain)
-        change = np.sqrt(np.mean(gain * rho**2, axis=1)) / theta0
-    return LazyPrediction(cfg.lr * k[:, 0], loss, change)
+        gain = np.where(tiny, k**2 * mu * eta, gain)
+        change = np.sqrt(np.mean(np.where(used, gain * rho**2, 0.0), axis=1)) / theta0
+    # train's criterion: divergence_limit with the loss of f = 0 as the scale
+    # (1/2 mean y^2 = 1/2 mean rho^2, rho being y rotated; f_0 = 0)
+    zero_loss = max(0.5 * float(np.mean(rho**2)), float(np.finfo(np.float64).tiny))
+    unstable, diverged_step = divergence(
+        1.0 - mu, rho**2 / (2 * len(rho)), cfg.steps, zero_loss
+    )
+    if diverged_step >= 0:
+        after = step >= diverged_step
+        loss, change = np.where(after, np.nan, loss), np.where(after, np.nan, change)
+    order = np.argsort(-lam, kind="stable")
+    return LazyPrediction(
+        cfg.lr * step.astype(np.float64),
+        loss,
+        change,
+        lam[order],
+        unstable[order],
+        diverged_step,
+    )
 
 
 # -- the book's run: the chapter's configuration, alpha sweep and summary ------------

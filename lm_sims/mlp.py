@@ -906,12 +906,37 @@ def predict_ntk(
         gradient_flow: use ``exp(-Theta t / P)`` (lr -> 0) instead of discrete GD.
 
     Returns:
-        ``kernels.LinearizedPrediction`` (float64).
+        ``kernels.LinearizedPrediction`` (NumPy float64 arrays whatever JAX's
+        precision mode): the outputs, the NTK's
+        eigenvalues ``lambda_i`` (descending), ``unstable_modes``
+        (``|1 - lr lambda_i / P| > 1``: kernel gradient descent amplifies them)
+        and ``diverged_step``, the first step (in steps) whose predicted loss
+        leaves the range :func:`train` accepts
+        (:func:`lm_sims.training.divergence_limit`), or -1; outputs from that
+        step on are NaN, as a diverged run's records are.
 
     Raises:
         ValueError: cfg.parameterization is not "ntk" (the others have no finite
-            tangent kernel at infinite width), or shapes do not match.
+            tangent kernel at infinite width), shapes do not match, or NaN or
+            inf inputs.
+        TypeError: cfg is not a :class:`Config`.
+
+    Example:
+        >>> import numpy as np
+        >>> from lm_sims import kernels, mlp
+        >>> x = np.asarray(kernels.circle(np.linspace(0.0, 3.0, 4)))
+        >>> y = np.sin(np.linspace(0.0, 3.0, 4))[:, None]
+        >>> cfg = mlp.Config(width=64, d_in=2, lr=1.0)
+        >>> mlp.predict_ntk(cfg, x, y, [0.0, 100.0]).diverged_step
+        -1
+        >>> bad = mlp.predict_ntk(cfg.replace(lr=2.0), x, y, [0.0, 400.0])
+        >>> bad.unstable_modes.tolist(), bad.diverged_step  # lr lambda_i / P > 2
+        ([True, True, False, False], 5)
+        >>> bool(np.isnan(bad.f_train[-1]).all())
+        True
     """
+    if not isinstance(cfg, Config):
+        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
     if cfg.parameterization != "ntk":
         raise ValueError(
             "predict_ntk needs parameterization='ntk' (the infinite-width tangent "

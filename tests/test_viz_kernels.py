@@ -79,6 +79,8 @@ def test_only_the_catapult_learning_rate_leaves_the_kernel_regime():
     # On the static grid, lr = 6 is above 2P/lambda_max (~4.3-4.4 here) and only it
     for values, panel in grid(vk.ntk_explorer):
         assert ("diverges" in panel.note) == (values["lr"] == 6.0), values
+        if values["lr"] == 6.0:  # the step, as for a diverging network (issue 12)
+            assert "kernel gradient descent diverges at step" in panel.note
 
 
 # -- 2.1 --------------------------------------------------------------------------
