@@ -78,7 +78,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float, Int
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from lm_sims import data, observables, training
 from lm_sims._config import (
@@ -825,15 +825,55 @@ class QuadraticRun(NamedTuple):
     """Gradient descent on ``1/2 x^T H x`` (:func:`quadratic_gd`,
     :func:`predict_quadratic`).
 
+    A run that diverges is flagged as every simulation in lm_sims is
+    (:func:`lm_sims.training.run`): from ``diverged_step`` on, ``x`` and ``loss``
+    are NaN, so no figure plots an overflowing point.
+
     Attributes:
         step: (steps + 1,) 0, 1, ..., steps.
-        x: (steps + 1, dim) the iterates.
-        loss: (steps + 1,) ``1/2 x^T H x`` at each iterate.
+        x: (steps + 1, dim) the iterates (NaN from ``diverged_step`` on).
+        loss: (steps + 1,) ``1/2 x^T H x`` at each iterate (NaN from
+            ``diverged_step`` on).
+        eigenvalues: (dim,) the eigenvalues of H, ascending.
+        unstable_modes: (dim,) bool, ``|1 - lr lambda_i| > 1``: the eigen-directions
+            along which gradient descent grows (in the order of ``eigenvalues``).
+        diverged_step: the first step (in steps) whose ``|loss|`` is not finite or
+            exceeds :func:`lm_sims.training.divergence_limit` ``(|L(0)|, scale)``
+            with ``scale = 1/2 max|lambda| |x0|^2`` (the loss scale of the start),
+            i.e. about 2,000 times the starting loss; -1 if none.
     """
 
     step: Int[np.ndarray, " records"]
     x: Float[np.ndarray, "records dim"]
     loss: Float[np.ndarray, " records"]
+    eigenvalues: Float[np.ndarray, " dim"]
+    unstable_modes: Bool[np.ndarray, " dim"]
+    diverged_step: int
+
+    @property
+    def diverged(self) -> bool:
+        """Whether the run diverged within its steps (``diverged_step >= 0``)."""
+        return self.diverged_step >= 0
+
+
+def _flag_quadratic(h, x0, lr, xs, loss_):
+    """The :class:`QuadraticRun` of iterates ``xs`` and losses ``loss_`` with the
+    divergence flags of the simulations, values masked from the diverged step."""
+    lam = np.linalg.eigvalsh(h)
+    scale = 0.5 * float(np.max(np.abs(lam))) * float(x0 @ x0)
+    diverged_step = -1
+    if scale > 0:
+        limit = float(training.divergence_limit(abs(float(loss_[0])), scale))
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(loss_) | (np.abs(loss_) > limit)
+        bad |= ~np.all(np.isfinite(xs), axis=1)
+        if np.any(bad):
+            diverged_step = int(np.argmax(bad))
+            xs, loss_ = xs.copy(), loss_.copy()
+            xs[diverged_step:] = np.nan
+            loss_[diverged_step:] = np.nan
+    unstable = np.abs(1.0 - lr * lam) > 1.0
+    return QuadraticRun(np.arange(len(loss_)), xs, loss_, lam, unstable, diverged_step)
 
 
 def _check_quadratic(hessian, x0, lr, steps, copies):
@@ -864,8 +904,11 @@ def quadratic_gd(
 ) -> QuadraticRun:
     r"""Simulate gradient descent on :math:`\frac12 x^\top H x`, step by step.
 
-    :math:`x_{k+1} = x_k - \mathrm{lr}\, H x_k` in float64 NumPy. Iterates that
-    overflow are NaN (never raised).
+    :math:`x_{k+1} = x_k - \mathrm{lr}\, H x_k` in float64 NumPy. A run that
+    diverges is a result, flagged as every lm_sims simulation is: ``diverged_step``
+    is the first step whose loss leaves the range
+    :func:`lm_sims.training.divergence_limit` allows (about 2,000 times the
+    starting loss), and ``x`` and ``loss`` are NaN from there on (never raised).
 
     Args:
         hessian: (dim, dim) symmetric matrix H.
@@ -888,8 +931,12 @@ def quadratic_gd(
         >>> run = quadratic_gd(np.diag([2.0, 1.0]), [1.0, 1.0], 0.5, 2)
         >>> run.x[-1].tolist()  # (1 - 0.5 * 2)^2 = 0 and (1 - 0.5)^2 = 0.25
         [0.0, 0.25]
+        >>> far = quadratic_gd(np.diag([2.0, 1.0]), [1.0, 1.0], 2.0, 20)
+        >>> far.unstable_modes.tolist(), far.diverged_step  # |1 - 2 * 2| = 3
+        ([False, True], 4)
     """
     h, x, lr = _check_quadratic(hessian, x0, lr, steps, copies=2)
+    start = x
     xs = [x]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(steps):
@@ -897,7 +944,7 @@ def quadratic_gd(
             xs.append(x)
         xs = np.array(xs)
         loss_ = 0.5 * np.einsum("ki,ij,kj->k", xs, h, xs)
-    return QuadraticRun(np.arange(steps + 1), xs, loss_)
+    return _flag_quadratic(h, start, lr, xs, loss_)
 
 
 def predict_quadratic(
@@ -912,7 +959,9 @@ def predict_quadratic(
     :math:`x_k = \sum_i (1 - \mathrm{lr}\,\lambda_i)^k (u_i \cdot x_0)\, u_i` and
     :math:`\frac12 x_k^\top H x_k = \frac12 \sum_i \lambda_i
     (1 - \mathrm{lr}\,\lambda_i)^{2k} (u_i \cdot x_0)^2`: the component along
-    :math:`u_i` grows iff :math:`|1 - \mathrm{lr}\,\lambda_i| > 1`.
+    :math:`u_i` grows iff :math:`|1 - \mathrm{lr}\,\lambda_i| > 1`
+    (``unstable_modes``). The prediction is flagged and masked from its
+    ``diverged_step`` on by the same rule as the simulation (:class:`QuadraticRun`).
 
     Args:
         hessian, x0, lr, steps: as :func:`quadratic_gd`.
@@ -929,6 +978,8 @@ def predict_quadratic(
         >>> p = predict_quadratic(np.diag([2.0, 1.0]), [1.0, 1.0], 1.05, 10)
         >>> round(float(p.x[-1, 0]), 4)  # (1 - 2.1)^10 = 1.1^10
         2.5937
+        >>> p.unstable_modes.tolist(), p.diverged_step  # grows, but not 2,000x yet
+        ([False, True], -1)
     """
     h, x0, lr = _check_quadratic(hessian, x0, lr, steps, copies=3)
     lam, u = np.linalg.eigh(h)
@@ -938,7 +989,7 @@ def predict_quadratic(
         factor = (1.0 - lr * lam) ** k  # (steps + 1, dim)
         xs = (factor * c) @ u.T
         loss_ = 0.5 * np.sum(lam * (factor * c) ** 2, axis=1)
-    return QuadraticRun(np.arange(steps + 1), xs, loss_)
+    return _flag_quadratic(h, x0, lr, xs, loss_)
 
 
 def quadratic_diverges(lr: float, sharpness: float) -> bool:

@@ -27,18 +27,35 @@ def test_quadratic_diverges_iff_lr_times_sharpness_exceeds_two(ratio):
     # form (1 - lr H)^k x0 to 1e-9 relative (float64 rounding over 400 steps), and
     # the distance to the minimum grows iff lr S > 2: after 400 steps the top
     # component is |1 - ratio|^400 times its start, 1.7e-18 at 1.9, 0.018 at
-    # 1.99, 54 at 2.01 and 4e16 at 2.1 (thresholds 1 and 1 are far from both).
+    # 1.99, 54 at 2.01 and 4e16 at 2.1. Past the edge the loss leaves the
+    # divergence limit (~2,000 x its start) at step 392 (2.01) and 41 (2.1): both
+    # runs are flagged at the same step and masked from there on.
     h = np.array([[3.0, 1.0], [1.0, 3.0]])  # eigenvalues 4 and 2: S = 4
     lr, x0, steps = ratio / 4.0, np.array([1.0, 0.3]), 400
     sim = eos.quadratic_gd(h, x0, lr, steps)
     theory = eos.predict_quadratic(h, x0, lr, steps)
-    scale = np.max(np.abs(theory.x), axis=1, keepdims=True)
-    np.testing.assert_allclose(sim.x / scale, theory.x / scale, atol=1e-9)
-    np.testing.assert_allclose(sim.loss, theory.loss, rtol=1e-8)
-    grew = np.linalg.norm(sim.x[-1]) > np.linalg.norm(x0)
+    assert sim.diverged_step == theory.diverged_step
+    assert sim.unstable_modes.tolist() == theory.unstable_modes.tolist()
+    assert theory.unstable_modes.tolist() == [False, ratio > 2]
+    end = steps + 1 if sim.diverged_step < 0 else sim.diverged_step
+    scale = np.max(np.abs(theory.x[:end]), axis=1, keepdims=True)
+    np.testing.assert_allclose(sim.x[:end] / scale, theory.x[:end] / scale, atol=1e-9)
+    np.testing.assert_allclose(sim.loss[:end], theory.loss[:end], rtol=1e-8)
+    assert np.all(np.isnan(sim.loss[end:])) and np.all(np.isnan(theory.x[end:]))
+    last = end - 1
+    grew = np.linalg.norm(sim.x[last]) > np.linalg.norm(x0)
     assert grew == eos.quadratic_diverges(lr, 4.0) == (ratio > 2)
-    top = np.abs((sim.x[-1] @ [1.0, 1.0]) / (x0 @ [1.0, 1.0]))
-    assert top == pytest.approx(abs(1 - ratio) ** steps, rel=1e-6)
+    top = np.abs((sim.x[last] @ [1.0, 1.0]) / (x0 @ [1.0, 1.0]))
+    assert top == pytest.approx(abs(1 - ratio) ** last, rel=1e-6)
+    # flagged at the first step whose loss passes divergence_limit(L0, scale)
+    # (scale = max|lambda| |x0|^2 / 2), computed here from the closed form
+    lam, u = np.linalg.eigh(h)
+    c = u.T @ x0
+    k = np.arange(steps + 1)[:, None]
+    loss = 0.5 * np.sum(lam * ((1 - lr * lam) ** k * c) ** 2, axis=1)
+    limit = 1e3 * (loss[0] + 0.5 * lam.max() * (x0 @ x0))
+    expected = int(np.argmax(loss > limit)) if np.any(loss > limit) else -1
+    assert sim.diverged_step == expected == {2.01: 392, 2.1: 41}.get(ratio, -1)
 
 
 def test_quadratic_at_exactly_two_oscillates_with_constant_amplitude():

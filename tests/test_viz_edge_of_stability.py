@@ -93,6 +93,20 @@ def test_quadratic_explorer_diverges_exactly_above_two():
         ex.evaluate(lr_times_s=3.0)
 
 
+def test_quadratic_explorer_stops_a_diverged_run_at_its_flagged_step():
+    # at the live range's top (lr S = 2.5) the loss grows by 1.5^2 a step: it would
+    # reach 1e21 by step 60; the run is flagged (loss past the divergence limit)
+    # and neither the simulation nor the closed form is drawn from there on
+    panel = explorer(veos.quadratic_explorer).evaluate(lr_times_s=2.5)
+    by_id = {c.id: c for c in panel.curves}
+    run = eos.quadratic_gd(np.diag([4.0, 1.0]), [1.0, 1.0], 2.5 / 4, 60)
+    assert run.diverged_step == 10
+    for name in ("loss", "loss (theory)"):
+        assert len(by_id[name].y) == run.diverged_step
+        assert np.all(np.isfinite(by_id[name].y)) and by_id[name].y.max() < 1e4
+    assert f"Diverged at step {run.diverged_step}" in panel.note
+
+
 @pytest.mark.parametrize("factory", FACTORIES, ids=_id)
 def test_static_page_weight(factory):
     grid(factory)  # warm caches: static_html then costs only the serialisation

@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from lm_sims import edge_of_stability as eos
+from lm_sims import training
 from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
@@ -166,20 +167,25 @@ def quadratic_explorer(key: jax.Array | None = None) -> Explorer:
         steps = _QUADRATIC_STEPS
         sim = eos.quadratic_gd(_QUADRATIC_H, _QUADRATIC_X0, lr, steps)
         theory = eos.predict_quadratic(_QUADRATIC_H, _QUADRATIC_X0, lr, steps)
-        k = sim.step.astype(float)
-        envelope = np.abs(1.0 - ratio) ** k * _QUADRATIC_X0[0]
+        # a diverged run (and its closed form, flagged by the same rule) is drawn
+        # up to the step before it left the divergence limit, never beyond
+        end = steps + 1 if sim.diverged_step < 0 else sim.diverged_step
+        end_theory = steps + 1 if theory.diverged_step < 0 else theory.diverged_step
+        k = sim.step.astype(float)[:end]
+        kt = theory.step.astype(float)[:end_theory]
+        envelope = np.abs(1.0 - ratio) ** kt * _QUADRATIC_X0[0]
         gap = np.array([np.nan])
-        env_x = np.concatenate([k, gap, k])
+        env_x = np.concatenate([kt, gap, kt])
         env_y = np.concatenate([envelope, gap, -envelope])
         curves = [
             Curve(
                 k,
-                sim.x[:, 0],
+                sim.x[:end, 0],
                 "x₁ (sharp direction, λ = 4)",
                 group=0,
                 mode="lines+markers",
             ),
-            Curve(k, sim.x[:, 1], "x₂ (flat direction, λ = 1)", group=1),
+            Curve(k, sim.x[:end, 1], "x₂ (flat direction, λ = 1)", group=1),
             Curve(
                 env_x,
                 env_y,
@@ -188,10 +194,10 @@ def quadratic_explorer(key: jax.Array | None = None) -> Explorer:
                 group=0,
                 breaks=True,
             ),
-            Curve(k, sim.loss, "loss", group=2, col=2),
+            Curve(k, sim.loss[:end], "loss", group=2, col=2),
             Curve(
-                k,
-                theory.loss,
+                kt,
+                theory.loss[:end_theory],
                 "loss (theory)",
                 "theory",
                 group=2,
@@ -201,12 +207,23 @@ def quadratic_explorer(key: jax.Array | None = None) -> Explorer:
         ]
         note = ""
         if eos.quadratic_diverges(lr, 4.0):
-            grown = np.flatnonzero(sim.loss > sim.loss[0])
+            grown = np.flatnonzero(sim.loss[:end] > sim.loss[0])
             note = (
                 f"lr·S = {ratio:.3g} > 2: the sharp coordinate grows by "
                 f"|1 − lr·S| = {abs(1 - ratio):.3g} per step; the loss exceeds its "
                 f"start from step {int(grown[0])} on: divergence."
             )
+            if sim.diverged:
+                x0 = _QUADRATIC_X0
+                scale = 0.5 * float(np.max(np.abs(theory.eigenvalues))) * (x0 @ x0)
+                limit = float(training.divergence_limit(sim.loss[0], scale))
+                same = sim.diverged_step == theory.diverged_step
+                note += (
+                    f" Diverged at step {sim.diverged_step}: the loss passed the "
+                    f"divergence limit ({limit / sim.loss[0]:,.0f}× its start)"
+                    + (", in the closed form at the same step" if same else "")
+                    + "; not drawn beyond."
+                )
         return Panel(curves, note)
 
     return Explorer(
