@@ -38,6 +38,7 @@ from lm_sims._config import (
     check_budget_arg,
     check_callable,
     check_choice,
+    check_instance,
     check_int,
     check_key,
     check_real,
@@ -186,11 +187,14 @@ def init(key: jax.Array, cfg: Config, task: _data.Task | None = None) -> Params:
     every mode at strength ``init_scale``.
 
     Raises:
-        TypeError: ``key`` is not a PRNG key.
+        TypeError: ``key`` is not a PRNG key, ``cfg`` not a :class:`Config` or
+            ``task`` not an ``lm_sims.data.Task``.
+        ValueError: ``task`` does not hold x (P, d_in) and y (P, d_out).
     """
     check_key(key)
-    if not isinstance(cfg, Config):
-        raise TypeError(f"cfg must be a deep_linear.Config, got {type(cfg).__name__}")
+    check_instance("cfg", cfg, Config)
+    if task is not None:
+        _check_task(task)
     k_data, k_init = jax.random.split(key)
     if task is None:
         task = _data.make_task(k_data, cfg.dataset)
@@ -497,8 +501,10 @@ def predict(
         (times, modes) predicted mode strengths.
 
     Raises:
-        ValueError: depth outside 2..6; t not 1-D, decreasing, negative or not
-            finite; s, u0 not with 0 < u0 < s.
+        ValueError: depth outside 2..6; t not 1-D, empty, decreasing, negative
+            or not finite; s, u0 not finite or not with 0 < u0 < s.
+        TypeError: s, u0 or t is not an array of real numbers, or depth or
+            substeps is not an integer.
 
     Example:
         >>> import jax.numpy as jnp
@@ -515,9 +521,15 @@ def predict(
     check_int("substeps", substeps, minimum=1)
     s, u0 = _check_modes(s, u0)
     t = as_float_array("t", t).astype(s.dtype)
-    if t.ndim != 1 or not bool(jnp.all(t >= 0)) or not bool(jnp.all(jnp.diff(t) >= 0)):
+    if (
+        t.ndim != 1
+        or t.shape[0] < 1
+        or not bool(jnp.all(t >= 0))
+        or not bool(jnp.all(jnp.diff(t) >= 0))
+    ):
         raise ValueError(
-            f"t must be a 1-D array of non-decreasing times >= 0, got shape {t.shape}"
+            "t must be a non-empty 1-D array of non-decreasing times >= 0, got "
+            f"shape {t.shape}"
         )
     if depth == 2:
         return s / (1 + (s / u0 - 1) * jnp.exp(-2 * s * t[:, None]))
@@ -525,11 +537,12 @@ def predict(
 
 
 def _check_modes(s, u0):
-    """Validate singular values and initial strengths: 1-D, 0 < u0 < s."""
-    s = jnp.asarray(s, dtype=jnp.result_type(float))
+    """Validate singular values and initial strengths: real, finite, 1-D,
+    0 < u0 < s."""
+    s = as_float_array("s", s).astype(jnp.result_type(float))
     if s.ndim != 1 or s.size == 0:
         raise ValueError(f"s must be a non-empty 1-D array, got shape {s.shape}")
-    u0 = jnp.asarray(u0, s.dtype)
+    u0 = as_float_array("u0", u0).astype(s.dtype)
     if u0.ndim > 1 or (u0.ndim == 1 and u0.shape != s.shape):
         raise ValueError(
             f"u0 must be a scalar or have the shape of s {s.shape}, got {u0.shape}"
@@ -581,6 +594,12 @@ def predict_half_time(s, u0, depth: int = 2):
     Depth 2: ``t_half = ln(s/u0 - 1) / (2 s)``. Depth L > 2:
     ``t_half = int_{u0}^{s/2} dp / (L p^(2-2/L) (s - p))`` by the trapezoid rule in
     ``log p`` (2,048 points).
+
+    Raises:
+        ValueError: depth outside 2..6; s, u0 not finite or not with
+            0 < u0 < s.
+        TypeError: s or u0 is not an array of real numbers, or depth is not an
+            integer.
     """
     check_int("depth", depth, minimum=2, maximum=6)
     s, u0 = _check_modes(s, u0)
@@ -601,7 +620,8 @@ def half_time(
     Args:
         t: (records,) non-decreasing times in units of ``lr * steps``
             (``Trajectory.t``).
-        u: (records, modes) mode strengths (``Trajectory.mode_strengths``).
+        u: (records, modes) mode strengths (``Trajectory.mode_strengths``);
+            NaN records (those after a divergence) are allowed, inf is not.
         s: (modes,) target singular values.
 
     Returns:
@@ -609,8 +629,8 @@ def half_time(
 
     Raises:
         ValueError: ``t`` is not 1-D, non-decreasing and finite with at least one
-            record, ``u`` is not (len(t), modes), or ``s`` does not have one
-            value > 0 per mode.
+            record, ``u`` is not (len(t), modes) or has inf entries, or ``s``
+            does not have one finite value > 0 per mode.
         TypeError: an argument is not an array of real numbers.
 
     Example:
@@ -623,16 +643,21 @@ def half_time(
     """
     t = as_float_array("t", t)
     u = as_float_array("u", u, finite=False)  # NaN after a divergence is allowed
+    if bool(jnp.any(jnp.isinf(u))):
+        raise ValueError(
+            "u must not hold inf entries (NaN marks the records after a "
+            f"divergence), got {int(jnp.sum(jnp.isinf(u)))} inf entries"
+        )
+    s = as_float_array("s", s)
     if t.ndim != 1 or u.ndim != 2 or u.shape[0] != t.shape[0] or t.shape[0] < 1:
         raise ValueError(
             "t must be 1-D and u of shape (len(t), modes); got t of shape "
             f"{t.shape} and u of shape {u.shape}"
         )
-    if jnp.ndim(s) != 1 or jnp.shape(s)[0] != u.shape[1]:
+    if s.ndim != 1 or s.shape[0] != u.shape[1]:
         raise ValueError(
-            f"s must have one value per mode ({u.shape[1]}), got shape {jnp.shape(s)}"
+            f"s must have one value per mode ({u.shape[1]}), got shape {s.shape}"
         )
-    s = as_float_array("s", s)
     if not bool(jnp.all(s > 0)):
         raise ValueError(f"s must be > 0 for every mode, got s={s}")
     if not bool(jnp.all(jnp.diff(t) >= 0)):

@@ -66,10 +66,13 @@ from jaxtyping import Array, Float
 
 from lm_sims import kernels, mlp
 from lm_sims._config import (
+    as_float_array,
     check_budget_arg,
     check_bytes,
     check_choice,
+    check_instance,
     check_int,
+    check_int_sequence,
     check_key,
     check_real,
     check_representable,
@@ -314,7 +317,7 @@ def sample_batch(
         ``(x, y)`` of shapes (batch_size, input_dim) and (batch_size,).
 
     Raises:
-        TypeError: key is not a PRNG key.
+        TypeError: key is not a PRNG key or cfg is not a :class:`Config`.
 
     Example:
         >>> import jax
@@ -324,6 +327,7 @@ def sample_batch(
         ((4, 16), (4,))
     """
     check_key(key)
+    check_instance("cfg", cfg, Config)
     return _sample_batch(key, cfg)
 
 
@@ -351,9 +355,11 @@ def features(
         Hidden activations h1, h2 of shape (batch, width) and outputs f (batch,).
 
     Raises:
-        TypeError: cfg is not a :class:`Config`.
-        ValueError: params do not have the shapes ``init(key, cfg)`` gives, or x
-            is not (batch, input_dim).
+        TypeError: cfg is not a :class:`Config`, or x is not an array of real
+            numbers.
+        ValueError: params do not have the shapes ``init(key, cfg)`` gives, x
+            is not (batch, input_dim) with batch >= 1, or x has NaN or inf
+            entries.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -365,7 +371,7 @@ def features(
         ((7, 32), (7,))
     """
     net = network_config(cfg)
-    mlp._check_network(params, x, net)
+    x = mlp._check_network(params, x, net)
     h = jax.nn.relu(kernels.preactivations(params, x, net))
     return h[0], h[1], mlp.apply(params, x, net)[:, 0]
 
@@ -389,9 +395,11 @@ def loss(
         scalar loss.
 
     Raises:
-        TypeError: cfg is not a :class:`Config`.
-        ValueError: y is not (batch,), x is not (batch, input_dim), or params do
-            not match cfg.
+        TypeError: cfg is not a :class:`Config`, or x or y is not an array of
+            real numbers.
+        ValueError: y is not (batch,), x is not (batch, input_dim) with
+            batch >= 1, x or y has NaN or inf entries, or params do not match
+            cfg.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -402,8 +410,9 @@ def loss(
         0.0
     """
     net = network_config(cfg)
-    mlp._check_network(params, x, net)
-    check_shape("y", jnp.shape(y), (jnp.shape(x)[0],), "(batch,)")
+    x = mlp._check_network(params, x, net)
+    y = as_float_array("y", y)
+    check_shape("y", y.shape, (x.shape[0],), "(batch,)")
     return mlp.loss(params, x, y[:, None], net)
 
 
@@ -597,8 +606,7 @@ def one_step_changes(
             "widths must be a non-empty tuple of ints, e.g. (64, 128), got "
             f"widths={widths!r}"
         )
-    for w in widths:
-        check_int("width", w, minimum=1)
+    widths = check_int_sequence("widths", widths)  # names widths[i]
     check_real("lr", lr, positive=True)
     check_representable("lr", lr)
     check_budget_arg("max_bytes", max_bytes)

@@ -75,6 +75,7 @@ from lm_sims._config import (
     as_float_array,
     check_budget_arg,
     check_callable,
+    check_instance,
     check_int,
     check_key,
     check_real,
@@ -241,10 +242,14 @@ def effective_lr(cfg: Config) -> Float[Array, ""]:
     Returns:
         The step size applied to every parameter (float scalar).
 
+    Raises:
+        TypeError: cfg is not a :class:`Config`.
+
     Example:
         >>> float(effective_lr(Config(alpha=10.0, lr=1.0)))  # 200 / 100
         2.0
     """
+    check_instance("cfg", cfg, Config)
     alpha = jnp.asarray(cfg.alpha)
     return cfg.lr * cfg.width / (alpha * jnp.maximum(alpha, 1.0))
 
@@ -272,7 +277,11 @@ def teacher(key: jax.Array, cfg: Config) -> Float[Array, "teacher_width 2"]:
 
     Returns:
         Unit vectors, shape (teacher_width, 2), float32.
+
+    Raises:
+        TypeError: key is not a PRNG key or cfg is not a :class:`Config`.
     """
+    _check_key_cfg(key, cfg)
     k = cfg.teacher_width
     k_rot, k_jit = jax.random.split(key)
     phi0 = jax.random.uniform(k_rot, (), maxval=2 * jnp.pi)
@@ -293,8 +302,30 @@ def target(
 
     Returns:
         Teacher outputs, shape (...).
+
+    Raises:
+        TypeError: teacher_directions or x is not an array of real numbers.
+        ValueError: teacher_directions is not (teacher_width, 2) with
+            teacher_width >= 1, x does not end in 2, or either has NaN or inf
+            entries (concrete values only).
     """
+    teacher_directions = _check_directions(teacher_directions)
+    x = _check_inputs(x)
     return jnp.sum(jax.nn.relu(x @ teacher_directions.T), axis=-1)
+
+
+def _check_inputs(x):
+    """x: a real array of shape (..., 2), finite when concrete."""
+    x = as_float_array("x", x)
+    if x.ndim < 1 or x.shape[-1] != 2:
+        raise ValueError(f"x must have shape (..., 2), got x of shape {x.shape}")
+    return x
+
+
+def _check_key_cfg(key, cfg):
+    if is_concrete(key):
+        check_key(key)
+    check_instance("cfg", cfg, Config)
 
 
 def dataset(
@@ -309,7 +340,15 @@ def dataset(
 
     Returns:
         ``Batch(x, y)`` with x of shape (num_train, 2) and y of shape (num_train,).
+
+    Raises:
+        TypeError: key is not a PRNG key, cfg is not a :class:`Config`, or
+            teacher_directions is not an array of real numbers.
+        ValueError: teacher_directions is not (teacher_width, 2) or has NaN or
+            inf entries.
     """
+    _check_key_cfg(key, cfg)
+    teacher_directions = _check_directions(teacher_directions)
     x = jax.random.normal(key, (cfg.num_train, 2))
     return Batch(x, target(teacher_directions, x))
 
@@ -330,12 +369,16 @@ def init(key: jax.Array, cfg: Config) -> Params:
     Returns:
         ``Params(a, w)`` with shapes (width,) and (width, 2), float32.
 
+    Raises:
+        TypeError: key is not a PRNG key or cfg is not a :class:`Config`.
+
     Example:
         >>> import jax
         >>> p = init(jax.random.key(0), Config())
         >>> float(abs(forward(p, jax.numpy.ones((1, 2)), 30.0)[0]))
         0.0
     """
+    _check_key_cfg(key, cfg)
     return _init(jax.random.split(key, 3)[2], cfg)
 
 
@@ -361,13 +404,15 @@ def forward(
         Outputs, shape (...). Exactly 0.0 at the output of :func:`init`.
 
     Raises:
-        TypeError: params is not a :class:`Params`.
-        ValueError: params.a is not (width,) with params.w (width, 2), or x does
-            not end in 2.
+        TypeError: params is not a :class:`Params`, x is not an array of real
+            numbers, or alpha is not a real number.
+        ValueError: params.a is not (width,) with params.w (width, 2), x does
+            not end in 2 or has NaN or inf entries, or alpha is not > 0 and
+            finite (concrete values only: traced ones pass).
     """
     _check_params(params)
-    if jnp.ndim(x) < 1 or jnp.shape(x)[-1] != 2:
-        raise ValueError(f"x must have shape (..., 2), got x of shape {jnp.shape(x)}")
+    x = _check_inputs(x)
+    _check_alpha(alpha)
     n = params.a.shape[-1]
     terms = jax.nn.relu(x @ params.w.T) * params.a
     if n % 2 == 0:
@@ -375,6 +420,11 @@ def forward(
         # each pair sums to exactly 0.0 in floating point, so f_0 = 0 exactly.
         terms = terms[..., : n // 2] + terms[..., n // 2 :]
     return (alpha / n) * jnp.sum(terms, axis=-1)
+
+
+def _check_alpha(alpha):
+    if is_concrete(alpha):
+        check_real("alpha", alpha, positive=True)
 
 
 def _check_params(params, *, batched: bool = False):
@@ -404,9 +454,11 @@ def loss(params: Params, batch: Batch, alpha: float) -> Float[Array, ""]:
         Scalar loss.
 
     Raises:
-        TypeError: params is not a :class:`Params`.
-        ValueError: x is not (num_train, 2), y is not (num_train,), or params
-            have the wrong shapes.
+        TypeError: params is not a :class:`Params`, batch is not a pair
+            ``(x, y)`` of real arrays, or alpha is not a real number.
+        ValueError: x is not (num_train, 2), y is not (num_train,), x or y has
+            NaN or inf entries, params have the wrong shapes, or alpha is not
+            > 0 and finite.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -416,11 +468,19 @@ def loss(params: Params, batch: Batch, alpha: float) -> Float[Array, ""]:
         >>> float(lazy_rich.loss(p, batch, 1.0))
         0.5
     """
-    x, y = batch
-    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != 2:
-        raise ValueError(f"batch.x must have shape (num_train, 2), got {jnp.shape(x)}")
-    check_shape("batch.y", jnp.shape(y), (jnp.shape(x)[0],), "(num_train,)")
-    return 0.5 * jnp.mean((forward(params, batch.x, alpha) - batch.y) ** 2)
+    if not isinstance(batch, tuple) or len(batch) != 2:
+        raise TypeError(
+            f"batch must be a lazy_rich.Batch(x, y), got batch={batch!r:.80} "
+            f"({type(batch).__name__})"
+        )
+    x = as_float_array("batch.x", batch[0])
+    y = as_float_array("batch.y", batch[1])
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"batch.x must have shape (num_train, 2), got {x.shape}")
+    check_shape("batch.y", y.shape, (x.shape[0],), "(num_train,)")
+    _check_params(params)
+    _check_alpha(alpha)
+    return 0.5 * jnp.mean((forward(params, x, alpha) - y) ** 2)
 
 
 def neuron_positions(params: Params) -> Float[Array, "*batch width 2"]:
@@ -435,7 +495,12 @@ def neuron_positions(params: Params) -> Float[Array, "*batch width 2"]:
 
     Returns:
         Positions with the shape of ``params.w``.
+
+    Raises:
+        TypeError: params is not a :class:`Params`.
+        ValueError: params.w is not params.a.shape + (2,).
     """
+    _check_params(params, batched=True)
     return jnp.abs(params.a)[..., None] * params.w
 
 
@@ -468,10 +533,13 @@ def _check_radius(radius):
 
 
 def _check_directions(d):
-    if jnp.ndim(d) != 2 or jnp.shape(d)[1] != 2 or jnp.shape(d)[0] < 1:
+    """A real (teacher_width, 2) array, teacher_width >= 1, finite when concrete."""
+    d = as_float_array("teacher_directions", d)
+    if d.ndim != 2 or d.shape[1] != 2 or d.shape[0] < 1:
         raise ValueError(
-            f"teacher_directions must have shape (teacher_width, 2), got {jnp.shape(d)}"
+            f"teacher_directions must have shape (teacher_width, 2), got {d.shape}"
         )
+    return d
 
 
 def teacher_alignment_fraction(
@@ -500,13 +568,16 @@ def teacher_alignment_fraction(
         The fraction in [0, 1], with the leading axes of ``params``.
 
     Raises:
-        ValueError: radius is not in (0, pi] (or NaN), or the shapes of params
-            or teacher_directions are wrong.
-        TypeError: radius is not a real number.
+        ValueError: radius is not in (0, pi] (or NaN), the shapes of params
+            or teacher_directions are wrong, or teacher_directions has NaN or
+            inf entries.
+        TypeError: radius is not a real number, params is not a
+            :class:`Params`, or teacher_directions is not an array of real
+            numbers.
     """
     _check_params(params, batched=True)
     _check_radius(radius)
-    _check_directions(teacher_directions)
+    teacher_directions = _check_directions(teacher_directions)
     mass = jnp.abs(params.a) * jnp.linalg.norm(params.w, axis=-1)
     near = _angles_to_teacher(params.w, teacher_directions) < radius
     return jnp.sum(mass * near, axis=-1) / jnp.sum(mass, axis=-1)
@@ -532,8 +603,9 @@ def uniform_alignment_baseline(
 
     Raises:
         ValueError: radius is not in (0, pi] (or NaN), or teacher_directions is
-            not (teacher_width, 2).
-        TypeError: radius is not a real number.
+            not (teacher_width, 2) or has NaN or inf entries.
+        TypeError: radius is not a real number, or teacher_directions is not an
+            array of real numbers.
 
     Example:
         >>> import jax.numpy as jnp
@@ -543,7 +615,7 @@ def uniform_alignment_baseline(
         0.191
     """
     _check_radius(radius)
-    _check_directions(teacher_directions)
+    teacher_directions = _check_directions(teacher_directions)
     theta = jnp.sort(jnp.arctan2(teacher_directions[:, 1], teacher_directions[:, 0]))
     gaps = jnp.diff(jnp.concatenate([theta, theta[:1] + 2 * jnp.pi]))
     return jnp.sum(jnp.minimum(gaps, 2 * radius)) / (2 * jnp.pi)
@@ -894,8 +966,8 @@ def alpha_sweep(
     alphas = np.asarray(alphas, np.float64).reshape(-1)
     if not alphas.size:
         raise ValueError("alphas must hold at least one output scale, got none")
-    for a in alphas:
-        check_real("alpha", float(a), positive=True)
+    for i, a in enumerate(alphas):
+        check_real(f"alphas[{i}]", float(a), positive=True)
     sim, lazy, diverged = [], [], []
     for a in alphas:
         run_cfg = cfg.replace(alpha=float(a))

@@ -98,6 +98,7 @@ from lm_sims._config import (
     check_callable,
     check_choice,
     check_finite,
+    check_instance,
     check_int,
     check_key,
     check_layer_shapes,
@@ -377,7 +378,11 @@ def layer_scales(cfg: Config) -> tuple[LayerScales, ...]:
 
     Returns:
         One :class:`LayerScales` per layer, input layer first.
+
+    Raises:
+        TypeError: cfg is not an mlp.Config.
     """
+    check_instance("cfg", cfg, Config)
     n, d, depth = cfg.width, cfg.d_in, cfg.depth
     if cfg.parameterization == "mup" and cfg.base_width is not None:
         return _base_width_scales(cfg)
@@ -448,6 +453,9 @@ def init(key: jax.Array, cfg: Config) -> Params:
         in JAX's default float dtype (float32, or float64 under
         ``jax_enable_x64``).
 
+    Raises:
+        TypeError: key is not a PRNG key or cfg is not an mlp.Config.
+
     Example:
         >>> import jax
         >>> from lm_sims import mlp
@@ -455,6 +463,9 @@ def init(key: jax.Array, cfg: Config) -> Params:
         >>> [layer.w.shape for layer in p]
         [(3, 8), (8, 8), (8, 1)]
     """
+    check_instance("cfg", cfg, Config)
+    if is_concrete(key):
+        check_key(key)
     dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
     # One draw for all tensors, then sliced: each separate jax.random call adds
     # ~0.5 s of XLA compile time on CPU, which dominated compiling `train`.
@@ -485,9 +496,11 @@ def apply(
         outputs, shape (n, d_out).
 
     Raises:
-        TypeError: cfg is not an mlp.Config or params is not a tuple of layers.
+        TypeError: cfg is not an mlp.Config, params is not a tuple of layers, or
+            x is not an array of real numbers.
         ValueError: params do not have the shapes ``init(key, cfg)`` gives
-            (another width, depth, d_in or d_out), or x is not (n, d_in).
+            (another width, depth, d_in or d_out), x is not (n, d_in) with
+            n >= 1, or x has NaN or inf entries.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -496,7 +509,7 @@ def apply(
         >>> mlp.apply(mlp.init(jax.random.key(0), cfg), jnp.ones((5, 3)), cfg).shape
         (5, 1)
     """
-    _check_network(params, x, cfg)
+    x = _check_network(params, x, cfg)
     phi = _activation(cfg.activation)
     h = x
     scales = layer_scales(cfg)
@@ -511,10 +524,10 @@ def _dims(cfg):
     return (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
 
 
-def _check_network(params, x, cfg):
-    """Shapes only (tracers pass through): params as ``init(key, cfg)``, x (n, d_in)."""
-    if not isinstance(cfg, Config):
-        raise TypeError(f"cfg must be an mlp.Config, got {type(cfg).__name__}")
+def _check_network(params, x, cfg, name="x"):
+    """params as ``init(key, cfg)`` (shapes only), x a real (n, d_in) array with
+    n >= 1, finite when concrete; returns x as a floating array."""
+    check_instance("cfg", cfg, Config)
     check_layer_shapes(
         params,
         _dims(cfg),
@@ -522,10 +535,13 @@ def _check_network(params, x, cfg):
         f" (width={cfg.width}, depth={cfg.depth}, d_in={cfg.d_in}, "
         f"d_out={cfg.d_out}): use the config the parameters were drawn with",
     )
-    if jnp.ndim(x) != 2 or jnp.shape(x)[1] != cfg.d_in:
+    x = as_float_array(name, x)
+    if x.ndim != 2 or x.shape[1] != cfg.d_in or x.shape[0] < 1:
         raise ValueError(
-            f"x must have shape (n, d_in={cfg.d_in}), got x of shape {jnp.shape(x)}"
+            f"{name} must have shape (n, d_in={cfg.d_in}) with n >= 1, got {name} "
+            f"of shape {x.shape}"
         )
+    return x
 
 
 def loss(
@@ -547,9 +563,10 @@ def loss(
         scalar loss.
 
     Raises:
-        ValueError: y is not (P, d_out), x is not (P, d_in), or params do not
-            match cfg (:func:`apply`).
-        TypeError: cfg is not an mlp.Config.
+        ValueError: y is not (P, d_out), x is not (P, d_in) with P >= 1, x or y
+            has NaN or inf entries, or params do not match cfg (:func:`apply`).
+        TypeError: cfg is not an mlp.Config, or x or y is not an array of real
+            numbers.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -559,8 +576,9 @@ def loss(
         >>> float(mlp.loss(p, jnp.zeros((4, 2)), jnp.zeros((4, 1)), cfg))
         0.0
     """
-    _check_network(params, x, cfg)
-    check_shape("y", jnp.shape(y), (jnp.shape(x)[0], cfg.d_out), "(P, d_out)")
+    x = _check_network(params, x, cfg)
+    y = as_float_array("y", y)
+    check_shape("y", y.shape, (x.shape[0], cfg.d_out), "(P, d_out)")
     residual = apply(params, x, cfg) - y
     return 0.5 * jnp.mean(jnp.sum(residual**2, axis=-1))
 

@@ -39,6 +39,7 @@ from lm_sims._config import (
     check_callable,
     check_choice,
     check_finite,
+    check_instance,
     check_int,
     check_key,
     check_real,
@@ -178,16 +179,35 @@ def divergence_limit(
     Returns:
         The limit, a scalar of the dtype of ``loss0``.
 
+    Raises:
+        TypeError: a concrete argument is not a real number.
+        ValueError: a concrete argument is NaN or inf, or loss_scale or factor
+            is <= 0 (traced arguments, inside ``jit`` / ``vmap``, are not checked).
+
     Example:
         >>> from lm_sims import training
         >>> float(training.divergence_limit(2.0, 1.0))
         3000.0
     """
+    if is_concrete(loss0):
+        check_real("loss0", loss0)
+    if is_concrete(loss_scale):
+        check_real("loss_scale", loss_scale, positive=True)
+    if is_concrete(factor):
+        check_real("factor", factor, positive=True)
+    return _divergence_limit(loss0, loss_scale, factor)
+
+
+def _divergence_limit(loss0, loss_scale, factor):
+    # unchecked: run() applies it to its own loss at step 0, which may be NaN or
+    # inf (a run that diverges at step 0 is a result, not an error)
     return factor * (jnp.abs(loss0) + loss_scale)
 
 
 def _is_scalar(lr) -> bool:
-    return not isinstance(lr, (dict, list, tuple)) and jnp.ndim(lr) == 0
+    # np.ndim: None or a string is a "scalar" here, refused by check_real later
+    # (jnp.ndim warns on them); np.ndim reads .ndim of arrays and tracers
+    return not isinstance(lr, (dict, list, tuple)) and np.ndim(lr) == 0
 
 
 def make_optimizer(
@@ -207,7 +227,17 @@ def make_optimizer(
 
     Returns:
         An ``optax.GradientTransformation``.
+
+    Raises:
+        TypeError: optimizer is not an :class:`Optimizer`, params is not a pytree
+            of floating arrays, or lr is not a real number.
+        ValueError: lr is not > 0 and finite (per-tensor rates >= 0, not all 0),
+            does not match the structure of params, or params has NaN or inf
+            entries (traced values are not checked).
     """
+    check_instance("optimizer", optimizer, Optimizer)
+    _check_params(params)
+    _check_lr(lr, params)
     if _is_scalar(lr):
         lr_tree = jax.tree_util.tree_map(lambda _: lr, params)
     else:
@@ -239,7 +269,7 @@ def _check_lr(lr, params):
             )
         leaves = jax.tree_util.tree_leaves(lr)
     for a in leaves:
-        if jnp.ndim(a) != 0:
+        if np.ndim(a) != 0:
             raise ValueError(
                 f"every learning rate must be a scalar, got shape {jnp.shape(a)}"
             )
@@ -515,7 +545,7 @@ def run(
             "it, e.g. with jnp.mean)"
         )
     factor = ADAM_DIVERGENCE_FACTOR if optimizer.name == "adam" else DIVERGENCE_FACTOR
-    limit = divergence_limit(loss0, loss_scale, factor)
+    limit = _divergence_limit(loss0, loss_scale, factor)
 
     def blown(loss):
         return (~jnp.isfinite(loss)) | (loss > limit)

@@ -116,9 +116,9 @@ def test_invalid_arguments_raise():
         lazy_rich.alpha_sweep(KEY, object(), [1.0])
     with pytest.raises(TypeError, match="lazy_rich.Config"):
         lazy_rich.run_summary(KEY, object())
-    with pytest.raises(ValueError, match="alpha must be > 0"):
+    with pytest.raises(ValueError, match=r"alphas\[1\] must be > 0"):
         lazy_rich.alpha_sweep(KEY, lazy_rich.LAZY_CONFIG, [1.0, -2.0])
-    with pytest.raises(ValueError, match="alpha must be finite"):
+    with pytest.raises(ValueError, match=r"alphas\[0\] must be finite"):
         lazy_rich.alpha_sweep(KEY, lazy_rich.LAZY_CONFIG, [float("nan")])
     with pytest.raises(ValueError, match="at least one output scale"):
         lazy_rich.alpha_sweep(KEY, lazy_rich.LAZY_CONFIG, [])
