@@ -73,6 +73,7 @@ from lm_sims._config import (
     config_dataclass,
     diverged_flag,
 )
+from lm_sims._linearized import divergence
 from lm_sims.fitting import power_law_fit
 from lm_sims.training import run
 
@@ -83,6 +84,7 @@ __all__ = [
     "QuantaConfig",
     "ScalingCurve",
     "DigitsSpectrum",
+    "Divergence",
     "Trajectory",
     "compute_frontier",
     "data_curve",
@@ -92,6 +94,7 @@ __all__ = [
     "isoflop",
     "predict_data",
     "predict_digits",
+    "predict_divergence",
     "predict_exponents",
     "predict_quanta",
     "predict_time",
@@ -138,8 +141,8 @@ class Config:
             diverges for ``n <= 4`` at ``alpha = 1.5`` (``n = 1, 2, 4`` with
             ``jax.random.key(0)``) and for small ``width``; use ``lr = 0.5`` there.
             Divergence is a result: :attr:`Trajectory.diverged_step` in
-            :func:`train`, ``inf`` for ``steps = inf`` in
-            :func:`simulate_test_mse`.
+            :func:`train`; in :func:`simulate_test_mse`, NaN from the same step
+            on (:func:`predict_divergence`) and ``inf`` for ``steps = inf``.
     """
 
     num_modes: int = 2000
@@ -733,17 +736,25 @@ def _converged(key, cfg, active=None, check_stable=False):
 
 
 def _exact_curve(key, cfg, steps, active=None):
-    """Test MSE ``(len(steps),)`` of gradient descent at each step count."""
+    """Test MSE ``(len(steps),)`` of gradient descent at each step count, and the
+    training loss's modes ``(factors, weights)``: ``L(s) = sum_j weights_j
+    factors_j^(2 s)`` (the loss :func:`train` minimises; the last entry, factor
+    1, is the part gradient descent cannot move), for
+    :func:`lm_sims._linearized.divergence`."""
     dtype = jnp.float64
     lr = jnp.asarray(cfg.lr, dtype)
     noise2 = jnp.asarray(cfg.noise, dtype) ** 2
+    one = jnp.ones((1,), dtype)
     if cfg.n is None and cfg.width is None:  # Hessian Lambda, diagonal
         lam, v, *_ = _draw(key, cfg, dtype)
         f = jnp.power(1.0 - lr * lam[None, :], steps[:, None])
         f = jnp.where(jnp.isinf(steps)[:, None], 0.0, f)
         e = jnp.sum(f**2 * v**2, axis=1) + noise2
         # no limit when gradient descent diverges: lr lambda_max >= 2
-        return jnp.where(jnp.isinf(steps) & (lr * lam[0] >= 2.0), jnp.inf, e)
+        e = jnp.where(jnp.isinf(steps) & (lr * lam[0] >= 2.0), jnp.inf, e)
+        # population loss 1/2 (sum_k (1 - lr lambda_k)^(2s) v_k^2 + noise^2)
+        factors = jnp.concatenate([1.0 - lr * lam, one])
+        return e, factors, jnp.concatenate([0.5 * v**2, 0.5 * noise2 * one])
     d, c, q, v = _exact_parts(key, cfg, active)
     tiny = 1e-12 * jnp.max(d)
     s = steps[:, None]
@@ -754,7 +765,24 @@ def _exact_curve(key, cfg, steps, active=None):
     beta = (h * c) @ q.T  # (steps, modes)
     e = jnp.sum((beta - v) ** 2, axis=1) + noise2
     # no limit when gradient descent diverges: lr lambda_max >= 2
-    return jnp.where(jnp.isinf(steps) & (lr * jnp.max(d) >= 2.0), jnp.inf, e)
+    e = jnp.where(jnp.isinf(steps) & (lr * jnp.max(d) >= 2.0), jnp.inf, e)
+    if cfg.n is None:
+        # 1/2 ||v - C w_s||^2 + noise^2/2: the residual along q_j / |q_j| is
+        # (1 - lr d_j)^s c_j / sqrt(d_j); the rest of v is out of reach
+        w = jnp.where(d > tiny, c**2 / jnp.where(d > tiny, d, 1.0), 0.0)
+        rest = jnp.maximum(jnp.sum(v**2) - jnp.sum(w), 0.0) + noise2
+        return (
+            e,
+            jnp.concatenate([1.0 - lr * d, one]),
+            0.5 * jnp.concatenate([w, rest * one]),
+        )
+    # 1/(2n) |y - Z w_s|^2 with U^T (y - Z w_s) = (1 - lr d)^s U^T y = n (1 - lr d)^s c
+    weights = 0.5 * cfg.n * c**2
+    return (
+        e,
+        jnp.concatenate([1.0 - lr * d, one]),
+        jnp.concatenate([weights, 0.0 * one]),
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(3,))
@@ -803,11 +831,14 @@ def simulate_test_mse(
 
     Returns:
         ``(num_seeds, points)`` float64 NumPy array. Where gradient descent at
-        ``cfg.lr`` diverges for that seed's draw (``lr * lambda_max >= 2``,
+        ``cfg.lr`` diverges for that seed's draw (``lr * lambda_max > 2``,
         ``lambda_max`` the top eigenvalue of its Hessian, see :class:`Config`),
-        a finite step count gives the huge (or overflowed, ``inf``) error of the
-        diverging iterate and ``np.inf`` gives ``inf``: there is no converged
-        limit. Test for it with ``np.isinf`` (or a threshold) before plotting.
+        a diverging prediction is a result, as for a simulated run: the finite
+        step counts ``>= diverged_step`` are NaN (the first step whose training
+        loss exceeds ``training.divergence_limit(L_0, 1)``, the rule of
+        :func:`train`; :func:`predict_divergence` gives it per seed), and
+        ``np.inf`` gives ``inf`` wherever ``lr * lambda_max >= 2``: the defined
+        "no converged limit". Stable learning rates: unchanged.
 
     Raises:
         TypeError: bad ``key``, ``cfg``, ``num_seeds`` or ``steps`` (strings,
@@ -832,10 +863,11 @@ def _seed_bytes(num_seeds, points):
     return 8.0 * num_seeds + 8.0 * 4 * num_seeds * points
 
 
-def _simulate(key, cfg, steps, num_seeds, check_stable):
+def _simulate(key, cfg, steps, num_seeds, check_stable, report=False):
     """:func:`simulate_test_mse`; ``check_stable=False`` keeps the ``t = inf``
     limit (the minimum-norm solution) whatever ``lr`` is: the curves whose
-    axis is defined at ``t = inf`` (:func:`data_curve`, :func:`width_curve`)."""
+    axis is defined at ``t = inf`` (:func:`data_curve`, :func:`width_curve`).
+    With ``report``, returns ``(test MSE, Divergence)``."""
     check_key(key)
     _check_cfg(cfg)
     check_int("num_seeds", num_seeds, minimum=1)
@@ -857,7 +889,8 @@ def _simulate(key, cfg, steps, num_seeds, check_stable):
             active = jnp.asarray(cfg.width)
             cfg = cfg.replace(width=_pad(cfg.width))
     with jax.enable_x64(True):
-        if np.all(np.isinf(s)):  # only the converged limit: one solve per seed
+        if np.all(np.isinf(s)) and not report:  # only the converged limit: one
+            # solve per seed (no finite step can diverge)
             out = _converged_trials(keys, _f64(cfg), active, batch, check_stable)
             return np.repeat(np.asarray(out, dtype=np.float64), s.size, axis=1)
         steps = jnp.asarray(s, jnp.float64)
@@ -865,7 +898,96 @@ def _simulate(key, cfg, steps, num_seeds, check_stable):
             out = _exact_trials(keys, _f64(cfg), steps, batch)
         else:
             out = _padded_trials(keys, _f64(cfg), steps, active, batch)
-        return np.asarray(out, dtype=np.float64)
+    out, factors, weights = (np.asarray(a, dtype=np.float64) for a in out)
+    div = _divergences(factors, weights, s, float(cfg.lr))
+    out = _mask_diverged(out, s, div.diverged_step)
+    return (out, div) if report else out
+
+
+def _divergences(factors, weights, s, lr):
+    """:class:`Divergence` of each seed from its loss modes ``(seeds, modes)``,
+    over the finite step counts ``s`` (the t = inf limit is not a step)."""
+    finite = s[np.isfinite(s)]
+    max_step = int(finite.max()) if finite.size else 0
+    unstable, first = [], []
+    for g, w in zip(factors, weights, strict=True):
+        u, k = divergence(g, w, max_step, 1.0)  # scale 1: train's loss_scale
+        unstable.append(int(u.sum()))
+        first.append(k)
+    lam_max = (1.0 - factors.min(axis=1)) / lr  # the mode with lr d largest
+    return Divergence(lam_max, np.array(unstable, np.int64), np.array(first, np.int64))
+
+
+def _mask_diverged(out, s, diverged_step):
+    """NaN at the finite step counts ``>= diverged_step`` of each seed (row)."""
+    ds = np.asarray(diverged_step)[:, None]
+    return np.where((ds >= 0) & np.isfinite(s) & (s >= ds), np.nan, out)
+
+
+class Divergence(NamedTuple):
+    """Where gradient descent on each seed's draw diverges
+    (:func:`predict_divergence`; the same draws as :func:`simulate_test_mse`).
+
+    Attributes:
+        lambda_max: ``(seeds,)`` float64, the top eigenvalue of the draw's
+            Hessian (of the training loss; of the population loss for
+            ``n=None``).
+        num_unstable: ``(seeds,)`` int, the number of Hessian eigenmodes with
+            ``|1 - lr d_j| > 1`` (``lr d_j > 2``), the modes gradient descent
+            amplifies; 0 if it converges.
+        diverged_step: ``(seeds,)`` int, the first step (in steps) at which the
+            training loss of the exact iterate exceeds
+            ``training.divergence_limit(L_0, 1)``, the criterion :func:`train`
+            (through :func:`lm_sims.training.run`) applies, if that step is at
+            most the largest finite step count asked for; else -1.
+    """
+
+    lambda_max: np.ndarray
+    num_unstable: np.ndarray
+    diverged_step: np.ndarray
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """``(seeds,)`` bool: ``diverged_step >= 0``."""
+        return diverged_flag(self.diverged_step)
+
+
+def predict_divergence(
+    key: jax.Array, cfg: Config, steps: Any, num_seeds: int = 1
+) -> Divergence:
+    """Which modes of gradient descent diverge on each draw, and from which step.
+
+    The exact iterates of :func:`simulate_test_mse` (same key, config and
+    seeds): the training loss is ``L(s) = sum_j w_j (1 - lr d_j)^(2s)`` in the
+    eigenbasis of its Hessian (eigenvalues ``d_j``, plus a constant part that
+    gradient descent cannot move), so mode j diverges if ``lr d_j > 2``, and the
+    run is declared diverged at the first step ``s`` with ``L(s) >
+    training.divergence_limit(L(0), 1)``, the criterion of :func:`train`.
+    :func:`simulate_test_mse` is NaN at the step counts from that step on.
+
+    Args:
+        key: PRNG key.
+        cfg: the :class:`Config`.
+        steps: ``(points,)`` step counts ``>= 0`` (integers or ``np.inf``); a
+            crossing after the largest finite one is not reported.
+        num_seeds: independent draws, int >= 1.
+
+    Returns:
+        A :class:`Divergence` of ``(num_seeds,)`` arrays.
+
+    Raises:
+        TypeError, ValueError: as :func:`simulate_test_mse`.
+
+    Example:
+        >>> import jax
+        >>> cfg = Config(num_modes=300, n=None, lr=3.0)  # lr lambda_1 = 3 > 2
+        >>> d = predict_divergence(jax.random.key(0), cfg, [10, 100])
+        >>> d.num_unstable.tolist(), d.diverged_step.tolist()
+        ([1], [7])
+        >>> simulate_test_mse(jax.random.key(0), cfg, [6, 7]).round(1).tolist()
+        [[2495.2, nan]]
+    """
+    return _simulate(key, cfg, steps, num_seeds, check_stable=True, report=True)[1]
 
 
 class ScalingCurve(NamedTuple):
@@ -987,8 +1109,9 @@ def time_curve(
     gradient-flow mode sum :func:`predict_time` (``x`` is ``t``). With finite
     ``n`` the simulation leaves the mode sum near ``t ~ n^alpha``, where the data
     run out, and settles at :func:`predict_data`. ``np.inf`` in ``steps`` is the
-    converged limit, ``inf`` where gradient descent at ``cfg.lr`` diverges (see
-    :func:`simulate_test_mse`).
+    converged limit, ``inf`` where gradient descent at ``cfg.lr`` diverges; the
+    finite steps from a seed's ``diverged_step`` on are NaN in ``samples`` and
+    ``test_mse`` (see :func:`simulate_test_mse`).
 
     Raises:
         TypeError: bad ``key``, ``cfg``, ``steps`` or ``num_seeds``.
@@ -1027,7 +1150,8 @@ class Frontier(NamedTuple):
         compute: ``(budgets,)`` compute budgets ``C = N t`` (``t = lr * steps``).
         widths: ``(widths,)`` model sizes simulated.
         test_mse: ``(budgets, widths)`` simulated mean test MSE at ``C``
-            (``steps = round(C / (N lr))``; NaN where that is 0 steps).
+            (``steps = round(C / (N lr))``; NaN where that is 0 steps or where a
+            seed's run diverged by then, as in :func:`simulate_test_mse`).
         theory: ``(budgets, widths)`` :func:`predict_width_time` at the same
             ``(N, t)``.
         best_width: ``(budgets,)`` simulated ``N*``: the vertex of a parabola in
@@ -1037,7 +1161,10 @@ class Frontier(NamedTuple):
         theory_best_width: ``(budgets,)`` ``N*`` of the theory, minimised over a
             dense grid of 200 real ``N`` in the same range.
         theory_best_mse: ``(budgets,)`` ``E*`` of the theory.
-        diverged: number of (seed, width, budget) runs that diverged.
+        diverged: number of (seed, width, budget) runs that diverged: whose
+            training loss exceeded ``training.divergence_limit(L_0, 1)`` at or
+            before their last step (:func:`predict_divergence`, the rule of
+            :func:`train`).
     """
 
     compute: np.ndarray
@@ -1116,15 +1243,20 @@ def isoflop(
             # every step count at every width (one compilation per width bucket);
             # the budgets' step counts differ by width
             steps = np.maximum(np.round(cs / (w * lr)), 0.0)
-            e = _padded_trials(
+            out = _padded_trials(
                 keys,
                 _f64(base.replace(width=_pad(int(w)))),
                 jnp.asarray(steps, jnp.float64),
                 jnp.asarray(int(w)),
                 batch,
             )
-            sim[:, :, j] = np.where(steps >= 1, np.asarray(e, np.float64), np.nan)
-    bad = ~np.isfinite(sim) | (sim > 1e3 * (1 + float(cfg.noise) ** 2))
+            e, factors, weights = (np.asarray(a, np.float64) for a in out)
+            # a run of `steps` steps has diverged if its training loss crossed
+            # training.divergence_limit at or before its last step (train's rule)
+            div = _divergences(factors, weights, steps, lr)
+            e = _mask_diverged(e, steps, div.diverged_step)
+            sim[:, :, j] = np.where(steps >= 1, e, np.nan)
+    bad = ~np.isfinite(sim)
     attempted = np.broadcast_to(np.round(cs[:, None] / (ws * lr)) >= 1, sim.shape[1:])
     diverged = int((bad & attempted).sum())
     sim = np.where(bad, np.nan, sim)

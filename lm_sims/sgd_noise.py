@@ -131,16 +131,18 @@ from lm_sims._config import (
     diverged_flag,
     float_bytes,
 )
-from lm_sims.training import DIVERGENCE_FACTOR
+from lm_sims.training import DIVERGENCE_FACTOR, divergence_limit
 
 __all__ = [
     "MAX_ALPHA",
     "Config",
     "CriticalBatch",
     "NoiseScale",
+    "RiskDivergence",
     "Trajectory",
     "critical_batch",
     "max_stable_lr",
+    "predict_divergence",
     "predict_noise_scale",
     "predict_risk",
     "simulated_steps_to_target",
@@ -354,34 +356,42 @@ def _stationary(h, lr, b, s2):
     return 0.5 * s2 * s / (1.0 - s)
 
 
-def _gammas(h, lr, b, s2, wanted):
+def _gammas(h, lr, b, s2, wanted, limit=None):
     """Expected diagonal of e e^T at the integer steps ``wanted`` (sorted),
     iterating (eq-sgd-recursion) from diag Gamma = 1; O(d) per step (the operator is
-    diagonal plus rank one). Returns ``(g, log_scale)``: (len(wanted), dim)
-    diagonals divided by ``exp(log_scale)`` and (len(wanted),) log scales. The
-    iterate is renormalised whenever it leaves [1e-100, 1e100], so it neither
-    overflows beyond the stability limit nor underflows at noise 0; ratios of
-    its moments (the noise scales) stay exact."""
+    diagonal plus rank one). Returns ``(g, log_scale, crossed)``: (len(wanted), dim)
+    diagonals divided by ``exp(log_scale)``, (len(wanted),) log scales, and the
+    first step ``k <= max(wanted)`` whose expected risk ``1/2 h . diag Gamma_k``
+    exceeds ``limit`` (-1 if none or ``limit`` is None). The iterate is
+    renormalised whenever it leaves [1e-100, 1e100], so it neither overflows
+    beyond the stability limit nor underflows at noise 0; ratios of its moments
+    (the noise scales) stay exact."""
     diag = (1.0 - lr * h) ** 2 + lr**2 * h**2 / b
     coupling, c = lr**2 / b, lr**2 * s2 / b * h
     g = np.ones_like(h)
     log_scale = 0.0
+    log_limit = None if limit is None else np.log(limit)
+    crossed = -1
     out = np.empty((len(wanted), h.size))
     logs = np.empty(len(wanted))
     j, k = 0, 0
     while j < len(wanted):
+        hg = h @ g
+        if crossed < 0 and log_limit is not None:
+            if np.log(0.5 * hg) + log_scale > log_limit:
+                crossed = k
         while j < len(wanted) and wanted[j] == k:
             out[j], logs[j] = g, log_scale
             j += 1
         if j < len(wanted):
             shift = np.exp(min(-log_scale, 700.0)) if s2 > 0 else 0.0
-            g = diag * g + (coupling * (h @ g)) * h + c * shift
+            g = diag * g + (coupling * hg) * h + c * shift
             k += 1
             top = g.max()
             if top > 1e100 or 0 < top < 1e-100:
                 g = g / top
                 log_scale += np.log(top)
-    return out, logs
+    return out, logs, crossed
 
 
 def _int_steps(name, value):
@@ -398,12 +408,122 @@ def _int_steps(name, value):
     return s.astype(np.int64)
 
 
-def _at_steps(h, lr, b, s2, k):
+def _at_steps(h, lr, b, s2, k, limit=None):
     """(diag Gamma / exp(log_scale), log_scale) at the integer steps k (any order,
-    repeats allowed); see :func:`_gammas`."""
+    repeats allowed), and with ``limit`` the first step crossing it as a third
+    value; see :func:`_gammas`."""
     uniq, inverse = np.unique(k, return_inverse=True)
-    g, logs = _gammas(h, lr, b, s2, uniq)
-    return g[inverse], logs[inverse]
+    g, logs, crossed = _gammas(h, lr, b, s2, uniq, limit)
+    if limit is None:
+        return g[inverse], logs[inverse]
+    return g[inverse], logs[inverse], crossed
+
+
+def _risk_limit(h):
+    """The simulation's divergence limit on the risk: ``divergence_limit(R_0, 1)``
+    with ``R_0 = tr(H)/2`` (``BLOWUP * (1 + R_0)``, as :func:`train` applies)."""
+    return float(divergence_limit(0.5 * float(np.sum(h)), 1.0))
+
+
+def _growth(h, lr, b):
+    """Spectral radius of the recursion's operator ``A = diag(D) + (lr^2/B) h h^T``
+    (``D_j = (1 - lr h_j)^2 + lr^2 h_j^2 / B``): the largest root ``mu > max D`` of
+    ``1 = (lr^2/B) sum_j h_j^2 / (mu - D_j)``, by bisection (relative 1e-14)."""
+    diag = (1.0 - lr * h) ** 2 + lr**2 * h**2 / b
+    coupling = lr**2 / b
+    top = float(diag.max())
+    lo, hi = top, top + coupling * float(h @ h)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        with np.errstate(divide="ignore"):
+            f = coupling * np.sum(h**2 / (mid - diag)) if mid > top else np.inf
+        if f > 1.0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-14 * hi:
+            break
+    return hi
+
+
+class RiskDivergence(NamedTuple):
+    """Whether the expected-risk recursion diverges, and from which step
+    (:func:`predict_divergence`).
+
+    Attributes:
+        unstable: True if the second-moment recursion is unstable at ``cfg.lr``:
+            ``lr >= max_stable_lr(cfg)``, i.e. ``rho >= 1`` or
+            ``lr h_j (1 + 1/B) >= 2`` for some j (eq-sgd-stationary). Its modes
+            are coupled (rank one), so they do not diverge one by one: when it is
+            unstable, every mode's ``E e_j^2`` grows (the Perron vector of A is
+            positive), and when it is stable none does.
+        growth: the spectral radius of the recursion's operator A (diagonal plus
+            rank one, see the module docstring): the late-time factor by which
+            the expected risk grows (``> 1``) or its transient decays (``< 1``)
+            per step.
+        lr_max: :func:`max_stable_lr` at ``cfg.batch_size``.
+        diverged_step: the first step (int, in steps) ``<= max_step`` whose
+            expected risk exceeds ``training.divergence_limit(R_0, 1) = BLOWUP *
+            (1 + R_0)``, the limit at which :func:`train` stops a simulated run;
+            -1 if none. It can be >= 0 at a stable lr whose stationary risk is
+            above the limit (large noise near ``lr_max``), as a simulated run
+            would be stopped too.
+    """
+
+    unstable: bool
+    growth: float
+    lr_max: float
+    diverged_step: int
+
+    @property
+    def diverged(self) -> bool:
+        """True if the expected risk crossed the limit (``diverged_step >= 0``)."""
+        return diverged_flag(self.diverged_step)
+
+
+def predict_divergence(cfg: Config, max_step: int) -> RiskDivergence:
+    r"""Where the exact expected-risk recursion diverges, as a simulated run would.
+
+    Iterates (eq-sgd-recursion) from :math:`\Gamma_0 = I` for ``max_step`` steps
+    and reports the first step whose expected excess risk exceeds the limit that
+    :func:`train` applies to a simulated run
+    (:func:`lm_sims.training.divergence_limit` with ``R_0`` and scale 1), with
+    the stability condition (:func:`max_stable_lr`) and the recursion's growth
+    factor. :func:`predict_risk` is NaN from ``diverged_step`` on.
+
+    Args:
+        cfg: a :class:`Config` (``dim``, ``alpha``, ``batch_size``, ``lr``,
+            ``noise``).
+        max_step: last step of the run (int, 0 .. 1e6; units: steps): a crossing
+            after it is not reported, as a run of ``max_step`` steps would not
+            see it.
+
+    Returns:
+        :class:`RiskDivergence`.
+
+    Raises:
+        TypeError: ``cfg`` not a Config; ``max_step`` not an int.
+        ValueError: ``max_step`` outside 0 .. 1e6.
+
+    Example:
+        >>> from lm_sims import sgd_noise
+        >>> cfg = sgd_noise.Config(lr=2.0)  # lr_max = 1.68 at B = 1
+        >>> d = sgd_noise.predict_divergence(cfg, 1000)
+        >>> d.unstable, round(d.growth, 4), d.diverged_step
+        (True, 1.0299, 235)
+        >>> sgd_noise.predict_divergence(cfg.replace(lr=0.5), 1000).diverged
+        False
+    """
+    _check_cfg(cfg)
+    check_int("max_step", max_step, minimum=0, maximum=1_000_000)
+    h, lr, b, s2 = _problem(cfg)
+    *_, crossed = _gammas(h, lr, b, s2, np.array([int(max_step)]), _risk_limit(h))
+    return RiskDivergence(
+        not _s_value(h, lr, b) < 1.0,
+        float(_growth(h, lr, b)),
+        float(_max_stable_lr(h, b)),
+        int(crossed),
+    )
 
 
 def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
@@ -411,9 +531,13 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
 
     :math:`R(k) = \frac12 \sum_j h_j (\Gamma_k)_{jj}` with :math:`\Gamma_k` from
     (eq-sgd-recursion), iterated in float64 from :math:`\Gamma_0 = I` (exact
-    at every step; O(d) work per step up to the largest ``step``). Beyond the stability
-    limit (:func:`max_stable_lr`) the expected risk grows geometrically; it is
-    returned as computed (``inf`` once it exceeds the float64 range).
+    at every step; O(d) work per step up to the largest ``step``). Beyond the
+    stability limit (:func:`max_stable_lr`) the expected risk grows geometrically:
+    a diverging prediction is a result, as for a simulated run (:func:`train`),
+    and the risk is NaN from the first step whose expected risk exceeds
+    ``training.divergence_limit(R_0, 1) = BLOWUP * (1 + R_0)`` on (do not plot
+    it). :func:`predict_divergence` gives that step, the stability condition
+    and the growth factor.
 
     Args:
         cfg: a :class:`Config` (``dim``, ``alpha``, ``batch_size``, ``lr``,
@@ -422,7 +546,8 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
             ``lr * steps``).
 
     Returns:
-        (points,) float64 expected excess risk.
+        (points,) float64 expected excess risk; NaN at the steps ``>=
+        predict_divergence(cfg, max(step)).diverged_step`` (none if it is -1).
 
     Raises:
         TypeError: ``cfg`` not a Config; ``step`` not real numbers (bools refused).
@@ -440,13 +565,18 @@ def predict_risk(cfg: Config, step: ArrayLike) -> Float[np.ndarray, " points"]:
         >>> r = sgd_noise.predict_risk(cfg, [0, 10_000])
         >>> round(float(r[0]), 6), round(float(r[1]), 6)
         (0.5, 0.044137)
+        >>> # lr = 2 > lr_max = 1.68: the risk crosses 1e3 (1 + R_0) at step 235
+        >>> sgd_noise.predict_risk(cfg.replace(lr=2.0), [234, 235]).round(1).tolist()
+        [1462.8, nan]
     """
     _check_cfg(cfg)
     k = _int_steps("step", step)
     h, lr, b, s2 = _problem(cfg)
-    g, logs = _at_steps(h, lr, b, s2, k)
+    g, logs, crossed = _at_steps(h, lr, b, s2, k, _risk_limit(h))
     with np.errstate(over="ignore"):
         r = 0.5 * (g @ h) * np.exp(logs)
+    if crossed >= 0:
+        r = np.where(k >= crossed, np.nan, r)
     return r
 
 
@@ -464,9 +594,12 @@ def predict_noise_scale(cfg: Config, step: ArrayLike) -> NoiseScale:
     :math:`\mathbb{E}\,\mathrm{tr}(H\Sigma) = \sum h_j^3 \Gamma_{jj} +
     \sum h_j^2 (2\bar R + \sigma^2)`.
 
-    Both are ratios of moments, so they stay finite where the moments do not:
+    Both are ratios of moments, so they stay finite where the moments do not
+    (they are not masked where :func:`predict_risk` is; check
+    :func:`predict_divergence` before comparing them with a simulated run, whose
+    noise scales are NaN after it diverged):
     beyond the stability limit (:func:`max_stable_lr`), where
-    :func:`predict_risk` grows to ``inf``, they tend to the values set by the
+    the expected risk grows to ``inf``, they tend to the values set by the
     growing mode alone, and at ``noise = 0`` late in a stable run (moments
     below the float64 range) toward those of the slowest modes. The iteration
     is renormalised, so these values are exact; no NaN or inf is returned.
@@ -518,7 +651,10 @@ def stationary_risk(
 
     :math:`R_\infty = \frac{\sigma^2}{2} \frac{\rho}{1 - \rho}`,
     :math:`\rho = \frac{\eta}{B} \sum_j \frac{h_j}{2 - \eta h_j (1 + 1/B)}`;
-    ``inf`` at or beyond the stability limit (:func:`max_stable_lr`).
+    ``inf`` at or beyond the stability limit (:func:`max_stable_lr`): the
+    defined limit of ``R_inf`` as ``rho -> 1``, there is no stationary state
+    (:func:`predict_divergence` gives the step at which the expected risk leaves
+    a simulation's range).
 
     Args:
         cfg: a :class:`Config`.
@@ -684,8 +820,10 @@ def steps_to_target(cfg: Config, target: float, *, max_steps: float = 1e6) -> fl
     The first step at which :func:`predict_risk` is <= ``target``, interpolated
     (linearly in log risk) between it and the step before, so the result is a
     real number that varies smoothly with ``lr``. ``inf`` if the learning
-    rate is unstable, the stationary risk is above the target, or the crossing is
-    beyond ``max_steps``.
+    rate is unstable (``lr >= max_stable_lr``: the expected risk diverges, see
+    :func:`predict_divergence`), the stationary risk is above the target, or the
+    crossing is beyond ``max_steps``: ``inf`` is the defined value "never
+    reached", not an overflow.
 
     Args:
         cfg: a :class:`Config` (``lr``, ``batch_size``, ``noise``, spectrum).

@@ -283,16 +283,23 @@ def learning_curve_explorer(key: jax.Array) -> Explorer:
     out, near ``t ~ n^alpha``). Right: the local slope ``d log E / d log x`` of
     simulation (markers) and theory (dashed), with the asymptotic exponents
     ``-min(r-1, 2 alpha)`` (data), ``-min(r-1, alpha)`` (model size) and
-    ``-(r-1)/alpha`` (time) as dotted levels. Static grid: axis x alpha in
+    ``-(r-1)/alpha`` (time) as dotted levels. A draw on which gradient descent
+    diverges (:func:`lm_sims.scaling.predict_divergence`; not met at ``lr = 0.5``
+    over the knobs' ranges) is cut at its step and the note gives the step.
+    Static grid: axis x alpha in
     (1.5, 2) x noise in (0, 0.1), sharing :func:`kaplan_explorer`'s cached runs.
     """
     check_key(key)
     key_data = _key_data(key)
 
     def panel(axis, alpha, noise):
-        curves = []
+        curves, cut = [], []
         for g, r in enumerate(RS):
             x, samples, x_th, y_th, asym = _axis_curves(key_data, axis, alpha, r, noise)
+            if axis == "time" and np.isnan(samples).any():
+                # diverged draws: NaN from their diverged_step on (dropped by Curve)
+                first = int(TIME_STEPS[np.isnan(samples).any(axis=0)].min())
+                cut.append(f"r = {r:g}: gradient descent diverges by step {first}")
             name = f"r = {r:g}"
             curves.append(band(x, samples, name, spread="sem", group=g, col=1))
             curves.append(
@@ -341,7 +348,7 @@ def learning_curve_explorer(key: jax.Array) -> Explorer:
             "time": f"time: n = {TIME_N} samples; the curves leave the mode sum "
             "where the data run out",
         }
-        return Panel(curves, notes[axis])
+        return Panel(curves, "; ".join([notes[axis], *cut]) + (" (cut)" if cut else ""))
 
     return Explorer(
         panel,
@@ -362,7 +369,7 @@ def learning_curve_explorer(key: jax.Array) -> Explorer:
 
 
 Q_WIDTHS = np.unique(np.geomspace(1, 3000, 30).round())
-Q_NS = np.geomspace(30, 3e6, 25)
+Q_NS = np.geomspace(30, 3e6, 25).round()  # whole samples (simulate_quanta)
 Q_N = 100_000  # training samples behind the model-size curve
 Q_SEEDS = 8
 DIGITS_NS = (16, 32, 64, 128, 256, 512)

@@ -99,7 +99,9 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
     the exact second-moment recursion (:func:`lm_sims.sgd_noise.predict_risk`) and
     the leading small-lr stationary risk ``lr sigma^2 tr(H) / (4B)``. Beyond the
     stability limit (:func:`lm_sims.sgd_noise.max_stable_lr`) the runs diverge: the
-    curves are cut where the risk exceeds 10 R_0 and the note gives the step.
+    curves are cut where the risk exceeds 10 R_0 and the note gives the step, and
+    the step at which the theory diverges
+    (:func:`lm_sims.sgd_noise.predict_divergence`).
 
     Knobs: lr (static 0.1, 0.5, 2; live 0.01-10); batch size B (1, 8, 64); noise
     sigma (static 0.5; live 0.05-2); spectrum exponent alpha (static 1; live
@@ -147,14 +149,25 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
         ]
         notes = []
         lr_max = sn.max_stable_lr(cfg)
-        if dead >= 0 or lr >= lr_max or not keep.all():
+        div = sn.predict_divergence(cfg, int(step[-1]))
+        if dead >= 0 or div.unstable or div.diverged or not keep.all():
             first = int(step[int(np.argmin(keep))]) if not keep.all() else dead
             notes.append(
                 f"lr = {lr:g} > lr_max = {lr_max:.3g} (B = {b}): the runs diverge; "
                 f"mean risk > 10 R₀ at step {first} (cut there)."
-                if lr >= lr_max
+                if div.unstable
                 else f"The mean risk exceeds 10 R₀ at step {first} (cut there)."
             )
+            if div.diverged:
+                notes.append(
+                    f"Theory (×{div.growth:.3g}/step): diverges at step "
+                    f"{div.diverged_step}."
+                )
+            elif div.unstable:
+                notes.append(
+                    f"Theory (×{div.growth:.3g}/step): diverges after step "
+                    f"{int(step[-1])}."
+                )
         else:
             exact = sn.stationary_risk(cfg)
             notes.append(
