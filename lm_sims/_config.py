@@ -578,3 +578,20 @@ def check_layer_shapes(params: Any, dims: tuple, owner: str, fix: str = ""):
                     f"params[{i}].{part} has shape {tuple(got)} but the {owner} "
                     f"config (layer sizes {tuple(dims)}) needs {tuple(want)}{fix}"
                 )
+
+
+def check_points(name: str, x: Any, d: int | None = None, what: str = "d"):
+    """Raise ValueError unless the array ``x`` is a non-empty 2-D batch of points,
+    shape (n, d) with n >= 1 and d >= 1 (and ``d`` columns when given; ``what``
+    names that dimension, e.g. ``"d_in"``). Shapes only: works on tracers."""
+    shape = tuple(jnp.shape(x))
+    want = f"(n, {what}={d})" if d is not None else f"(n, {what})"
+    if len(shape) != 2:
+        raise ValueError(f"{name} must be a 2-D array {want}, got {name}.shape={shape}")
+    if shape[0] < 1 or shape[1] < 1:
+        raise ValueError(
+            f"{name} must hold at least one point of dimension >= 1, shape {want}, "
+            f"got {name}.shape={shape}"
+        )
+    if d is not None and shape[1] != d:
+        raise ValueError(f"{name} must have shape {want}, got {name}.shape={shape}")

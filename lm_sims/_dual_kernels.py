@@ -20,8 +20,8 @@ from lm_sims._config import (
     check_budget_arg,
     check_bytes,
     check_choice,
-    check_finite,
     check_int,
+    check_points,
     check_real,
     check_work,
     config_dataclass,
@@ -357,24 +357,19 @@ def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want, same):
     return jax.tree_util.tree_map(lambda a: a.reshape(n1, n2), out)
 
 
-def _check_inputs(x1, x2):
-    x1 = np.asarray(x1) if not isinstance(x1, jax.Array) else x1
-    x2 = x1 if x2 is None else (np.asarray(x2) if not isinstance(x2, jax.Array) else x2)
-    for name, x in (("x1", x1), ("x2", x2)):
-        if x.ndim != 2:
-            raise ValueError(
-                f"{name} must be a 2-D array (num_points, d), got {name}.shape="
-                f"{tuple(x.shape)}"
-            )
-        if not (
-            jnp.issubdtype(x.dtype, jnp.floating)
-            or jnp.issubdtype(x.dtype, jnp.integer)
-        ):
-            raise TypeError(f"{name} must be a real array, got dtype {x.dtype}")
+def _check_inputs(x1, x2, names=("x1", "x2")):
+    """``(x1, x2)`` as float64 NumPy arrays (``x2 = x1`` when None), or TypeError /
+    ValueError naming the argument: real numbers, finite, each a non-empty 2-D
+    batch of points (n, d) with the same d."""
+    x1 = as_float64_numpy(names[0], x1)
+    x2 = x1 if x2 is None else as_float64_numpy(names[1], x2)
+    check_points(names[0], x1)
+    check_points(names[1], x2)
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(
-            "x1 and x2 must have the same input dimension d, got "
-            f"x1.shape={tuple(x1.shape)} and x2.shape={tuple(x2.shape)}"
+            f"{names[0]} and {names[1]} must have the same input dimension d, got "
+            f"{names[0]}.shape={tuple(x1.shape)} and "
+            f"{names[1]}.shape={tuple(x2.shape)}"
         )
     return x1, x2
 
@@ -401,10 +396,7 @@ def _check_budget(name, n1, n2, d, depth, outputs, max_bytes, max_work):
 def _kernels(x1, x2, cfg, want, max_bytes, max_work):
     cfg = _as_config(cfg)
     same = x2 is None or x2 is x1
-    x1, x2 = _check_inputs(x1, x2)
-    check_finite("x1", x1)
-    if not same:
-        check_finite("x2", x2)
+    x1, x2 = _check_inputs(x1, None if same else x2)
     (n1, d), n2 = x1.shape, x2.shape[0]
     name = {"nngp": "nngp", "ntk": "ntk", "both": "nngp_and_ntk"}[want]
     outputs = 2 if want == "both" else 1
@@ -457,13 +449,15 @@ def nngp(
         JAX's precision mode (see the module docstring, "Precision").
 
     Raises:
-        ValueError: x1 or x2 is not 2-D, their dimensions differ, or not finite; a
-            config field is out of range (depth >= 1, sigma_w2 > 0, sigma_b2 >= 0,
-            activation one of ``ACTIVATIONS``); max_bytes or max_work is not > 0;
-            or the estimated memory or work exceeds its limit (raised before
-            anything is allocated, naming the estimate and the limit).
-        TypeError: cfg lacks a field, an input is not a real array, or max_bytes
-            or max_work is not a number.
+        ValueError: x1 or x2 is not 2-D, is empty, their dimensions differ, or
+            they are not finite; a config field is out of range (depth >= 1,
+            sigma_w2 > 0, sigma_b2 >= 0, activation one of ``ACTIVATIONS``);
+            max_bytes or max_work is not > 0; or the estimated memory or work
+            exceeds its limit (raised before anything is allocated, naming the
+            estimate and the limit).
+        TypeError: cfg lacks a field, an input is not real numbers (None,
+            strings, complex, booleans), or max_bytes or max_work is not a
+            number.
 
     References:
         Lee et al., "Deep neural networks as Gaussian processes", 2018,
@@ -558,8 +552,7 @@ def nngp_diag(x: Float[ArrayLike, "n d"], cfg: Any) -> Float[Array, " n"]:
         ValueError, TypeError: as :func:`nngp`.
     """
     cfg = _as_config(cfg)
-    x, _ = _check_inputs(x, None)
-    check_finite("x", x)
+    x, _ = _check_inputs(x, None, ("x", "x"))
     with jax.enable_x64(True):
         x = jnp.asarray(x, jnp.float64)
         sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
@@ -647,8 +640,8 @@ def circle(angles: Float[ArrayLike, " n"], d: int = 2) -> Float[Array, "n d"]:
         with ``jax_enable_x64``).
 
     Raises:
-        ValueError: d < 2, an angle is not finite, or angles has more than one
-            axis.
+        ValueError: d < 2, an angle is not finite, or angles is empty or has
+            more than one axis.
         TypeError: d is not an integer, or angles are not real numbers.
 
     Example:
@@ -665,6 +658,8 @@ def circle(angles: Float[ArrayLike, " n"], d: int = 2) -> Float[Array, "n d"]:
             f"angles must be a scalar or 1-D, got shape {a.shape}; flatten it first"
         )
     a = a.reshape(-1)
+    if not a.size:
+        raise ValueError("angles must hold at least one angle, got an empty array")
     pts = np.zeros((a.size, d))
     pts[:, 0], pts[:, 1] = np.cos(a), np.sin(a)
     return jnp.asarray(math.sqrt(d) * pts)  # float64 -> the default float dtype

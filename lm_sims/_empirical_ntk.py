@@ -14,12 +14,14 @@ from jaxtyping import Array, Float
 
 from lm_sims._config import (
     MAX_BYTES,
+    as_float_array,
     check_budget_arg,
     check_bytes,
+    check_callable,
     check_choice,
-    check_finite,
+    check_float_pytree,
+    check_points,
 )
-from lm_sims._dual_kernels import _check_inputs
 
 
 def _forward_bytes(f, params, d: int, dtype) -> tuple[float, float]:
@@ -112,10 +114,12 @@ def empirical_ntk(
         ``params``.
 
     Raises:
-        ValueError: unknown method; x1, x2 not 2-D with the same d or not finite;
-            max_bytes not > 0; or the estimated memory exceeds max_bytes (for
-            ``method="jacobian"``, or for one implicit column).
-        TypeError: max_bytes is not a number.
+        ValueError: unknown method; x1, x2 not non-empty 2-D arrays with the same
+            d, or not finite; params with NaN or inf entries; max_bytes not > 0;
+            or the estimated memory exceeds max_bytes (for ``method="jacobian"``,
+            or for one implicit column).
+        TypeError: apply_fn is not callable; params is not a pytree of real
+            arrays; x1 or x2 is not real numbers; max_bytes is not a number.
 
     References:
         Novak et al., "Fast finite width neural tangent kernel", 2022,
@@ -129,14 +133,21 @@ def empirical_ntk(
         >>> kernels.empirical_ntk(f, p, jnp.ones((2, 3))).shape
         (2, 2)
     """
+    check_callable("apply_fn", apply_fn, optional=False)
+    check_float_pytree("params", params)
     check_choice("method", method, ("auto", "jacobian", "implicit"))
     check_budget_arg("max_bytes", max_bytes)
     limit = MAX_BYTES if max_bytes is None else float(max_bytes)
     same = x2 is None
-    x1, x2 = _check_inputs(jnp.asarray(x1), None if same else jnp.asarray(x2))
-    check_finite("x1", x1)
-    if not same:
-        check_finite("x2", x2)
+    x1 = as_float_array("x1", x1)  # tracers pass: finiteness checked when concrete
+    x2 = x1 if same else as_float_array("x2", x2)
+    check_points("x1", x1)
+    check_points("x2", x2)
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(
+            "x1 and x2 must have the same input dimension d, got "
+            f"x1.shape={tuple(x1.shape)} and x2.shape={tuple(x2.shape)}"
+        )
 
     def f(p, x):
         out = apply_fn(p, x)

@@ -7,6 +7,7 @@ and the decomposition of the network-kernel gap. Re-exported by
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from typing import NamedTuple
 
@@ -20,7 +21,7 @@ from lm_sims import mlp
 from lm_sims._config import (
     check_allocation,
     check_choice,
-    check_int,
+    check_int_sequence,
     check_key,
     check_real,
 )
@@ -167,17 +168,10 @@ def _check_scan_args(key, lr, num_train, target, widths, num_seeds):
                 f"{name} must be an integer >= 1, got {name}={value!r} "
                 f"({type(value).__name__})"
             )
-        if int(value) != value or value < 1:
+        if not math.isfinite(value) or int(value) != value or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {name}={value!r}")
     check_real("lr", lr, positive=True)
-    if not isinstance(widths, (tuple, list)):
-        raise TypeError(
-            f"widths must be a tuple of ints, e.g. (64, 256), got widths={widths!r}"
-        )
-    if len(widths) < 1:
-        raise ValueError(f"widths must hold at least one width, got widths={widths}")
-    for w in widths:
-        check_int("width", w, minimum=1)
+    check_int_sequence("widths", widths, minimum=1)
     check_allocation(
         f"the float64 NTK Gram matrices of num_train={num_train} points",
         # Theta (P, P), its eigendecomposition, Theta* (121, P)
@@ -222,11 +216,11 @@ def ntk_width_scan(
         its ``diverged_step`` is set and its entries are NaN.
 
     Raises:
-        ValueError: unknown target, or lr, num_train, num_seeds, widths out of
-            range, or num_train so large that the NTK Gram matrices would exceed
-            ``lm_sims._config.MAX_BYTES``.
-        TypeError: key is not a PRNG key, target not a str, widths not a tuple,
-            or num_train, num_seeds, a width not an int.
+        ValueError: unknown target, or lr, num_train, num_seeds (NaN included),
+            widths out of range or empty, or num_train so large that the NTK
+            Gram matrices would exceed ``lm_sims._config.MAX_BYTES``.
+        TypeError: key is not a PRNG key, target not a str, widths not a
+            sequence, or num_train, num_seeds, a width not an int.
 
     References:
         Jacot, Gabriel & Hongler, "Neural tangent kernel", 2018, arXiv:1806.07572;

@@ -9,7 +9,6 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 # lm_sims.mlp imports lm_sims.kernels, which imports this module last (after every
@@ -19,8 +18,10 @@ from lm_sims import mlp
 from lm_sims._config import (
     as_float_array,
     check_allocation,
+    check_float_pytree,
     check_int,
     check_key,
+    check_layer_shapes,
     num_bytes,
 )
 
@@ -59,15 +60,14 @@ def _num_params(cfg):
 
 
 def _check_params(params, cfg):
-    dims = (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,)
-    expected = [(m, n) for m, n in zip(dims[:-1], dims[1:], strict=True)]
-    got = [tuple(np.shape(getattr(layer, "w", None))) for layer in params]
-    if got != expected:
-        raise ValueError(
-            f"params do not match cfg: weight shapes {got}, but cfg (width="
-            f"{cfg.width}, depth={cfg.depth}, d_in={cfg.d_in}, d_out={cfg.d_out}) "
-            f"has {expected}"
-        )
+    check_layer_shapes(
+        params,
+        (cfg.d_in,) + (cfg.width,) * cfg.depth + (cfg.d_out,),
+        "mlp",
+        f": params do not match cfg (width={cfg.width}, depth={cfg.depth}, "
+        f"d_in={cfg.d_in}, d_out={cfg.d_out})",
+    )
+    check_float_pytree("params", params)
 
 
 def output_samples(
@@ -164,9 +164,10 @@ def preactivations(
         shape (depth, n, width).
 
     Raises:
-        ValueError: x is not of shape (n, cfg.d_in) or has NaN, or the weight
-            shapes of params do not match cfg.
-        TypeError: cfg is not an mlp.Config, or x is not an array of reals.
+        ValueError: x is not of shape (n, cfg.d_in) or has NaN, or the shapes
+            of params do not match cfg, or params has NaN or inf entries.
+        TypeError: cfg is not an mlp.Config, x is not an array of reals, or
+            params is not a tuple of layers of real arrays.
 
     References:
         Poole et al., "Exponential expressivity in deep neural networks through

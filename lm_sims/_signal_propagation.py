@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from typing import Any
 
 import jax
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from lm_sims._config import as_float_array, check_int, check_real
+from lm_sims._config import as_float64_numpy, check_int, check_real
 from lm_sims._dual_kernels import _as_config, _diag_recursion, _dual, _dual_diag, _f64
 
 #: Deepest network :func:`signal_propagation_theory` iterates (one Python step per
@@ -45,11 +46,27 @@ def length_map(q: Float[ArrayLike, " *shape"], cfg: Any) -> Float[Array, " *shap
         NumPy float64 array q_{l+1}, same shape as q (float64 whatever JAX's
         precision mode).
 
+    Raises:
+        ValueError: q has NaN, inf or negative entries.
+        TypeError: q is not real numbers (None, strings, complex, booleans), or
+            cfg lacks a kernel field.
+
     References:
         Poole et al., "Exponential expressivity in deep neural networks through
         transient chaos", 2016, arXiv:1606.05340.
     """
     cfg = _as_config(cfg)
+    q = as_float64_numpy("q", q)
+    if np.any(q < 0):
+        raise ValueError(
+            f"q must be variances >= 0, got q with minimum {float(q.min()):g}"
+        )
+    return _length_map(q, cfg)
+
+
+def _length_map(q, cfg):
+    """:func:`length_map` without the checks (q may be inf: deep layers of an
+    unbounded ReLU or linear network)."""
     with jax.enable_x64(True):
         sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
         q = _diag_recursion(_f64(q), sw2, sb2, activation=cfg.activation, depth=1)
@@ -86,6 +103,20 @@ def length_fixed_point(cfg: Any) -> float:
     return 0.5 * (lo + hi)
 
 
+def _check_q(cfg, q) -> float:
+    """The variance ``q`` of :func:`correlation_map` and :func:`chi` as a float:
+    None means the fixed point q*; otherwise a real number >= 0 or +inf (ReLU and
+    linear only), else TypeError / ValueError naming q."""
+    if q is None:
+        return length_fixed_point(cfg)
+    if isinstance(q, numbers.Real) and not isinstance(q, bool) and q == math.inf:
+        if cfg.activation == "erf":
+            raise ValueError(f"q must be finite for erf, got q={q}")
+        return math.inf
+    check_real("q", q, nonnegative=True)
+    return float(q)
+
+
 def _resolve_q(cfg, q):
     """(q, sigma_b2, activation) at which to evaluate the correlation map.
 
@@ -93,10 +124,7 @@ def _resolve_q(cfg, q):
     linear maps are scale invariant, so q -> inf is the sigma_b2 = 0 map at q = 1; at
     q = 0 (only with sigma_b2 = 0) erf acts as its linearisation and ReLU as at q = 1.
     """
-    if q is None:
-        q = length_fixed_point(cfg)
-    elif not math.isinf(q):
-        check_real("q", q, nonnegative=True)
+    q = _check_q(cfg, q)
     if math.isinf(q):
         if cfg.activation == "erf":
             raise ValueError(f"q must be finite for erf, got q={q}")
@@ -130,12 +158,21 @@ def correlation_map(
         precision mode).
 
     Raises:
-        ValueError: q is negative, or infinite for erf.
+        ValueError: c has NaN or inf entries; q is negative, NaN, or infinite for
+            erf.
+        TypeError: c is not real numbers, q is not a real number or None, or cfg
+            lacks a kernel field.
 
     References:
         Poole et al., 2016, arXiv:1606.05340.
     """
     cfg = _as_config(cfg)
+    c = as_float64_numpy("c", c)
+    return _correlation_map_checked(c, cfg, q)
+
+
+def _correlation_map_checked(c, cfg, q):
+    """:func:`correlation_map` on a float64 array ``c`` already checked."""
     q, sb2, activation = _resolve_q(cfg, q)
     with jax.enable_x64(True):
         c = jnp.clip(_f64(c), -1.0, 1.0)
@@ -162,18 +199,17 @@ def chi(cfg: Any, q: float | None = None) -> float:
     Returns:
         chi_1 as a Python float.
 
+    Raises:
+        ValueError: q is negative, NaN, or infinite for erf.
+        TypeError: q is not a real number or None, or cfg lacks a kernel field.
+
     References:
         Poole et al., 2016, arXiv:1606.05340; Schoenholz et al., "Deep information
         propagation", 2017, arXiv:1611.01232.
     """
     cfg = _as_config(cfg)
-    if q is None:
-        q = length_fixed_point(cfg)
-    elif not math.isinf(q):
-        check_real("q", q, nonnegative=True)
+    q = _check_q(cfg, q)
     if math.isinf(q):  # q-independent for ReLU and linear
-        if cfg.activation == "erf":
-            raise ValueError(f"q must be finite for erf, got q={q}")
         q = 1.0
     slope = {
         "relu": 0.5,
@@ -206,8 +242,8 @@ def signal_propagation_theory(
         ``(q, c)``: float64 NumPy arrays of shapes (L,) and (L, k), layer 1 first.
 
     Raises:
-        ValueError: depth < 1 or > ``MAX_DEPTH`` (10,000), or c0 empty, not
-            finite or outside [-1, 1].
+        ValueError: depth < 1 or > ``MAX_DEPTH`` (10,000), or c0 not 1-D, empty,
+            not finite or outside [-1, 1].
         TypeError: depth is not an integer, c0 is not real numbers, or cfg lacks
             a kernel field.
 
@@ -224,8 +260,11 @@ def signal_propagation_theory(
     """
     cfg = _as_config(cfg)
     check_int("depth", depth, minimum=1, maximum=MAX_DEPTH)
-    as_float_array("c0", c0, finite=False)  # TypeError for None, strings, complex
-    c0 = np.asarray(c0, np.float64).reshape(-1)
+    c0 = as_float64_numpy("c0", c0, finite=False)  # TypeError: None, strings, ...
+    if c0.ndim != 1:
+        raise ValueError(
+            f"c0 must be a 1-D array of cosines, shape (k,), got c0 of shape {c0.shape}"
+        )
     if not c0.size:
         raise ValueError("c0 must hold at least one cosine, got none")
     if not np.all(np.isfinite(c0)) or np.any(np.abs(c0) > 1):
@@ -235,8 +274,8 @@ def signal_propagation_theory(
     c = (sw2 * c0 + sb2) / q
     qs, cs = [q], [c]
     for _ in range(depth - 1):
-        c = np.asarray(correlation_map(c, cfg, q=q))
-        q = float(length_map(q, cfg))
+        c = np.asarray(_correlation_map_checked(c, cfg, q))
+        q = float(_length_map(np.float64(q), cfg))
         qs.append(q)
         cs.append(c)
     return np.array(qs), np.stack(cs)

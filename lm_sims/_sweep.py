@@ -223,14 +223,16 @@ def sweep(run: Callable, key: jax.Array, cfg: Any, *, num_seeds: int = 1, **grid
         if name in static:
             raise ValueError(
                 f"cannot sweep {name!r}: it is a static field of {cls.__name__} "
+                "(the type of cfg) "
                 "(it sets shapes, loop lengths or the kind of computation, so each "
                 "value compiles anew). "
                 f"Loop over {name} in Python and call sweep once per value."
             )
         if name not in cls.dynamic_fields:
             raise ValueError(
-                f"{name!r} is not a field of {cls.__name__}; dynamic fields are "
-                f"{', '.join(cls.dynamic_fields)}"
+                f"{name!r} is not a field of {cls.__name__} (the type of cfg); "
+                f"dynamic fields are {', '.join(cls.dynamic_fields)}: is cfg the "
+                "config that run expects?"
             )
         raw = np.asarray(grid[name])
         if raw.dtype.kind not in "iuf":

@@ -92,16 +92,19 @@ from lm_sims import data as _data
 from lm_sims import kernels, training
 from lm_sims._config import (
     STEP_OVERHEAD,
+    as_float64_numpy,
     as_float_array,
     check_allocation,
     check_budget_arg,
     check_callable,
     check_choice,
     check_finite,
+    check_float_pytree,
     check_instance,
     check_int,
     check_key,
     check_layer_shapes,
+    check_points,
     check_real,
     check_record_every,
     check_representable,
@@ -880,17 +883,14 @@ def empirical_ntk(
         dtype of params.
 
     Raises:
-        ValueError, TypeError: as ``kernels.empirical_ntk`` (bad method or inputs,
-            or the estimated memory exceeds max_bytes).
+        ValueError, TypeError: as ``kernels.empirical_ntk`` (bad method, params or
+            inputs, or the estimated memory exceeds max_bytes).
     """
-    return _empirical_ntk(
-        params,
-        jnp.asarray(x1),
-        None if x2 is None else jnp.asarray(x2),
-        cfg,
-        method,
-        max_bytes,
-    )
+    # Checked here, outside the jit, where the values are still concrete.
+    check_float_pytree("params", params)
+    x1 = as_float_array("x1", x1)
+    x2 = None if x2 is None else as_float_array("x2", x2)
+    return _empirical_ntk(params, x1, x2, cfg, method, max_bytes)
 
 
 def predict_ntk(
@@ -935,9 +935,10 @@ def predict_ntk(
 
     Raises:
         ValueError: cfg.parameterization is not "ntk" (the others have no finite
-            tangent kernel at infinite width), shapes do not match, or NaN or
-            inf inputs.
-        TypeError: cfg is not a :class:`Config`.
+            tangent kernel at infinite width), x_train or x_test is not a
+            non-empty (n, d) array, shapes do not match, or NaN or inf inputs.
+        TypeError: cfg is not a :class:`Config`, an input is not real numbers,
+            or gradient_flow is not a bool.
 
     Example:
         >>> import numpy as np
@@ -961,6 +962,12 @@ def predict_ntk(
             f"kernel of 'sp' and 'mup' is not finite); got "
             f"parameterization={cfg.parameterization!r}"
         )
+    check_instance("gradient_flow", gradient_flow, (bool, np.bool_))
+    x_train = as_float64_numpy("x_train", x_train)
+    check_points("x_train", x_train)
+    if x_test is not None:
+        x_test = as_float64_numpy("x_test", x_test)
+        check_points("x_test", x_test, x_train.shape[1], "d of x_train")
     theta = kernels.ntk(x_train, None, cfg)
     theta_star = None if x_test is None else kernels.ntk(x_test, x_train, cfg)
     return kernels.predict_linearized(

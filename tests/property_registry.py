@@ -503,7 +503,11 @@ R(
 
 # kernels
 R("kernels.chi", lambda: dict(cfg=KC, q=None))
-R("kernels.circle", lambda: dict(angles=np.array([0.0, 1.0]), d=2))
+R(
+    "kernels.circle",
+    lambda: dict(angles=np.array([0.0, 1.0]), d=2),
+    valid={"angles": ("one axis fewer",)},
+)  # a scalar angle is one point (documented)
 R("kernels.correlation_map", lambda: dict(c=np.array([0.1, 0.5]), cfg=KC, q=None))
 R(
     "kernels.empirical_ntk",

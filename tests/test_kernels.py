@@ -706,8 +706,8 @@ def test_lr_above_the_kernel_limit_gives_no_prediction():
         ({"num_seeds": 1.5}, "num_seeds must be an integer >= 1"),
         ({"lr": -1.0}, "lr must be > 0"),
         ({"lr": float("nan")}, "lr must be finite"),
-        ({"widths": ()}, "widths must hold at least one width"),
-        ({"widths": (0,)}, "width must be >= 1"),
+        ({"widths": ()}, "widths must not be empty"),
+        ({"widths": (0,)}, r"widths\[0\] must be >= 1"),
     ],
 )
 def test_width_scan_rejects_bad_arguments(kwargs, match):
