@@ -1004,6 +1004,11 @@ R(
     kinds={"width": "intseq", "n": "intseq"},
 )
 R(
+    "scaling.predict_divergence",
+    lambda: dict(key=KEY, cfg=SC, steps=[0, 2], num_seeds=1),
+    kinds={"steps": "intseq"},
+)
+R(
     "scaling.simulate_test_mse",
     lambda: dict(key=KEY, cfg=SC, steps=[0, 2], num_seeds=1),
     kinds={"steps": "intseq"},
@@ -1023,6 +1028,11 @@ R(
     kinds={"batch_sizes": "intseq"},
 )
 R("sgd_noise.max_stable_lr", lambda: dict(cfg=SG, batch_size=1))
+R(
+    "sgd_noise.predict_divergence",
+    lambda: dict(cfg=SG, max_step=2),
+    valid={"max_step": ("zero",)},  # a run of 0 steps: nothing to cross
+)
 R(
     "sgd_noise.predict_noise_scale",
     lambda: dict(cfg=SG, step=[0, 1]),
