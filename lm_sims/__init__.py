@@ -27,8 +27,8 @@ from lm_sims import (
     training,
     transfer,
 )
-from lm_sims.fitting import PowerLawFit, power_law_fit
 from lm_sims._sweep import sweep
+from lm_sims.fitting import PowerLawFit, power_law_fit
 
 __all__ = [
     "PowerLawFit",

@@ -156,7 +156,7 @@ def _dual_diag(activation: str, q):
     return q
 
 
-#: Correlations within this of 1 are set to 1 (a few ulp: the rounding of
+#: Correlations within this of 1 are set to 1 (a few ulp, the rounding of
 #: ``k / sqrt(q1 q2)``), so an input paired with itself stays at c = 1 exactly and
 #: its kernel entry follows the length recursion instead of drifting off it.
 _SNAP = 16 * float(np.finfo(np.float64).eps)
@@ -374,7 +374,7 @@ def _check_inputs(x1, x2, names=("x1", "x2")):
     return x1, x2
 
 
-#: Flop-equivalents per Gram entry and layer (measured: ~2e8 entries x layers per
+#: Flop-equivalents per Gram entry and layer (measured ~2e8 entries x layers per
 #: second on two laptop cores, ~2e10 flop-equivalents per second).
 _WORK_PER_ENTRY_LAYER = 100.0
 

@@ -8,8 +8,8 @@ import pytest
 import scipy.optimize
 
 from lm_sims import eigenlearning as el
-from lm_sims.fitting import power_law_fit
 from lm_sims import sweep
+from lm_sims.fitting import power_law_fit
 
 
 @functools.cache

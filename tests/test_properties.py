@@ -35,35 +35,6 @@ from property_registry import (
 
 FUNCTIONS = public_functions()
 
-#: Modules other engineers are fixing in parallel (issue 12): their failures are
-#: recorded in /work/team/property_failures.md and expected to fail here only until
-#: their owners finish; the lead removes these marks then.
-OWNED_ELSEWHERE = {
-    "mlp": "training engineer",
-    "feature_learning": "training engineer",
-    "training": "training engineer",
-    "deep_linear": "training engineer",
-    "lazy_rich": "training engineer",
-    "kernels": "kernels engineer",
-    "eigenlearning": "theory engineer",
-    "sweep": "API engineer",
-}
-#: Functions of those modules that failed the property when this suite was written
-#: (module.function -> the arguments whose invalid values were not reported); the
-#: cases are listed in /work/team/property_failures.md.
-KNOWN_FAILURES = {
-    # fixed in the owners' working trees but not committed when this suite was:
-    "deep_linear.effective_u0": "params, task, num_modes",
-    "deep_linear.loss": "params, task",
-    "eigenlearning.effective_regularization": "eigenvalues",
-    "eigenlearning.learnabilities": "eigenvalues",
-    "eigenlearning.measured_learnabilities": "coeffs, cfg",
-    "eigenlearning.predict_test_mse": "eigenvalues, target_coeffs, n, ridge",
-    "eigenlearning.predict_train_mse": "eigenvalues, target_coeffs, n, ridge",
-    "eigenlearning.simulate_learning_curve": "cfg, ns",
-    "eigenlearning.spectrum": "cfg",
-}
-
 SETTINGS = dict(
     deadline=None,
     derandomize=True,
@@ -73,22 +44,8 @@ SETTINGS = dict(
 SLOW_CALL_S = 2.0  # a rejected call slower than this validated after computing
 
 
-def _marks(name):
-    if name in KNOWN_FAILURES:
-        module = name.split(".")[0]
-        owner = OWNED_ELSEWHERE.get(module, "?")
-        return [
-            pytest.mark.xfail(
-                strict=False,
-                reason=f"owned elsewhere: {module}.py ({owner}): invalid "
-                f"{KNOWN_FAILURES[name]} not reported",
-            )
-        ]
-    return []
-
-
 def _params(names):
-    return [pytest.param(n, id=n, marks=_marks(n)) for n in sorted(names)]
+    return [pytest.param(n, id=n) for n in sorted(names)]
 
 
 # --- coverage -----------------------------------------------------------------------
