@@ -12,6 +12,7 @@ import dataclasses
 import math
 import numbers
 import os
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -311,11 +312,16 @@ def check_callable(name: str, fn: Any, *, optional: bool = True):
 
 def check_allocation(what: str, nbytes: float, fix: str):
     """Raise ValueError before allocating more than ``MAX_BYTES``, with the size
-    estimate, what it is for and how to shrink it."""
-    if nbytes > MAX_BYTES:
+    estimate, what it is for and how to shrink it (:func:`check_bytes` for a
+    function that takes an explicit ``max_bytes``)."""
+    _over_budget(what, nbytes, MAX_BYTES, "env LM_SIMS_MAX_BYTES", fix)
+
+
+def _over_budget(what: str, nbytes: float, limit: float, how: str, fix: str):
+    if nbytes > limit:
         raise ValueError(
             f"{what} would need about {nbytes / 2**30:.3g} GiB (limit "
-            f"{MAX_BYTES / 2**30:.3g} GiB, env LM_SIMS_MAX_BYTES); {fix}"
+            f"{limit / 2**30:.3g} GiB: {how}); {fix}"
         )
 
 
@@ -495,11 +501,7 @@ def check_bytes(what: str, nbytes: float, fix: str, max_bytes: float | None = No
     """``check_allocation`` with an explicit limit: raise ValueError before
     allocating more than ``max_bytes`` (default ``MAX_BYTES``)."""
     limit = MAX_BYTES if max_bytes is None else float(max_bytes)
-    if nbytes > limit:
-        raise ValueError(
-            f"{what} would need about {nbytes / 2**30:.3g} GiB (limit "
-            f"{limit / 2**30:.3g} GiB: max_bytes=..., env LM_SIMS_MAX_BYTES); {fix}"
-        )
+    _over_budget(what, nbytes, limit, "max_bytes=..., env LM_SIMS_MAX_BYTES", fix)
 
 
 def check_budget_arg(name: str, value: Any):
@@ -595,3 +597,14 @@ def check_points(name: str, x: Any, d: int | None = None, what: str = "d"):
         )
     if d is not None and shape[1] != d:
         raise ValueError(f"{name} must have shape {want}, got {name}.shape={shape}")
+
+
+def code_names(code: types.CodeType) -> set[str]:
+    """The global names a function's code (and the code nested in it: lambdas,
+    comprehensions, inner functions) reads; used to fingerprint a function by what
+    it computes (the sweep's compilation cache, the explorers' grid cache)."""
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= code_names(c)
+    return names

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lm_sims._config import check_callable, check_int, check_key
+from lm_sims._config import check_callable, check_int, check_key, code_names
 
 __all__ = ["sweep"]
 
@@ -98,7 +98,7 @@ def _run_key(run: Callable, seen: frozenset = frozenset()) -> tuple:
             for c in run.__closure__ or ()
         )
         glob = run.__globals__
-        names = sorted(_global_names(code))
+        names = sorted(code_names(code))
         kwdefaults = sorted((run.__kwdefaults__ or {}).items())
         return (
             "function",
@@ -131,14 +131,6 @@ def _cell_full(cell) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _global_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            names |= _global_names(c)
-    return names
 
 
 def _batched(run: Callable, names: tuple[str, ...]):

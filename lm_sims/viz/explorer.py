@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from lm_sims._config import check_callable, check_int, check_real
+from lm_sims._config import check_callable, check_int, check_real, code_names
 
 __all__ = [
     "DIVERGING",
@@ -1882,14 +1882,6 @@ def _package(module: str) -> tuple[str, str | None]:
     return top, version if isinstance(version, str) else None
 
 
-def _code_names(code: types.CodeType) -> set[str]:
-    names = set(code.co_names)
-    for c in code.co_consts:
-        if isinstance(c, types.CodeType):
-            names |= _code_names(c)
-    return names
-
-
 def _feed_code(h, code: types.CodeType, seen, depth) -> None:
     _put(h, "code", code.co_name, code.co_argcount, code.co_kwonlyargcount)
     h.update(code.co_code)
@@ -1911,7 +1903,7 @@ def _feed_function(h, fn: types.FunctionType, seen, depth) -> None:
     if top != "lm_sims":  # code outside any package: notebooks, tests, scripts
         _feed_code(h, fn.__code__, seen, depth)
         glob = fn.__globals__
-        for name in sorted(_code_names(fn.__code__)):
+        for name in sorted(code_names(fn.__code__)):
             if name in glob:
                 _put(h, "global", name)
                 _feed(h, glob[name], seen, depth + 1)
