@@ -49,14 +49,9 @@ def _explicit_linearized(theta, theta_star, y, lr, steps):
     return out, first
 
 
-def _case_linearized(unstable):
-    theta, theta_star, y = _toy_kernel()
-    lam_max = np.linalg.eigvalsh(theta)[-1]
-    lr = (2.6 if unstable else 1.6) * len(y) / lam_max  # lr lambda_max / P
-    steps = 40
-    pred = kernels.predict_linearized(
-        theta, y, lr * np.arange(steps + 1), ntk_test_train=theta_star, lr=lr
-    )
+def _linearized_case(pred, theta, theta_star, y, lr, steps):
+    """A kernel-GD prediction, its modes' growth factors and its explicit-iteration
+    reference (values and the first step past the divergence limit)."""
     ref, first = _explicit_linearized(theta, theta_star, y, lr, steps)
     return {
         "pred": pred,
@@ -71,6 +66,17 @@ def _case_linearized(unstable):
     }
 
 
+def _case_linearized(unstable):
+    theta, theta_star, y = _toy_kernel()
+    lam_max = np.linalg.eigvalsh(theta)[-1]
+    lr = (2.6 if unstable else 1.6) * len(y) / lam_max  # lr lambda_max / P
+    steps = 40
+    pred = kernels.predict_linearized(
+        theta, y, lr * np.arange(steps + 1), ntk_test_train=theta_star, lr=lr
+    )
+    return _linearized_case(pred, theta, theta_star, y, lr, steps)
+
+
 def _case_ntk(unstable):
     angles = np.linspace(0.0, 3.0, 5)
     x = np.asarray(kernels.circle(angles))
@@ -81,18 +87,7 @@ def _case_ntk(unstable):
     lr = (2.6 if unstable else 1.6) * len(y) / lam_max
     steps = 40
     pred = mlp.predict_ntk(cfg.replace(lr=lr), x, y, lr * np.arange(steps + 1), x)
-    ref, first = _explicit_linearized(theta, theta, y, lr, steps)
-    return {
-        "pred": pred,
-        "factors": 1.0 - lr * pred.eigenvalues / len(y),
-        "values": (np.asarray(pred.f_train), np.asarray(pred.f_test)),
-        "reference": (
-            np.stack([r[0] for r in ref]),
-            np.stack([r[1] for r in ref]),
-        ),
-        "steps": np.arange(steps + 1),
-        "first": first,
-    }
+    return _linearized_case(pred, theta, theta, y, lr, steps)
 
 
 def _lazy_linearised_run(key, cfg):
