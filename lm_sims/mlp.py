@@ -715,7 +715,8 @@ def train(
     Returns:
         :class:`Trajectory`. A diverging run is not an error: ``diverged_step`` is
         the first step whose loss left ``lm_sims.training.divergence_limit``
-        (1,000 x (loss_0 + 1/2 mean |y|^2); 1e8 x for Adam) or was not finite,
+        (``1e3 * (|loss_0| + mean |y|^2 / 2)``; ``1e8`` times for Adam) or was
+        not finite,
         and every record at or after it is NaN.
 
     Raises:

@@ -79,7 +79,7 @@ __all__ = [
 DIVERGENCE_FACTOR = 1e3
 #: The factor for Adam, whose step moves each entry by about ``lr`` whatever the
 #: gradient: at a large rate its first steps overshoot and the loss spikes, then
-#: falls back (Chapter 4.1's sweep: spikes up to 7e5 x (|loss_0| + 1) at step 1
+#: falls back (Chapter 4.1's sweep: spikes up to ``7e5 * (|loss_0| + 1)`` at step 1
 #: in runs that end below their start), so an Adam run is cut only past 1e8 x or
 #: when not finite.
 ADAM_DIVERGENCE_FACTOR = 1e8
