@@ -174,3 +174,61 @@ def test_data_roles_point_at_documented_constants():
 def test_the_data_role_check_can_fail():
     assert _documented_constants("#: doc\nA = 1\nB = 2\n") == {"A"}
     assert _DATA_ROLE.findall("see :data:`X` and :data:`~m.Y`") == ["X", "m.Y"]
+
+
+# docutils reads "|name|" outside a literal or math as a substitution reference
+# and Sphinx fails (-W) on the undefined substitution; "(|loss_0| + 1)" in a
+# ``#:`` comment and "mean |y|^2" in a docstring reached a full book build
+_SUBSTITUTION = re.compile(r"(?:^|[\s(\[{<'\"])\|[^\s|]")
+_LITERALS = re.compile(r"``.*?``|:math:`.*?`|`[^`]*`", re.S)
+
+
+def _substitution_like(text: str) -> bool:
+    """Whether reST prose (literals, math roles and ``.. math::`` blocks removed)
+    holds a start-string of a substitution reference."""
+    kept, block = [], None  # block: indent of the ``.. math::`` being skipped
+    for line in _LITERALS.sub("", text).splitlines():
+        indent = len(line) - len(line.lstrip())
+        if block is not None and (not line.strip() or indent > block):
+            continue
+        block = indent if ".. math::" in line else None
+        if block is None and ">>>" not in line:
+            kept.append(line)
+    return bool(_SUBSTITUTION.search("\n".join(kept)))
+
+
+def _comment_blocks(source: str) -> list[tuple[int, str]]:
+    """Whole ``#:`` comment blocks (the attribute docs autodoc renders)."""
+    blocks, start, lines = [], 0, []
+    for i, line in enumerate(source.splitlines() + [""], 1):
+        text = line.strip()
+        if text.startswith("#:"):
+            start = start or i
+            lines.append(text[2:].strip())
+        elif lines:
+            blocks.append((start, "\n".join(lines)))
+            start, lines = 0, []
+    return blocks
+
+
+def test_rendered_docs_hold_no_substitution_references():
+    bad = []
+    for name in sorted(_public_modules(lm_sims) | _public_modules(lm_sims.viz)):
+        module = importlib.import_module(name)
+        for obj, doc in _docstrings(module):
+            if _substitution_like(doc.split("Example")[0]):
+                bad.append(f"{name}.{obj}")
+    root = Path(lm_sims.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        for line, block in _comment_blocks(path.read_text()):
+            if _substitution_like(block):
+                bad.append(f"{path.relative_to(root)}:{line}")
+    assert not bad, bad
+
+
+def test_the_substitution_check_can_fail():
+    assert _substitution_like("spikes up to 7e5 x (|loss_0| + 1) at step 1")
+    assert _substitution_like("(1,000 x (loss_0 + 1/2 mean |y|^2)")
+    assert not _substitution_like("``1e3 * (|loss_0| + 1)`` and :math:`|x|`")
+    assert not _substitution_like("a\n\n.. math::\n\n    m = |a|\\,|w|.\n\nb")
+    assert _substitution_like("a\n\n.. math::\n\n    m = |a|.\n\nthen |b| here")
