@@ -46,7 +46,7 @@ def control_ends(knob) -> list:
     import math
 
     if not knob.continuous:
-        return [knob.values[0], knob.values[-1]]
+        return [knob.options[0], knob.options[-1]]
     if knob.log:
         lo, hi = math.log10(knob.low), math.log10(knob.high)
         step = (hi - lo) / 200

@@ -1,6 +1,7 @@
 """The explorer: static grid (book HTML) and live widgets share one mechanism."""
 
 import json
+import math
 import re
 
 import jax
@@ -116,14 +117,20 @@ def test_knob_definitions_are_validated():
 def test_live_widget_updates_in_place_between_grid_points():
     ex = _toy()
     box = ex.widget()
-    fig = box.children[-1]
-    before = list(fig.data[0].y)
+    out = box.children[-1]
+    before = ex.figure["data"][0]["y"]
+    ids = [t["meta"] for t in ex.figure["data"]]
     ex._controls["a"].value = 2.5  # a value between the static grid points
-    assert list(fig.data[0].y) != before
-    assert fig.layout.annotations[0].text == "big"
-    assert fig.data[2].visible is not False  # added when it first appears
+    assert ex.figure["data"][0]["y"] != before
+    assert ex.figure["layout"]["annotations"][0]["text"] == "big"
+    # the whole figure is re-rendered: the Output holds exactly the current one
+    (shown,) = out.outputs
+    assert shown["data"]["application/vnd.plotly.v1+json"] is ex.figure
+    big = [t["meta"] for t in ex.figure["data"]]
+    assert len(big) > len(ids)  # the trace that appears above a = 2 is drawn
     ex._controls["a"].value = 0.5
-    assert fig.data[2].visible is False
+    assert [t["meta"] for t in ex.figure["data"]] == ids  # and gone, none kept
+    json.dumps(ex.figure, allow_nan=False)  # a JSON message: no NaN, no arrays
 
 
 def test_live_widget_reports_a_failing_panel_instead_of_crashing():
@@ -365,11 +372,11 @@ def test_traces_are_matched_by_id_not_legend_text():
     spec = _spec(ex.static_html(progress=False))
     assert [it["id"] for it in spec["items"]] == ["line", "h"]
     assert [f["d"][0]["y"] for f in spec["frames"]] == [[0.0, 1.0], [0.0, 2.0]]
-    box = ex.widget()
-    fig = box.children[-1]
+    ex.widget()
     ex._controls["a"].value = 2.5
-    assert len(fig.data) == 2 and list(fig.data[0].y) == [0.0, 2.5]
-    assert np.asarray(fig.data[1].z).tolist() == [[2.5]]
+    data = ex.figure["data"]
+    assert len(data) == 2 and data[0]["y"] == [0.0, 2.5]
+    assert data[1]["z"] == [[2.5]]
 
 
 def test_subtitle_describes_only_the_roles_present():
@@ -518,20 +525,20 @@ def test_cache_key_sees_jax_arrays_and_refuses_what_it_cannot_describe():
 
 def test_live_figure_has_the_same_traces_and_updates_bands_and_heatmaps():
     ex = _demo()
-    box = ex.widget()
-    fig = box.children[-1]
-    metas = [t.meta for t in fig.data]
+    ex.widget()
+    metas = [t["meta"] for t in ex.figure["data"]]
     static = [
         t["meta"] for t in _spec(ex.static_html(progress=False))["figure"]["data"]
     ]
     assert metas == static
-    band_before = list(fig.data[0].y)
-    z_before = np.asarray(fig.data[6].z).copy()
+    band_before = ex.figure["data"][0]["y"]
+    z_before = np.asarray(ex.figure["data"][6]["z"], dtype=float)
     ex._controls["lr"].value = 0.15
-    assert list(fig.data[0].y) != band_before
+    assert ex.figure["data"][0]["y"] != band_before
     ex._controls["width"].value = 64
-    assert not np.allclose(np.asarray(fig.data[6].z), z_before)
-    assert "shaded: mean ± 1 s.d. over 8 seeds" in fig.layout.title.text
+    assert not np.allclose(np.asarray(ex.figure["data"][6]["z"], float), z_before)
+    title = ex.figure["layout"]["title"]["text"]
+    assert "shaded: mean ± 1 s.d. over 8 seeds" in title
 
 
 # -- the test figure in headless Chromium ---------------------------------------------
@@ -820,15 +827,105 @@ def test_the_live_explorer_takes_its_sliders_ends_and_never_wedges():
         ],
     )
     ex.widget()
-    fig = ex._fig
+
+    def y():
+        return ex.figure["data"][0]["y"]
+
+    def note():
+        return ex.figure["layout"]["annotations"][0]["text"]
+
     ex._controls["lr"].value = 10 ** math.log10(0.05)  # what the frontend sends
-    assert ex._status.value == "" and fig.data[0].y[0] == 0.05
+    assert ex._status.value == "" and y()[0] == 0.05
     ex._controls["b"].value = 2.0  # other knobs keep working
-    assert fig.data[0].y[1] == 2.0
+    assert y()[1] == 2.0
     ex._controls["kind"].value = "broken"  # any error: the note says it, no raise
     assert "RuntimeError" in ex._status.value
-    assert "cannot be computed" in fig.layout.annotations[0].text
+    assert "cannot be computed" in note() and y()[1] == 2.0  # the last figure stays
     ex._controls["kind"].value = "ok"  # and the next move computes afresh
     ex._controls["b"].value = 0.5
-    assert fig.data[0].y[1] == 0.5 and ex._status.value == ""
-    assert fig.layout.annotations[0].text == ""
+    assert y()[1] == 0.5 and ex._status.value == ""
+    assert note() == ""
+
+
+# -- live controls: none dead ------------------------------------------------------
+
+
+def test_a_knob_with_one_live_option_gets_no_control_and_is_stated_fixed():
+    def panel(a, width, depth):
+        return Panel([Curve([0, 1], [0, a * width * depth], "c")])
+
+    ex = Explorer(
+        panel,
+        [
+            Knob("a", (1.0,), low=0.5, high=2.0),
+            Knob("width", (16,)),
+            Knob("depth", (2,), live=(2, 3)),
+        ],
+    )
+    box = ex.widget()
+    assert set(ex._controls) == {"a", "depth"}  # width has one value: no control
+    assert "Fixed: width = 16" in box.children[2].value
+    assert [o[1] for o in ex._controls["depth"].options] == [2, 3]
+    ex._controls["depth"].value = 3  # a live option the static page lacks
+    assert ex.figure["data"][0]["y"] == [0.0, 48.0]
+    caption = re.search(r"lm-explorer-fixed'>(.*?)</p>", ex.static_html(False))[1]
+    # the static caption promises only what live mode can do
+    assert caption == (
+        "Fixed in this static view: a = 1, width = 16, depth = 2. Run the page "
+        "live (Jupyter, Binder or Colab) to vary a and depth."
+    )
+    with pytest.raises(ValueError, match="live must include every static value"):
+        Knob("d", (2, 5), live=(2, 3))
+    with pytest.raises(ValueError, match="a continuous knob has its live range"):
+        Knob("d", (2.0,), low=1.0, high=3.0, live=(2.0, 3.0))
+    with pytest.raises(ValueError, match="must be one of 2, 3"):
+        ex.evaluate(depth=4)
+
+
+def test_every_live_control_of_the_book_offers_at_least_two_values():
+    from explorer_grid import all_factories, explorer
+
+    for factory in all_factories():
+        ex = explorer(factory)
+        for k in ex.knobs:
+            # a control with one value is a dead widget: give the knob a live
+            # range or live options, or drop it from the knobs
+            assert k.continuous or len(k.options) >= 2, (factory.__name__, k.name)
+
+
+def _other_value(knob):
+    """A value of ``knob``'s live control away from its default: the far end of a
+    continuous range (in log space for a log knob), or another live option."""
+    if not knob.continuous:
+        return next(v for v in knob.options if v != knob.default)
+    if knob.log:
+        lo, hi, d = (math.log(v) for v in (knob.low, knob.high, knob.default))
+        return knob.low if d - lo > hi - d else knob.high
+    return knob.low if knob.default - knob.low > knob.high - knob.default else knob.high
+
+
+def _panel_data(panel) -> list:
+    out = []
+    for c in panel.curves:
+        arrays = (c.z,) if isinstance(c, Heatmap) else (c.x, c.y)
+        out.append((c.id, [np.asarray(a, float).round(10).tolist() for a in arrays]))
+    return out
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize(
+    "factory",
+    __import__("explorer_grid").all_factories(),
+    ids=lambda f: f"{f.__module__.rsplit('.', 1)[-1]}.{f.__name__}",
+)
+def test_moving_any_live_control_changes_the_figure(factory):
+    from explorer_grid import explorer
+
+    ex = explorer(factory)
+    default = {k.name: k.default for k in ex.knobs}
+    panel = ex.evaluate(**default)
+    base = (_panel_data(panel), panel.note)
+    for k in ex.knobs:
+        value = _other_value(k)
+        moved = ex.evaluate(**{**default, k.name: value})
+        assert (_panel_data(moved), moved.note) != base, (k.name, value)

@@ -44,12 +44,14 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
 
 def mode_explorer(key: jax.Array) -> Explorer:
     """Mode strengths u_i(t) from balanced, task-aligned init: Saxe et al. (2014)
-    Fig. 3 in miniature. Static grid: dataset x depth x learning rate."""
+    Fig. 3 in miniature. Static grid: dataset x depth x learning rate. The hidden
+    width is fixed at 16: from aligned init the mode dynamics do not depend on it
+    (a width knob would be a control that changes nothing)."""
     check_key(key)
 
-    def panel(dataset, depth, lr, init_scale, width):
+    def panel(dataset, depth, lr, init_scale):
         cfg = deep_linear.Config(
-            dataset=dataset, depth=depth, lr=lr, init_scale=init_scale, width=width
+            dataset=dataset, depth=depth, lr=lr, init_scale=init_scale, width=16
         )
         return _modes_panel(key, cfg)
 
@@ -75,7 +77,6 @@ def mode_explorer(key: jax.Array) -> Explorer:
                 log=True,
                 label="initial strength u0",
             ),
-            Knob("width", (16,), label="hidden width"),
         ],
         title="Stage-like learning: mode strengths over time",
         x_title="t = lr × steps",
@@ -163,7 +164,7 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
                 log=True,
                 label="init scale",
             ),
-            Knob("depth", (2,), label="depth L"),
+            Knob("depth", (2,), label="depth L", live=(2, 3, 4)),
         ],
         title="Balancedness: conserved by gradient flow, drifting under GD",
         x_title="t = lr × steps",

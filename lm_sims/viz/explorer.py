@@ -11,8 +11,9 @@ One mechanism serves both ways of reading the book:
   is not recomputed at every build. Under each figure, a link downloads the data
   shown (CSV), built in the browser from the current slider state.
 * **Live** (Jupyter, Binder, Colab): ipywidgets controls span each knob's live range
-  (``low`` .. ``high``, or its discrete ``values``); every change reruns the panel
-  function (the JAX simulation) and updates the same ``FigureWidget`` in place.
+  (``low`` .. ``high``, or its discrete ``live`` options); every change reruns the
+  panel function (the JAX simulation) and re-renders the whole figure into an
+  ``ipywidgets.Output`` (plotly's own mimetype; HTML on Colab).
 
 Both use one figure model: a grid of subplots laid out by plotly's
 ``plotly.subplots.make_subplots`` (rows, columns, shared axes, a second y axis),
@@ -184,17 +185,22 @@ class Knob:
         values: the values precomputed for the static HTML (at least one). Numbers or
             strings. A knob with one value shows no slider in the static page.
         low, high: the live range of a continuous numeric knob. Leave both ``None``
-            for a discrete knob, whose live control offers exactly ``values``.
+            for a discrete knob, whose live control offers ``live`` (default
+            ``values``).
         log: continuous knob on a log scale (needs ``low > 0``).
         label: text shown next to the control (defaults to ``name``).
         default: the initial value (defaults to the middle of ``values``).
+        live: the values a discrete knob's live control offers, a superset of
+            ``values`` (default ``values``): e.g. widths the static page does not
+            precompute. A knob with a single live option gets no live control.
 
     Raises:
         ValueError: a ``name`` that is not an identifier; empty or repeated
             ``values``; a non-finite value; only one of ``low`` / ``high``;
             non-finite ends or ``low >= high``; ``log`` with ``low <= 0``; a static
             value outside ``[low, high]``; a ``default`` that is not one of
-            ``values``.
+            ``values``; ``live`` on a continuous knob, or a ``live`` that misses a
+            static value or repeats one.
         TypeError: ``values`` a string or not a sequence, a value that is neither
             a number nor a string, non-numeric ``low`` / ``high`` or values of a
             continuous knob, a non-bool ``log``, a non-string ``label``.
@@ -214,6 +220,7 @@ class Knob:
     log: bool = False
     label: str | None = None
     default: Any = None
+    live: Sequence[Any] | None = None
 
     def __post_init__(self):
         _check_str("name", self.name)
@@ -267,6 +274,20 @@ class Knob:
                 )
             for v in values:
                 self.check(v)
+        if self.live is not None:
+            if self.continuous:
+                raise ValueError(
+                    f"{what}: live lists discrete live values; a continuous knob "
+                    "has its live range low, high"
+                )
+            live = Knob(self.name, self.live).values  # the same checks as values
+            missing = [v for v in values if v not in live]
+            if missing:
+                raise ValueError(
+                    f"{what}: live must include every static value, missing "
+                    f"{missing} in live={live!r}"
+                )
+            object.__setattr__(self, "live", live)
         if self.default is None:
             object.__setattr__(self, "default", values[(len(values) - 1) // 2])
         elif self.default not in values:
@@ -281,6 +302,18 @@ class Knob:
     @property
     def text(self) -> str:
         return self.label or self.name
+
+    @property
+    def options(self) -> tuple:
+        """The values a discrete knob's live control offers (``live`` or
+        ``values``); for a continuous knob, ``values``."""
+        return self.live if self.live is not None else self.values
+
+    @property
+    def adjustable(self) -> bool:
+        """True if the live explorer gives this knob a control: a live range, or
+        at least two discrete options."""
+        return self.continuous or len(self.options) > 1
 
     def clamp(self, value: Any) -> Any:
         """The value a live control reports, moved into ``[low, high]``.
@@ -310,9 +343,9 @@ class Knob:
                     f"got {self.name}={value!r}"
                 )
             return value
-        if value not in self.values:
+        if value not in self.options:
             raise ValueError(
-                f"{self.name} must be one of {', '.join(map(repr, self.values))}; "
+                f"{self.name} must be one of {', '.join(map(repr, self.options))}; "
                 f"got {self.name}={value!r}"
             )
         return value
@@ -1093,8 +1126,11 @@ class Explorer:
         )
         self.max_states = int(max_states)
         self._base = None
-        self._fig = None
         self._controls: dict[str, Any] = {}
+        self._output = None
+        #: the live figure shown now (a plotly figure dict: data, layout, config),
+        #: or None before :meth:`widget` is called
+        self.figure: dict | None = None
         self.last_update_s: float | None = None
 
     # -- evaluation -----------------------------------------------------------------
@@ -1588,14 +1624,23 @@ class Explorer:
         }
         caption = ""
         if fixed:
+            live = [html.escape(k.text) for k in fixed if k.adjustable]
             caption = (
                 "<p class='lm-explorer-fixed'>Fixed in this static view: "
                 + ", ".join(
                     f"{html.escape(k.text)} = {html.escape(_label(k.values[0]))}"
                     for k in fixed
                 )
-                + ". Run the page live (Jupyter, Binder or Colab) to vary every knob."
-                "</p>"
+                + "."
+                + (
+                    " Run the page live (Jupyter, Binder or Colab) to vary "
+                    + (", ".join(live[:-1]) + " and " if len(live) > 1 else "")
+                    + live[-1]
+                    + "."
+                    if live
+                    else ""
+                )
+                + "</p>"
             )
         link = (
             f"<p class='lm-explorer-download'><a id='{div_id}-csv' href='#' "
@@ -1622,6 +1667,13 @@ class Explorer:
             )
 
     # -- live widgets ---------------------------------------------------------------
+    #
+    # The live figure is a whole plotly figure re-rendered into an ipywidgets Output at
+    # every change (no FigureWidget, no anywidget): JupyterLab draws the
+    # application/vnd.plotly.v1+json output with the renderer that ships inside the
+    # plotly wheel, Colab the text/html output (plotly.js from its CDN). Nothing is
+    # kept across updates but the controls: a dataset switch cannot accumulate traces,
+    # and a reloaded page shows the Output's current figure.
 
     def _control(self, k: Knob):
         import ipywidgets as w
@@ -1653,12 +1705,15 @@ class Explorer:
                 style=style,
                 layout=layout,
             )
-        if all(isinstance(v, str) for v in k.values):
+        if all(isinstance(v, str) for v in k.options):
             return w.ToggleButtons(
-                options=list(k.values), value=k.default, description=k.text, style=style
+                options=list(k.options),
+                value=k.default,
+                description=k.text,
+                style=style,
             )
         return w.SelectionSlider(
-            options=[(_label(v), v) for v in k.values],
+            options=[(_label(v), v) for v in k.options],
             value=k.default,
             description=k.text,
             continuous_update=False,
@@ -1667,21 +1722,50 @@ class Explorer:
         )
 
     def widget(self):
-        """The live explorer: ipywidgets controls above a plotly ``FigureWidget``."""
-        import ipywidgets as w
-        import plotly.graph_objects as go
+        """The live explorer: the controls, a status line and the figure.
 
-        panel = self.evaluate()
-        self._fig = go.FigureWidget(self._figure_dict(panel))
-        self._controls = {k.name: self._control(k) for k in self.knobs}
+        Returns an ``ipywidgets.VBox``: one control per knob that has a live range
+        or at least two live options (a slider, operable with the arrow keys, or
+        toggle buttons for named choices), a line naming the knobs that are fixed,
+        a status line (the panel's note, or why a state could not be computed) and
+        an ``ipywidgets.Output`` holding the figure. Every change evaluates the
+        panel from all the controls' values and re-renders the whole figure; the
+        figure shown is also in :attr:`figure` (a plotly figure dict).
+
+        Raises:
+            ValueError, TypeError: the default state cannot be evaluated (see
+                :meth:`evaluate`); later states that fail are reported in the
+                status line and the figure's note instead, keeping the last figure.
+        """
+        import ipywidgets as w
+
+        self._controls = {k.name: self._control(k) for k in self.knobs if k.adjustable}
+        fixed = [k for k in self.knobs if not k.adjustable]
         self._status = w.HTML()
+        self._output = w.Output(layout=w.Layout(min_height=f"{self.height}px"))
+        self.figure = None
+        start = time.perf_counter()
+        self.update(self.evaluate(**self.live_values()))
+        self.last_update_s = time.perf_counter() - start
         for c in self._controls.values():
             c.observe(self._on_change, names="value")
-        return w.VBox([*self._controls.values(), self._status, self._fig])
+        rows = list(self._controls.values())
+        if fixed:
+            rows.append(
+                w.HTML(
+                    "Fixed: "
+                    + ", ".join(
+                        f"{html.escape(k.text)} = {html.escape(_label(k.default))}"
+                        for k in fixed
+                    )
+                )
+            )
+        return w.VBox([*rows, self._status, self._output])
 
     def live_values(self) -> dict[str, Any]:
         """The knob values the live controls show now, each moved into its knob's
-        range (:meth:`Knob.clamp`: a slider's ends can round just outside it)."""
+        range (:meth:`Knob.clamp`: a slider's ends can round just outside it);
+        knobs without a control keep their default."""
         knobs = {k.name: k for k in self.knobs}
         return {name: knobs[name].clamp(c.value) for name, c in self._controls.items()}
 
@@ -1701,49 +1785,45 @@ class Explorer:
     def _show_error(self, err: Exception) -> None:
         msg = f"Not updated ({type(err).__name__}): {err}"
         self._status.value = f"<span style='color:#D55E00'>{html.escape(msg)}</span>"
-        if self._fig is not None:
-            with self._fig.batch_update():
-                self._fig.layout.annotations[0].text = _wrap_note(html.escape(msg))
-                self._fig.layout.margin.t = self._top(_note_lines(msg))
+        if self.figure is not None:
+            fig = {**self.figure, "layout": copy.copy(self.figure["layout"])}
+            layout = fig["layout"]
+            layout["annotations"] = [
+                {**layout["annotations"][0], "text": _wrap_note(html.escape(msg))},
+                *layout["annotations"][1:],
+            ]
+            layout["margin"] = {**layout["margin"], "t": self._top(_note_lines(msg))}
+            self._show(fig)
 
     def update(self, panel: Panel) -> None:
-        """Put ``panel``'s traces into the live figure in place (matched by id;
-        traces the panel does not return are hidden, new ids are added)."""
+        """Render ``panel`` as the whole live figure (no state kept from the last
+        one) and put its note in the status line."""
         self._check(panel)
-        fig = self._fig
-        by_id = {c.id: c for c in panel.curves}
-        seen = set()
-        with fig.batch_update():
-            for trace in fig.data:
-                tid, _, part = str(trace.meta).partition("::")
-                item = by_id.get(tid)
-                trace.visible = item is not None
-                if item is None:
-                    continue
-                seen.add(tid)
-                d = _data(item, static=False)
-                if isinstance(item, Heatmap):
-                    trace.z, trace.x, trace.y = d["z"], d["x"], d["y"]
-                elif part == "band":
-                    trace.visible = item.is_band
-                    if item.is_band:
-                        trace.x, trace.y = _band_xy(d)
-                else:
-                    trace.x, trace.y = d["x"], d["y"]
-                    if "e" in d:
-                        trace.error_y.array = d["e"]
-            for item in panel.curves:
-                if item.id not in seen:
-                    for t in self._traces(_style(item), _data(item, static=False)):
-                        fig.add_trace(t)
-            fig.layout.annotations[0].text = _wrap_note(panel.note)
-            fig.layout.margin.t = self._top(_note_lines(panel.note))
-            fig.layout.title.text = self._title([_style(c) for c in panel.curves])
+        fig = self._figure_dict(panel)
+        fig["data"] = _json_arrays(fig["data"])
+        fig["config"] = {"responsive": True, "displaylogo": False}
+        self._show(fig)
         self._status.value = (
             f"<span style='color:#D55E00'>{html.escape(panel.note)}</span>"
             if panel.note
             else ""
         )
+
+    def _show(self, fig: dict) -> None:
+        """Replace the Output's content by ``fig`` (a JSON-able plotly figure dict)."""
+        self.figure = fig
+        bundle = _mimebundle(fig, self.title)
+        shell = _kernel_shell()
+        if shell is None:  # no kernel (a script, a test): set the outputs directly
+            self._output.outputs = (
+                {"output_type": "display_data", "data": bundle, "metadata": {}},
+            )
+            return
+        from IPython.display import clear_output, display
+
+        with self._output:
+            clear_output(wait=True)
+            display(bundle, raw=True)
 
     def _ipython_display_(self):
         from IPython.display import HTML, display
@@ -1752,6 +1832,67 @@ class Explorer:
             display(HTML(self.static_html()))
         else:
             display(self.widget())
+
+
+_LIVE_DIGITS = 6  # significant digits sent to the live figure (message size)
+
+
+def _json_arrays(obj: Any) -> Any:
+    """``obj`` with every numpy array as a list of numbers rounded to
+    ``_LIVE_DIGITS`` significant digits, non-finite entries as ``None`` (JSON has
+    no NaN; plotly draws ``null`` as a gap)."""
+    if isinstance(obj, dict):
+        return {k: _json_arrays(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        if obj and all(_is_number(v) for v in obj):
+            return _json_arrays(np.asarray(obj, dtype=float))
+        return [_json_arrays(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind in "biuf":
+        a = obj.astype(float)
+        ok = np.isfinite(a)
+        mag = np.where(ok & (a != 0), np.abs(a), 1.0)
+        k = np.clip(_LIVE_DIGITS - 1 - np.floor(np.log10(mag)), -300, 300)
+        scale = 10.0 ** np.abs(k)
+        rounded = np.where(
+            k >= 0, np.round(a * scale) / scale, np.round(a / scale) * scale
+        )
+        out = rounded.astype(object)
+        out[~ok] = None
+        return out.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def _kernel_shell():
+    """The IPython shell if code runs in a Jupyter kernel, else ``None``."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return shell if getattr(shell, "kernel", None) is not None else None
+
+
+def _mimebundle(fig: dict, title: str) -> dict:
+    """The display bundle of a live figure: plotly's mimetype (drawn by the
+    renderer inside the plotly wheel, in JupyterLab and Notebook 7) and, on Colab,
+    HTML with plotly.js from the CDN (Colab has no plotly renderer)."""
+    bundle = {
+        "application/vnd.plotly.v1+json": fig,
+        "text/plain": f"<explorer figure: {re.sub(r'<[^>]*>', ' ', title)}>",
+    }
+    if "google.colab" in sys.modules:
+        import plotly.io as pio
+
+        bundle = {
+            "text/html": pio.to_html(
+                fig,
+                config=fig.get("config"),
+                include_plotlyjs="cdn",
+                full_html=False,
+                validate=False,
+            ),
+            "text/plain": bundle["text/plain"],
+        }
+    return bundle
 
 
 def _label(v: Any) -> str:
