@@ -24,9 +24,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import codecs
+import json
+import posixpath
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import jupytext
 import nbformat
@@ -50,12 +54,16 @@ def repository_url(root: Path = ROOT) -> str:
 def setup_source(url: str) -> str:
     """Source of the Colab setup cell for the repository at ``url``."""
     return (
-        "# Colab only: install lm_sims from the book's repository. Colab's own JAX\n"
-        "# is kept (lm_sims needs only a recent one). Does nothing elsewhere.\n"
+        "# Colab only: install lm_sims from the book's repository (Colab's own JAX\n"
+        "# is kept: lm_sims needs only a recent one) and turn on Colab's widget\n"
+        "# manager for the live figures. Does nothing elsewhere.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
-        f'    %pip install -q "lm_sims[viz,data] @ git+{url}"'
+        f'    %pip install -q "lm_sims[viz,data] @ git+{url}"\n'
+        "    from google.colab import output\n"
+        "\n"
+        "    output.enable_custom_widget_manager()"
     )
 
 
@@ -106,21 +114,398 @@ def with_setup_cell(text: str, url: str) -> str:
     return text.rstrip("\n") + "\n\n" + block
 
 
-def notebook_json(md_text: str, md_name: str) -> str:
-    """The ``.ipynb`` text for a page: jupytext conversion, no outputs, stable ids."""
+# -- MyST -> plain Markdown for the generated notebook --------------------------------
+#
+# The notebook is read in JupyterLab and on Colab, which know Markdown and math but no
+# MyST: every role and directive becomes what the built book shows (equation and
+# exercise numbers, author-year citations, section titles) or plain Markdown.
+
+KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
+_GLUE_ROLES = re.compile(r"glue(:\w*)?\Z")
+_CODE_ROLES = {"func", "class", "mod", "data", "meth", "attr", "obj", "exc"}
+_ROLE = re.compile(r"\{(?P<role>[\w:-]+)\}`(?P<content>[^`]*)`")
+_DIRECTIVE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>[^\n]*)\n"
+    r"(?P<body>.*?)^(?P=fence)[ \t]*$\n?",
+    flags=re.M | re.S,
+)
+_TARGET = re.compile(r"^\((?P<label>[^)\s]+)\)=[ \t]*$\n?", flags=re.M)
+_LABELLED_MATH = re.compile(r"\$\$[ \t]*\((?P<label>[^)\s]+)\)[ \t]*$", flags=re.M)
+_HEADING = re.compile(r"^#{1,6}[ \t]+(?P<text>.+?)[ \t]*#*[ \t]*$", flags=re.M)
+_OPTION = re.compile(r"^:(?P<key>[\w-]+):[ \t]*(?P<value>.*)$")
+
+
+class SyncError(ValueError):
+    """A page the sync cannot convert (an unknown label, role or citation key)."""
+
+
+class Target(NamedTuple):
+    """What a reference to a label shows: ``(1.2)``, ``Exercise 1.4``, a heading."""
+
+    kind: str  # "equation" | "exercise" | "section"
+    text: str
+    page: str  # the page's path from the root, without suffix
+
+
+class BookIndex:
+    """Labels, numbers, titles and citations of the book, in ``_toc.yml`` order.
+
+    (A plain class, not a dataclass: the tests load this script by path, without
+    registering it in ``sys.modules``, which dataclasses need.)
+    """
+
+    def __init__(self, citations: dict[str, tuple[str, str | None]] | None = None):
+        self.labels: dict[str, Target] = {}
+        self.titles: dict[str, str] = {}  # page -> first heading
+        self.exercises: dict[str, list[str]] = {}  # page -> numbers "c.k" in order
+        self.paired: set[str] = set()
+        self.citations = citations or {}
+
+
+def _options(body: str) -> tuple[dict[str, str], str]:
+    """Split a directive body into its ``:key: value`` options and the rest."""
+    lines = body.split("\n")
+    opts: dict[str, str] = {}
+    i = 0
+    while i < len(lines) and (m := _OPTION.match(lines[i])):
+        opts[m.group("key")] = m.group("value").strip()
+        i += 1
+    return opts, "\n".join(lines[i:]).strip("\n")
+
+
+def _prose(text: str) -> str:
+    """The page text with its code cells blanked out (their ``#`` are no headings)."""
+    return _CELL.sub(lambda m: "\n" * m.group(0).count("\n"), text)
+
+
+def _index_page(index: BookIndex, text: str, page: str, counts: list[int], chapter):
+    """Add one page's title, labels and numbers; ``counts`` = [equations, exercises]."""
+    prose = _prose(text)
+    if m := _HEADING.search(prose):
+        index.titles[page] = m.group("text")
+    number = (lambda k: f"{chapter}.{k}") if chapter else str
+    events = [
+        (m.start(), "eq", m.group("label")) for m in _LABELLED_MATH.finditer(prose)
+    ]
+    events += [
+        (m.start(), m.group("name"), m.group("body"))
+        for m in _DIRECTIVE.finditer(prose)
+        if m.group("name") == "exercise"
+    ]
+    events += [(m.start(), "target", m.end()) for m in _TARGET.finditer(prose)]
+    index.exercises[page] = []
+    for _, kind, value in sorted(events, key=lambda e: e[0]):
+        if kind == "eq":
+            counts[0] += 1
+            index.labels[value] = Target("equation", f"({number(counts[0])})", page)
+        elif kind == "exercise":
+            opts, _ = _options(value)
+            if "nonumber" in opts:
+                index.exercises[page].append("")
+                continue
+            counts[1] += 1
+            index.exercises[page].append(number(counts[1]))
+            if "label" in opts:
+                index.labels[opts["label"]] = Target(
+                    "exercise", f"Exercise {number(counts[1])}", page
+                )
+    for m in _TARGET.finditer(prose):
+        heading = _HEADING.search(prose, m.end())
+        if heading is None:
+            raise SyncError(f"{page}: target ({m.group('label')})= has no heading")
+        index.labels[m.group("label")] = Target("section", heading.group("text"), page)
+
+
+def _latex_text(text: str) -> str:
+    """Plain text of a BibTeX field: LaTeX accents decoded, braces dropped."""
+    import latexcodec  # noqa: F401, PLC0415 - registers the "ulatex" codec
+
+    return codecs.decode(text, "ulatex").replace("{", "").replace("}", "")
+
+
+def citations(bib: Path) -> dict[str, tuple[str, str | None]]:
+    """Author-year text and link of every entry of a BibTeX file.
+
+    One author: "Neal 1996"; two: "Lee & Bahri 2018"; three: "Saxe, McClelland &
+    Ganguli 2014"; more: "Simon et al. 2026". The link is the entry's ``url``, else
+    its arXiv ``eprint``, else its ``doi`` (None if it has none).
+    """
+    from pybtex.database import parse_file  # noqa: PLC0415 - only at sync time
+
+    found = {}
+    for key, entry in parse_file(str(bib), bib_format="bibtex").entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        last = [_latex_text(" ".join(p.prelast_names + p.last_names)) for p in people]
+        if len(last) > 3:
+            who = f"{last[0]} et al."
+        elif len(last) > 1:
+            who = ", ".join(last[:-1]) + f" & {last[-1]}"
+        else:
+            who = last[0] if last else _latex_text(entry.fields.get("title", key))
+        fields = entry.fields
+        url = fields.get("url")
+        if not url and fields.get("eprint"):
+            url = f"https://arxiv.org/abs/{fields['eprint']}"
+        if not url and fields.get("doi"):
+            url = f"https://doi.org/{fields['doi']}"
+        found[key] = (f"{who} {fields.get('year', 'n.d.')}", url)
+    return found
+
+
+def _toc_pages(root: Path) -> list[tuple[str, int | None]]:
+    """Every page of ``_toc.yml`` in order, with its chapter number (None if none)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    found: list[tuple[str, int | None]] = [(toc["root"], None)]
+    chapter = 0
+    for part in toc.get("parts", []):
+        for entry in part.get("chapters", []):
+            number = None
+            if part.get("numbered"):
+                chapter += 1
+                number = chapter
+            found.append((entry["file"], number))
+            found += [(s["file"], number) for s in entry.get("sections", [])]
+    return found
+
+
+def build_index(root: Path = ROOT) -> BookIndex:
+    """The book's labels and numbers, counted chapter-wide as the built book does."""
+    index = BookIndex(citations=citations(root / "book" / "references.bib"))
+    index.paired = {p.relative_to(root).with_suffix("").as_posix() for p in pages(root)}
+    counts: dict[int | None, list[int]] = {}
+    for page, chapter in _toc_pages(root):
+        path = root / f"{page}.md"
+        if not path.exists():
+            continue
+        per = counts.setdefault(chapter, [0, 0]) if chapter else [0, 0]
+        _index_page(index, path.read_text(encoding="utf-8"), page, per, chapter)
+    return index
+
+
+def _cite(keys: str, index: BookIndex, page: str) -> str:
+    parts = []
+    for key in (k.strip() for k in keys.split(",")):
+        if key not in index.citations:
+            raise SyncError(f"{page}: unknown citation key {key!r} in {{cite}}")
+        text, url = index.citations[key]
+        parts.append(f"[{text}]({url})" if url else text)
+    return "(" + "; ".join(parts) + ")"
+
+
+def _split_title(content: str) -> tuple[str | None, str]:
+    """``text <target>`` -> (text, target); ``target`` -> (None, target)."""
+    if m := re.fullmatch(r"(?s)(.*?)\s*<([^<>]+)>", content.strip()):
+        return m.group(1), m.group(2)
+    return None, content.strip()
+
+
+def _role(role: str, content: str, index: BookIndex, page: str) -> str:
+    """The plain Markdown for one ``{role}`content```."""
+    if _GLUE_ROLES.match(role):
+        return f"`{content}`"
+    if role.startswith("cite"):
+        return _cite(content, index, page)
+    if role == "math":
+        return f"${content}$"
+    domainless = role.removeprefix("py:")
+    if domainless in _CODE_ROLES:
+        text, target = _split_title(content)
+        if text:
+            return f"`{text}`"
+        return f"`{target.split('.')[-1]}`" if target.startswith("~") else f"`{target}`"
+    if role in ("eq", "ref", "numref"):
+        text, label = _split_title(content)
+        if label not in index.labels:
+            raise SyncError(f"{page}: unknown label {label!r} in {{{role}}}`{content}`")
+        if role == "eq" and index.labels[label].kind != "equation":
+            raise SyncError(f"{page}: {{eq}}`{label}` is not an equation label")
+        return text or index.labels[label].text
+    if role == "doc":
+        text, target = _split_title(content)
+        here = posixpath.dirname(page)
+        if target.startswith("/"):
+            resolved = posixpath.normpath(target.lstrip("/"))
+        else:
+            resolved = posixpath.normpath(posixpath.join(here, target))
+        if resolved not in index.titles:
+            raise SyncError(f"{page}: unknown page {target!r} in {{doc}}`{content}`")
+        suffix = ".ipynb" if resolved in index.paired else ".md"
+        link = posixpath.relpath(resolved + suffix, here or ".")
+        return f"[{text or index.titles[resolved]}]({link})"
+    raise SyncError(f"{page}: no plain-Markdown rule for the role {{{role}}}")
+
+
+def _blockquote(title: str, body: str) -> str:
+    lines = [f"**{title}**", ""] + body.split("\n")
+    return "\n".join(f"> {ln}".rstrip() for ln in lines)
+
+
+def _directives(text: str, page: str, exercise_numbers: list[str]) -> str:
+    """Exercise and other directives as Markdown (solutions are handled by cells)."""
+
+    def one(m: re.Match) -> str:
+        name, arg = m.group("name"), m.group("arg").strip()
+        opts, body = _options(m.group("body"))
+        if name == "exercise":
+            if not exercise_numbers:
+                raise SyncError(f"{page}: more exercises than the book index counted")
+            number = exercise_numbers.pop(0)
+            head = f"Exercise {number}".strip() if number else "Exercise"
+            head = f"{head}: {arg}" if arg else head
+            return f"#### {head}\n\n{body}\n"
+        if name in ("solution-start", "solution-end"):
+            raise SyncError(f"{page}: a stray {{{name}}} directive")
+        if name == "code-cell":
+            raise SyncError(f"{page}: a code cell inside markdown")
+        title = arg or name.replace("-", " ").capitalize()
+        return _blockquote(title, body) + "\n"
+
+    return _DIRECTIVE.sub(one, text)
+
+
+def _tags(text: str, index: BookIndex, page: str) -> str:
+    """``$$ (label)`` -> ``\\tag{c.k}`` inside the display math."""
+
+    def one(m: re.Match) -> str:
+        label = m.group("label")
+        if label not in index.labels or index.labels[label].kind != "equation":
+            raise SyncError(f"{page}: labelled math ({label}) is not in the book index")
+        return "\\tag{" + index.labels[label].text.strip("()") + "}\n$$"
+
+    return _LABELLED_MATH.sub(one, text)
+
+
+def plain_markdown(text: str, index: BookIndex, page: str, numbers: list[str]) -> str:
+    """One markdown cell's MyST as Markdown that JupyterLab and Colab render.
+
+    ``numbers`` are the page's remaining exercise numbers; they are consumed.
+    """
+    text = _directives(text, page, numbers)
+    text = _TARGET.sub("", text)
+    text = _tags(text, index, page)
+    text = _ROLE.sub(lambda m: _role(m["role"], m["content"], index, page), text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
+
+
+_SOLUTION = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<name>solution-(?:start|end))\}[^\n]*\n"
+    r".*?^(?P=fence)[ \t]*$\n?",
+    flags=re.M | re.S,
+)
+
+
+def _details(body: str, summary: str) -> str:
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def convert_cells(cells: list, index: BookIndex, page: str) -> list:
+    """The notebook cells with MyST turned into Markdown and solutions collapsed.
+
+    A solution (``solution-start`` ... ``solution-end``, which jupytext may split over
+    markdown and code cells) becomes ``<details>`` blocks around its markdown (one per
+    cell: HTML cannot span cells) and its code cells get ``jupyter.source_hidden``.
+    """
+    numbers = list(index.exercises.get(page, []))
+    out = []
+    in_solution = False
+    shown = False  # has the current solution shown its "Solution" summary yet?
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            if in_solution and cell.cell_type == "code":
+                if not shown:
+                    note = "The solution is the code cell below (click to show it)."
+                    out.append(
+                        nbformat.v4.new_markdown_cell(_details(note, "Solution"))
+                    )
+                    shown = True
+                cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+            out.append(cell)
+            continue
+        pos, pieces = 0, []
+        source = cell.source
+        for m in _SOLUTION.finditer(source):
+            pieces.append((in_solution, source[pos : m.start()]))
+            opening = m.group("name") == "solution-start"
+            if opening == in_solution:
+                state = "inside" if in_solution else "outside"
+                raise SyncError(f"{page}: {{{m.group('name')}}} {state} a solution")
+            in_solution, shown = opening, False if opening else shown
+            pos = m.end()
+        pieces.append((in_solution, source[pos:]))
+        for solution, piece in pieces:
+            text = plain_markdown(piece, index, page, numbers)
+            if not text:
+                continue
+            if solution:
+                text = _details(text, "Solution (continued)" if shown else "Solution")
+                shown = True
+            new = nbformat.v4.new_markdown_cell(text)
+            new.metadata = dict(cell.metadata)
+            out.append(new)
+    if in_solution:
+        raise SyncError(f"{page}: a {{solution-start}} without {{solution-end}}")
+    if numbers:
+        raise SyncError(f"{page}: fewer exercises than the book index counted")
+    return out
+
+
+def notebook_json(
+    md_text: str, md_name: str, index: BookIndex | None = None, page: str | None = None
+) -> str:
+    """The ``.ipynb`` text for a page: plain Markdown, no outputs, stable ids.
+
+    Args:
+        md_text: The page's MyST text.
+        md_name: The page's file name (recorded in the notebook's metadata).
+        index: The book's labels and numbers (default: this page alone, unnumbered).
+        page: The page's path from the root without suffix (default: ``md_name``'s
+            stem).
+
+    Raises:
+        SyncError: For an unknown label, page, citation key or role.
+    """
+    page = page or Path(md_name).stem
     nb = jupytext.reads(md_text, fmt="md:myst")
+    if index is None:
+        index = BookIndex()
+        _index_page(index, md_text, page, [0, 0], None)
+    nb.cells = convert_cells(nb.cells, index, page)
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:03d}"
         if cell.cell_type == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
     nb.metadata.pop("jupytext", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["lm_book"] = {
         "generated_from": md_name,
         "note": "Generated by scripts/sync_notebooks.py; edit the .md, not this file.",
     }
     nbformat.validate(nb)
     return jupytext.writes(nb, fmt="ipynb")
+
+
+def essence(ipynb_text: str) -> tuple:
+    """What ``--check`` compares: cell types, sources, the ``lm_book`` metadata.
+
+    Outputs, execution counts, the kernelspec and cell metadata a reader's JupyterLab
+    changes (a collapsed input, a scroll state) do not count, so running and saving
+    the notebook does not make it stale.
+    """
+    nb = json.loads(ipynb_text)
+    cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
+    return cells, nb.get("metadata", {}).get("lm_book")
+
+
+def _essence_or_none(text: str) -> tuple | None:
+    try:
+        return essence(text)
+    except (ValueError, KeyError, TypeError):  # not a notebook: stale
+        return None
 
 
 def sync(check: bool, root: Path = ROOT) -> list[str]:
@@ -131,6 +516,7 @@ def sync(check: bool, root: Path = ROOT) -> list[str]:
         page are listed but never deleted.
     """
     url = repository_url(root)
+    index = build_index(root)
     stale = []
     for md in pages(root):
         rel = md.relative_to(root)
@@ -141,13 +527,17 @@ def sync(check: bool, root: Path = ROOT) -> list[str]:
             if not check:
                 md.write_text(new_text, encoding="utf-8")
         ipynb = md.with_suffix(".ipynb")
-        want = notebook_json(new_text, md.name)
+        page = rel.with_suffix("").as_posix()
+        want = notebook_json(new_text, md.name, index, page)
         have = ipynb.read_text(encoding="utf-8") if ipynb.exists() else None
-        if have != want:
-            why = "missing" if have is None else "out of date"
-            stale.append(f"{ipynb.relative_to(root)} ({why})")
-            if not check:
-                ipynb.write_text(want, encoding="utf-8")
+        if have is None:
+            stale.append(f"{ipynb.relative_to(root)} (missing)")
+        elif check and _essence_or_none(have) != essence(want):
+            stale.append(f"{ipynb.relative_to(root)} (out of date)")
+        elif not check and have != want:
+            stale.append(f"{ipynb.relative_to(root)} (out of date)")
+        if not check and have != want:
+            ipynb.write_text(want, encoding="utf-8")
     for ipynb in sorted((root / "chapters").rglob("*.ipynb")):
         if ".ipynb_checkpoints" in ipynb.parts:
             continue

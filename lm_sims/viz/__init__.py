@@ -4,6 +4,7 @@ This subpackage may import plotly, ipywidgets and IPython; the core ``lm_sims``
 never does.
 """
 
+from lm_sims.viz._glue import glue
 from lm_sims.viz.explorer import (
     DIVERGING,
     MAX_STATES,
@@ -30,6 +31,7 @@ __all__ = [
     "Panel",
     "band",
     "cache_dir",
+    "glue",
     "is_static_build",
     "paired_curves",
 ]
