@@ -10,7 +10,22 @@ The MyST markdown page (jupytext) is the source of truth. For every section page
    A missing cell is inserted and an outdated one (e.g. an old URL) is rewritten in
    the ``.md``; nothing else in the ``.md`` is touched;
 2. (re)writes ``X.ipynb`` from the page with jupytext: no outputs, deterministic
-   cell ids, so the file only changes when the page does.
+   cell ids, so the file only changes when the page does;
+3. turns the notebook's MyST into plain Markdown that JupyterLab and Colab render,
+   with the numbers the built book shows: ``{glue:text}`x``` -> `` `x` `` (the value
+   is the line ``lm_sims.viz.glue`` prints above), ``{cite}`` -> author-year links
+   from ``book/references.bib``, ``{eq}`` -> ``(c.k)`` (equations and exercises are
+   numbered chapter-wide in ``_toc.yml`` order) and ``\tag{c.k}`` in the labelled
+   display math, ``{func}``/``{class}``/... -> inline code, ``{doc}`` -> a link to
+   the other notebook, ``{ref}`` -> the target's text, exercises -> "Exercise c.k:
+   title" headings, solutions -> ``<details>`` blocks with their code cells'
+   input collapsed (``jupyter.source_hidden``), other directives -> blockquotes,
+   ``(label)=`` targets dropped. An unknown label, page, key or role raises
+   ``SyncError`` naming the page.
+
+``--check`` compares what the sync writes (cell types, sources, the ``lm_book``
+metadata), not outputs, execution counts or the kernelspec: a reader who runs a
+notebook and saves it does not make it stale.
 
 The theme's Colab and Binder buttons open ``X.ipynb`` (it must exist next to
 ``X.md`` when the book is built; ``_config.yml`` excludes it from the build).
