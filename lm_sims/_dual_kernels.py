@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from lm_sims._compat import enable_x64
 from lm_sims._config import (
     as_float64_numpy,
     as_float_array,
@@ -401,7 +402,7 @@ def _kernels(x1, x2, cfg, want, max_bytes, max_work):
     name = {"nngp": "nngp", "ntk": "ntk", "both": "nngp_and_ntk"}[want]
     outputs = 2 if want == "both" else 1
     _check_budget(name, n1, n2, d, cfg.depth, outputs, max_bytes, max_work)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x1 = _f64(x1)
         out = _gram(
             x1,
@@ -553,7 +554,7 @@ def nngp_diag(x: Float[ArrayLike, "n d"], cfg: Any) -> Float[Array, " n"]:
     """
     cfg = _as_config(cfg)
     x, _ = _check_inputs(x, None, ("x", "x"))
-    with jax.enable_x64(True):
+    with enable_x64(True):
         x = jnp.asarray(x, jnp.float64)
         sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
         q = sw2 * jnp.sum(x * x, axis=-1) / x.shape[1] + sb2
@@ -620,7 +621,7 @@ def ntk_relu_sphere(u: Float[ArrayLike, " *shape"]) -> Float[Array, " *shape"]:
         1.0
     """
     u = as_float64_numpy("u", u)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         return np.asarray(_ntk_relu_sphere(jnp.clip(_f64(u), -1.0, 1.0)))
 
 

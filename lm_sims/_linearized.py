@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import ArrayLike, Bool, Float
 
+from lm_sims._compat import enable_x64
 from lm_sims._config import as_float64_numpy, check_real, diverged_flag
 from lm_sims._dual_kernels import _f64
 from lm_sims.training import divergence_limit
@@ -315,7 +316,7 @@ def predict_linearized(
             "ntk_test_train to predict test outputs"
         )
     _check_kernel("ntk_train", ntk_train, theta)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         # jnp arrays, not the NumPy objects themselves: see _f64
         args = (theta, y, f0, theta_star, f0_star, t_arr)
         args = [None if a is None else _f64(a) for a in args]

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from lm_sims._compat import enable_x64
 from lm_sims._config import as_float64_numpy, check_int, check_real
 from lm_sims._dual_kernels import _as_config, _diag_recursion, _dual, _dual_diag, _f64
 
@@ -67,7 +68,7 @@ def length_map(q: Float[ArrayLike, " *shape"], cfg: Any) -> Float[Array, " *shap
 def _length_map(q, cfg):
     """:func:`length_map` without the checks (q may be inf: deep layers of an
     unbounded ReLU or linear network)."""
-    with jax.enable_x64(True):
+    with enable_x64(True):
         sw2, sb2 = _f64(cfg.sigma_w2), _f64(cfg.sigma_b2)
         q = _diag_recursion(_f64(q), sw2, sb2, activation=cfg.activation, depth=1)
         return np.asarray(q)
@@ -174,7 +175,7 @@ def correlation_map(
 def _correlation_map_checked(c, cfg, q):
     """:func:`correlation_map` on a float64 array ``c`` already checked."""
     q, sb2, activation = _resolve_q(cfg, q)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         c = jnp.clip(_f64(c), -1.0, 1.0)
         return np.asarray(
             _correlation_map(

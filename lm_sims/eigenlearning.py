@@ -52,6 +52,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from lm_sims._compat import enable_x64
 from lm_sims._config import (
     as_float64_numpy,
     check_budget_arg,
@@ -472,7 +473,7 @@ def _draw(key, cfg):
     k_x, k_noise = jax.random.split(key)
     phi32 = jax.random.normal(k_x, (cfg.n, cfg.num_modes), jnp.float32)
     xi32 = jax.random.normal(k_noise, (cfg.n,), jnp.float32)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         _, v = _spectrum_jax(cfg)
         phi = phi32.astype(jnp.float64)
         noise = jnp.asarray(cfg.noise, jnp.float64)
@@ -481,7 +482,7 @@ def _draw(key, cfg):
 
 def _fit(phi, y, cfg):
     """Kernel ridge regression on features ``phi`` and labels ``y`` (float64)."""
-    with jax.enable_x64(True):
+    with enable_x64(True):
         lam, v = _spectrum_jax(cfg)
         ridge = jnp.asarray(cfg.ridge, jnp.float64)
         noise = jnp.asarray(cfg.noise, jnp.float64)
@@ -563,7 +564,7 @@ def train(
     _check_krr_budget(cfg, 1, max_bytes, max_work)
     # x64 around the call, not only inside the jitted body: a caller's vmap
     # (e.g. sweep) batches the inner jaxpr at call time, and must do so in x64 mode.
-    with jax.enable_x64(True):
+    with enable_x64(True):
         fit = _train(key, _float64_leaves(cfg))
     return _as_numpy(fit)
 
@@ -627,7 +628,7 @@ def trials(
     _check_config(cfg)
     _check_krr_budget(cfg, num_seeds, max_bytes, max_work)
     keys = jax.random.split(key, num_seeds)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         fits = _trials(keys, _float64_leaves(cfg), min(_SEED_BATCH, num_seeds))
     return _as_numpy(fits)
 

@@ -65,6 +65,7 @@ import optax
 from jaxtyping import Array, Float
 
 from lm_sims import kernels, mlp
+from lm_sims._compat import enable_x64
 from lm_sims._config import (
     as_float_array,
     check_budget_arg,
@@ -484,7 +485,7 @@ def feature_change_after_one_step(
     check_key(key)
     network_config(cfg)  # type check
     _check_one_step_size(cfg, max_bytes, max_work)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         out = _one_step(key, cfg.replace(lr=jnp.float64(cfg.lr)))
     # NumPy float64, so callers outside x64 mode can compute with it freely
     return FeatureChange(*(np.asarray(v, np.float64) for v in out))

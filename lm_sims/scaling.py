@@ -63,6 +63,7 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from lm_sims import eigenlearning as _el
+from lm_sims._compat import enable_x64
 from lm_sims._config import (
     check_allocation,
     check_callable,
@@ -888,7 +889,7 @@ def _simulate(key, cfg, steps, num_seeds, check_stable, report=False):
         if cfg.width < cfg.num_modes // 2 and _pad(cfg.width) != cfg.width:
             active = jnp.asarray(cfg.width)
             cfg = cfg.replace(width=_pad(cfg.width))
-    with jax.enable_x64(True):
+    with enable_x64(True):
         if np.all(np.isinf(s)) and not report:  # only the converged limit: one
             # solve per seed (no finite step can diverge)
             out = _converged_trials(keys, _f64(cfg), active, batch, check_stable)
@@ -1238,7 +1239,7 @@ def isoflop(
     )
     sim = np.full((num_seeds, cs.size, ws.size), np.nan)
     keys = jax.random.split(key, num_seeds)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         for j, w in enumerate(ws):
             # every step count at every width (one compilation per width bucket);
             # the budgets' step counts differ by width

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from lm_sims import central_flow as cf
+from lm_sims._compat import enable_x64
 from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel
 
@@ -229,7 +230,7 @@ SKIP = 2  # steps of the central flow's start-up before its loss prediction is s
 @functools.lru_cache(maxsize=8)
 def _network(key_data: tuple, lr_ratio: float):
     # float64 as the book's tests (the edge-of-stability phase is chaotic)
-    with jax.enable_x64(True):
+    with enable_x64(True):
         cfg = NETWORK_CFG.replace(lr_ratio=lr_ratio)
         return jax.device_get(cf.experiment(_key(key_data), cfg))
 
