@@ -895,9 +895,11 @@ def test_every_live_control_of_the_book_offers_at_least_two_values():
 
 def _other_value(knob):
     """A value of ``knob``'s live control away from its default: the far end of a
-    continuous range (in log space for a log knob), or another live option."""
+    continuous range (in log space for a log knob), or the option at the far end
+    of a discrete control."""
     if not knob.continuous:
-        return next(v for v in knob.options if v != knob.default)
+        first, last = knob.options[0], knob.options[-1]
+        return last if last != knob.default else first
     if knob.log:
         lo, hi, d = (math.log(v) for v in (knob.low, knob.high, knob.default))
         return knob.low if d - lo > hi - d else knob.high

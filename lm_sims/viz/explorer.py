@@ -1813,8 +1813,11 @@ class Explorer:
         """Replace the Output's content by ``fig`` (a JSON-able plotly figure dict)."""
         self.figure = fig
         bundle = _mimebundle(fig, self.title)
-        shell = _kernel_shell()
-        if shell is None:  # no kernel (a script, a test): set the outputs directly
+        if "google.colab" not in sys.modules or _kernel_shell() is None:
+            # one comm message that replaces the Output's state: JupyterLab and
+            # Notebook 7 redraw it (measured in JupyterLab: as fast as or faster
+            # than clear_output + display, and independent of the kernel's
+            # message parents); a reloaded page shows it
             self._output.outputs = (
                 {"output_type": "display_data", "data": bundle, "metadata": {}},
             )
