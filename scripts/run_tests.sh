@@ -7,7 +7,13 @@
 #   3. statistical tier: many-trial checks and width scans (marker `statistical`),
 #      in parallel;
 #   4. slow tier: the book build and the headless-browser checks (marker `slow`),
-#      in one process (the build is a session fixture: one build, shared).
+#      in one process (the build is a session fixture: one build, shared);
+#   5. oldest JAX: the lm_sims doctests and a fast subset of tests in
+#      .venv-jax-oldest, which holds the oldest JAX lm_sims supports
+#      (scripts/envs/jax_oldest.txt; the newest is requirements.txt's, tested above);
+#   6. Colab-like: tests/test_colab_like.py (marker `envs`): the notebooks' own
+#      install line in .venv-colab (Colab's plotly, ipywidgets, numpy, newest JAX),
+#      then every chapter notebook executed live with nbclient.
 # Every step runs even if an earlier one failed; the script exits non-zero if any
 # failed. A tier that selects no test (pytest's exit code 5) is not a failure.
 #
@@ -62,15 +68,37 @@ step "ruff check" .venv/bin/ruff check .
 step "ruff format --check" .venv/bin/ruff format --check .
 # --dist loadfile: each test module runs whole on one worker, so its cached
 # simulations (functools.cache, explorer grids) are computed once, not per worker
-step "fast tier" .venv/bin/pytest -m "not slow and not statistical" \
+step "fast tier" .venv/bin/pytest -m "not slow and not statistical and not envs" \
   -n "$workers" --dist loadfile --durations=15
 # lm_sims must work with jax_enable_x64 on as well as off: the fast tier again in
 # float64 (JAX reads JAX_ENABLE_X64 at import)
 step "fast tier (float64)" env JAX_ENABLE_X64=1 .venv/bin/pytest \
-  -m "not slow and not statistical" -n "$workers" --dist loadfile -q
-step "statistical tier" .venv/bin/pytest -m "statistical and not slow" \
+  -m "not slow and not statistical and not envs" -n "$workers" --dist loadfile -q
+step "statistical tier" .venv/bin/pytest -m "statistical and not slow and not envs" \
   -n "$workers" --dist loadfile --durations=5
-step "slow tier" .venv/bin/pytest -m slow --durations=5
+step "slow tier" .venv/bin/pytest -m "slow and not envs" --durations=5
+
+# The oldest supported JAX (pyproject.toml's lower bound; how it was found is said
+# there). The venv is cached and rebuilt only when its pins or pyproject.toml change.
+# Subset: every docstring example in lm_sims (one call of each public function,
+# including the float64 kernels under enable_x64 and sweep's vmapped jit, the APIs
+# that moved between JAX releases) plus the unit tests of the shim, the optax-based
+# training loop and the sweep helper; float32, as Colab runs. ~2 min on 2 cores.
+oldest_jax() {
+  bash scripts/setup_venv.sh .venv-jax-oldest scripts/envs/jax_oldest.txt \
+    pyproject.toml || return
+  .venv-jax-oldest/bin/python -c \
+    'import jax, optax, numpy; print("oldest JAX step:", jax.__version__, \
+    "optax", optax.__version__, "numpy", numpy.__version__)'
+  env -u JAX_ENABLE_X64 .venv-jax-oldest/bin/python -m pytest -q -n "$workers" \
+    -p no:cacheprovider lm_sims tests/test_jax_compat.py tests/test_sweep.py \
+    tests/test_training.py
+}
+step "oldest JAX (doctests + subset)" oldest_jax
+# Colab-like venv (.venv-colab, cached on scripts/envs/colab_like.txt) + every
+# notebook live through nbclient, two at a time
+step "Colab-like notebooks" .venv/bin/pytest -m envs -p no:cacheprovider -s \
+  tests/test_colab_like.py
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then
@@ -78,4 +106,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   exit 1
 fi
 echo "run_tests: all steps passed (lint, fast tier in float32 and float64," \
-  "statistical and slow tiers)"
+  "statistical and slow tiers, oldest JAX, Colab-like notebooks)"
