@@ -157,14 +157,16 @@ def open_and_run_all(page, base: str, token: str, path: str, timeout_s: float):
     """Open notebook ``path`` (relative to the server root), run all cells and wait
     until none is busy. Returns ``(seconds, state)`` where ``state`` holds the
     error outputs (``ename: evalue``) and the count of executed code cells."""
-    page.goto(f"{base}/lab/tree/{path}?token={token}")
+    # ?reset: a fresh workspace, so no notebook of an earlier page is restored
+    page.goto(f"{base}/lab/tree/{path}?reset&token={token}")
     page.wait_for_function(
-        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
-        " window.jupyterapp.shell.currentWidget.sessionContext &&"
-        " window.jupyterapp.shell.currentWidget.sessionContext.session &&"
-        " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel &&"
-        " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-        ".connectionStatus === 'connected'",
+        """path => {
+          const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+          const s = w && w.context && w.context.path === path && w.sessionContext;
+          const k = s && s.session && s.session.kernel;
+          return !!(k && k.connectionStatus === 'connected' && w.content.model);
+        }""",
+        arg=path,
         timeout=120_000,
     )
     start = time.monotonic()
@@ -195,6 +197,7 @@ _ARM = """([box, timeoutMs]) => {
   const handle = box.querySelector('.widget-slider .noUi-handle,'
                                    + ' .widget-slider .ui-slider-handle');
   handle.focus();
+  window.__lmCleared = null;
   window.__lmMove = new Promise(resolve => {
     let t0 = null;
     handle.addEventListener('keydown', () => { t0 = performance.now(); },
@@ -203,6 +206,9 @@ _ARM = """([box, timeoutMs]) => {
     // cheap checks while waiting (a new figure element, drawn), so that the
     // measurement does not slow the page down; the data are compared once
     function poll() {
+      if (t0 !== null && window.__lmCleared === null && !old.isConnected) {
+        window.__lmCleared = performance.now() - t0;  // the new output arrived
+      }
       const gd = box.querySelector('.widget-output .js-plotly-plot');
       const drawn = gd && gd !== old && gd._fullLayout &&
         gd.querySelector('.main-svg .trace, .main-svg .hm, .main-svg image');
@@ -229,10 +235,13 @@ def explorer_box(page, timeout_ms: int = 60_000):
     return box
 
 
-def move_and_time(page, box, key: str = "ArrowRight", timeout_ms: int = 30_000):
+def move_and_time(
+    page, box, key: str = "ArrowRight", timeout_ms: int = 30_000, parts: list = None
+):
     """Focus the explorer's first slider handle and press ``key`` (real keyboard
     input); the seconds from the key press to a repainted figure with new data, or
-    ``None`` on timeout."""
+    ``None`` on timeout. With ``parts``, appends ``(seconds to the old figure's
+    removal, i.e. the kernel's new output arriving, seconds to the repaint)``."""
     focused = page.evaluate(_ARM, [box.element_handle(), timeout_ms])
     if not focused:
         raise RuntimeError("the slider handle did not take the keyboard focus")
@@ -240,6 +249,9 @@ def move_and_time(page, box, key: str = "ArrowRight", timeout_ms: int = 30_000):
     ms = page.evaluate("() => window.__lmMove")
     if ms is not None and ms < 0:
         raise AssertionError("a new figure was drawn but its data did not change")
+    if parts is not None and ms is not None:
+        cleared = page.evaluate("() => window.__lmCleared")
+        parts.append((None if cleared is None else cleared / 1000, ms / 1000))
     return None if ms is None else ms / 1000
 
 

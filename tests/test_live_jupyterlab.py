@@ -14,6 +14,7 @@ of the widgets cannot see a front end that fails to draw (the FigureWidget path 
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -42,6 +43,11 @@ PAGES = [
     ("04_hyperparameters/03_sgd_noise.ipynb", 180),
     ("05_universality/03_learning_order.ipynb", 180),
 ]
+if os.environ.get("LM_LIVE_PAGES"):  # e.g. "03_laws/01_scaling_laws.ipynb:300,..."
+    PAGES = [
+        (e.rsplit(":", 1)[0], int(e.rsplit(":", 1)[1]))
+        for e in os.environ["LM_LIVE_PAGES"].split(",")
+    ]
 REPAINT_LIMIT_S = 30  # a slider move to a repainted figure (a compile can take ~10 s)
 SHOTS = Path("/work/team")  # one PNG per chapter for a person to look at, if present
 
