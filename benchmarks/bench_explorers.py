@@ -1,6 +1,6 @@
 """Live-explorer latency and recompilations (not a test: numbers for RESULTS.md).
 
-For every explorer in the book, in live mode (ipywidgets + FigureWidget, no frontend):
+For every explorer in the book, in live mode (ipywidgets + Output figure, no frontend):
 1. warm-up: visit every discrete value of every knob once (each new shape compiles);
 2. measure: move knobs to random values in their live range, ``--moves`` times, and time
    each move from the control's new value to the figure holding the new traces;
@@ -73,14 +73,14 @@ def _random_value(knob, rng):
             lo, hi = math.log10(knob.low), math.log10(knob.high)
             return float(10 ** rng.uniform(lo, hi))
         return float(rng.uniform(knob.low, knob.high))
-    return knob.values[rng.integers(len(knob.values))]
+    return knob.options[rng.integers(len(knob.options))]
 
 
 def bench(explorer, moves: int, rng) -> dict:
     explorer.widget()
     controls = explorer._controls
     for k in explorer.knobs:  # warm-up: every discrete value once, one continuous move
-        for v in k.values:
+        for v in k.options:
             controls[k.name].value = v
         controls[k.name].value = k.default
     dynamic = [k for k in explorer.knobs if k.continuous]
