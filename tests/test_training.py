@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lm_sims import data, deep_linear, lazy_rich, mlp, training
+from lm_sims._compat import enable_x64
 from lm_sims.observables import mode_strengths
 
 # -- the reference: the full-batch GD loop as it was in lm_sims/_gd.py ---------------
@@ -442,7 +443,7 @@ def test_records_steps_and_dtypes_follow_the_precision():
     index_dtype = jnp.arange(1).dtype  # int64 under JAX_ENABLE_X64=1, else int32
     assert res.step.dtype == res.diverged_step.dtype == index_dtype
     assert res.loss.dtype == W0.dtype
-    with jax.enable_x64(True):
+    with enable_x64(True):  # jax 0.7.2 (oldest supported) lacks jax.enable_x64
         w64 = jnp.asarray(np.array([1.0, -2.0]), jnp.float64)
         res64 = training.run(
             _quadratic,
