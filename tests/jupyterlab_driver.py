@@ -114,7 +114,7 @@ def browser(playwright, profile: Path):
         executable_path=CHROMIUM,
         headless=True,
         args=CHROMIUM_ARGS,
-        viewport={"width": 1400, "height": 1000},
+        viewport={"width": 1400, "height": 1200},
     )
     local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")
     context.route(

@@ -89,7 +89,12 @@ def test_chapter_page_runs_live_and_its_explorer_responds(lab, path, limit_s, tm
         page.wait_for_timeout(300)  # let late console messages arrive
         assert not widget_errors(errors), errors
         shot = tmp_path / "explorer.png"
-        box.screenshot(path=str(shot))
+        # the page's viewport with the figure in view (an element screenshot of a
+        # tall explorer came out blank: JupyterLab does not paint cells off screen)
+        plot = box.locator(".widget-output .js-plotly-plot")
+        plot.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(shot))
         if SHOTS.is_dir():
             chapter = path.split("_")[0].lstrip("0")
             shutil.copy(shot, SHOTS / f"live_ch{chapter}.png")
