@@ -6,14 +6,15 @@
 #      with JAX_ENABLE_X64=1;
 #   3. statistical tier: many-trial checks and width scans (marker `statistical`),
 #      in parallel;
-#   4. slow tier: the book build and the headless-browser checks (marker `slow`),
-#      in one process (the build is a session fixture: one build, shared);
-#   5. oldest JAX: the lm_sims doctests and a fast subset of tests in
-#      .venv-jax-oldest, which holds the oldest JAX lm_sims supports
-#      (scripts/envs/jax_oldest.txt; the newest is requirements.txt's, tested above);
-#   6. Colab-like: tests/test_colab_like.py (marker `envs`): the notebooks' own
+#   4. oldest JAX: the lm_sims doctests and the compat tests in .venv-jax-oldest,
+#      which holds the oldest JAX lm_sims supports (scripts/envs/jax_oldest.txt;
+#      the newest is requirements.txt's, tested above);
+#   5. Colab-like: tests/test_colab_like.py (marker `envs`): the notebooks' own
 #      install line in .venv-colab (Colab's plotly, ipywidgets, numpy, newest JAX),
-#      then every chapter notebook executed live with nbclient.
+#      then every chapter notebook executed live with nbclient;
+#   6. slow tier: the book build, the headless-browser checks of the built book and
+#      the live JupyterLab check (marker `slow`), in one process (the build is a
+#      session fixture: one build, shared).
 # Every step runs even if an earlier one failed; the script exits non-zero if any
 # failed. A tier that selects no test (pytest's exit code 5) is not a failure.
 #
@@ -76,15 +77,14 @@ step "fast tier (float64)" env JAX_ENABLE_X64=1 .venv/bin/pytest \
   -m "not slow and not statistical and not envs" -n "$workers" --dist loadfile -q
 step "statistical tier" .venv/bin/pytest -m "statistical and not slow and not envs" \
   -n "$workers" --dist loadfile --durations=5
-step "slow tier" .venv/bin/pytest -m "slow and not envs" --durations=5
 
 # The oldest supported JAX (pyproject.toml's lower bound; how it was found is said
 # there). The venv is cached and rebuilt only when its pins or pyproject.toml change.
 # Subset: every docstring example in lm_sims (one call of each public function,
-# including the float64 kernels under enable_x64 and sweep's vmapped jit, the APIs
-# that moved between JAX releases) plus the unit tests of the shim, the optax-based
-# training loop and the sweep helper; float32, as Colab runs. 3.4 min measured on 2
-# busy cores (load ~2.5), plus ~40 s to build the venv when its pins change.
+# including the float64 kernels under enable_x64, sweep's vmapped jit and the
+# optax-based training loop: the APIs that moved between JAX releases) plus the unit
+# tests of the shim; float32, as Colab runs. Plus ~40 s to build the venv when its
+# pins change.
 oldest_jax() {
   bash scripts/setup_venv.sh .venv-jax-oldest scripts/envs/jax_oldest.txt \
     pyproject.toml || return
@@ -95,8 +95,7 @@ oldest_jax() {
   # the two workers (FileNotFoundError warnings, errors under filterwarnings)
   env -u JAX_ENABLE_X64 LM_SIMS_JAX_CACHE_DIR=off .venv-jax-oldest/bin/python \
     -m pytest -q -n "$workers" \
-    -p no:cacheprovider lm_sims tests/test_jax_compat.py tests/test_sweep.py \
-    tests/test_training.py
+    -p no:cacheprovider lm_sims tests/test_jax_compat.py
 }
 step "oldest JAX (doctests + subset)" oldest_jax
 # Colab-like venv (.venv-colab, cached on scripts/envs/colab_like.txt) + every
@@ -104,6 +103,9 @@ step "oldest JAX (doctests + subset)" oldest_jax
 # load ~3.5), plus ~1 min to build the venv when its pins change
 step "Colab-like notebooks" .venv/bin/pytest -m envs -p no:cacheprovider -s \
   tests/test_colab_like.py
+# Last, so that the book build's notebook kernels find the programs the Colab-like
+# step compiled in the shared persistent compilation cache (tests/conftest.py).
+step "slow tier" .venv/bin/pytest -m "slow and not envs" --durations=5
 
 echo
 if [ ${#failed[@]} -gt 0 ]; then

@@ -31,6 +31,22 @@ _CACHE_MAX_BYTES = 2 * 1024**3  # 2 GiB; a full fast-tier run writes ~100-200 MB
 # skips most of this suite's programs (0.1-1 s each); reading an entry takes ~ms.
 _MIN_COMPILE_SECONDS = 0.05
 
+
+def jax_cache_env() -> dict[str, str]:
+    """Environment variables that give a child process (a notebook kernel of the
+    book build, a JupyterLab kernel) this same persistent compilation cache: JAX
+    reads each ``jax_*`` option from its upper-case environment variable at import.
+    Empty when the cache is off."""
+    if not _CACHE_DIR:
+        return {}
+    return {
+        "JAX_COMPILATION_CACHE_DIR": _CACHE_DIR,
+        "JAX_COMPILATION_CACHE_MAX_SIZE": str(_CACHE_MAX_BYTES),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": str(_MIN_COMPILE_SECONDS),
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+    }
+
+
 if _CACHE_DIR:
     jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
     jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from browser_helpers import move_slider
+from conftest import jax_cache_env
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_CORE = ("plotly", "ipywidgets", "matplotlib", "IPython")
@@ -141,9 +143,17 @@ def built_book():
         jb = Path(sys.executable).with_name("jupyter-book")
         cmd = [str(jb), "build", str(ROOT), "--path-output", out]
         cmd += ["-W", "-n", "--keep-going"]
+        # the notebook kernels share the tests' persistent compilation cache (the
+        # Colab-like step, run before this tier, has compiled the same programs)
+        env = {**os.environ, **jax_cache_env()}
         with open(log, "w") as fh:
             proc = subprocess.run(
-                cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, timeout=3600
+                cmd,
+                cwd=ROOT,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                timeout=3600,
+                env=env,
             )
         text = log.read_text(errors="replace")
         assert proc.returncode == 0, f"book build failed:\n{text[-6000:]}"
