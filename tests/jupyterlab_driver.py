@@ -32,7 +32,13 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-JAX_CACHE = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
+# the suite's persistent compilation cache (tests/conftest.py, LM_SIMS_JAX_CACHE_DIR)
+JAX_CACHE = Path(
+    os.environ.get(
+        "LM_SIMS_JAX_CACHE_DIR",
+        Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache",
+    )
+)
 
 # The explorer's VBox: a slider and a plotly figure inside an ipywidgets Output.
 EXPLORER = ".widget-vbox:has(.widget-output .js-plotly-plot):has(.widget-slider)"

@@ -46,9 +46,10 @@ UNCHANGED = ("jax", "jaxlib", "numpy", "plotly", "ipywidgets")
 # 16 in 286 s. A cold cache is slower: issue 13 measured 110-200 s per notebook
 # under load. Limit = 2 x the slowest cold run.
 NOTEBOOK_TIMEOUT_S = 400
+# the suite's persistent compilation cache (tests/conftest.py, LM_SIMS_JAX_CACHE_DIR)
 JAX_CACHE = Path(
     os.environ.get(
-        "JAX_COMPILATION_CACHE_DIR",
+        "LM_SIMS_JAX_CACHE_DIR",
         Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache",
     )
 )
