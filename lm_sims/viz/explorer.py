@@ -311,8 +311,8 @@ class Knob:
 
     @property
     def adjustable(self) -> bool:
-        """True if the live explorer gives this knob a control: a live range, or
-        at least two discrete options."""
+        """Whether the live explorer gives this knob a control (it does for a
+        live range or for at least two discrete options)."""
         return self.continuous or len(self.options) > 1
 
     def clamp(self, value: Any) -> Any:
@@ -1128,8 +1128,8 @@ class Explorer:
         self._base = None
         self._controls: dict[str, Any] = {}
         self._output = None
-        #: the live figure shown now (a plotly figure dict: data, layout, config),
-        #: or None before :meth:`widget` is called
+        #: The live figure shown now, a plotly figure dict (keys ``data``,
+        #: ``layout`` and ``config``); None before :meth:`widget` is called.
         self.figure: dict | None = None
         self.last_update_s: float | None = None
 
