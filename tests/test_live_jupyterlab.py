@@ -49,7 +49,8 @@ if os.environ.get("LM_LIVE_PAGES"):  # e.g. "03_laws/01_scaling_laws.ipynb:300,.
         for e in os.environ["LM_LIVE_PAGES"].split(",")
     ]
 REPAINT_LIMIT_S = 30  # a slider move to a repainted figure (a compile can take ~10 s)
-SHOTS = Path("/work/team")  # one PNG per chapter for a person to look at, if present
+# LM_LIVE_SHOTS=<folder>: also copy one PNG per chapter there, for a person to look at
+SHOTS = Path(os.environ["LM_LIVE_SHOTS"]) if os.environ.get("LM_LIVE_SHOTS") else None
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_chapter_page_runs_live_and_its_explorer_responds(lab, path, limit_s, tm
         plot.scroll_into_view_if_needed()
         page.wait_for_timeout(300)
         page.screenshot(path=str(shot))
-        if SHOTS.is_dir():
+        if SHOTS is not None and SHOTS.is_dir():
             chapter = path.split("_")[0].lstrip("0")
             shutil.copy(shot, SHOTS / f"live_ch{chapter}.png")
     finally:
