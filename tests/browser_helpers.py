@@ -1,5 +1,20 @@
-"""Helpers shared by the headless-browser tests (the book's pages and the explorer's
-test figure)."""
+"""Helpers shared by the headless-browser tests (the book's pages, the explorer's
+test figure and the live JupyterLab check)."""
+
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; scripts/run_tests.sh installs it
+# The flags this project's browser checks use (DEVELOPERS: the built book in headless
+# Chromium with the network cut); each test routes non-local requests to abort.
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def move_slider(page, gd, index: int) -> None:

@@ -16,11 +16,13 @@ suite's ``filterwarnings = error``.) pytest loads this file in every xdist worke
 before any test module, so the settings hold before the first compilation.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
 import jax
 import pytest
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS
 
 _DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
 _CACHE_DIR = os.environ.get("LM_SIMS_JAX_CACHE_DIR", str(_DEFAULT_DIR))
@@ -70,20 +72,6 @@ def playwright_session():
         yield p
 
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's; scripts/run_tests.sh installs it
-# The flags this project's browser checks use (DEVELOPERS: the built book in headless
-# Chromium with the network cut); each test routes non-file requests to abort.
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-
-
 @pytest.fixture(scope="session")
 def launch_chromium(playwright_session):
     """``launch(profile_dir, **options)``: headless Chromium with the project's
@@ -101,3 +89,14 @@ def launch_chromium(playwright_session):
         )
 
     return launch
+
+
+def load_sync_module():
+    """``scripts/sync_notebooks.py`` as a module (it is a script, not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "sync_notebooks",
+        Path(__file__).resolve().parents[1] / "scripts" / "sync_notebooks.py",
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

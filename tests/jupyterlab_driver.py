@@ -21,17 +21,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # the suite's persistent compilation cache (tests/conftest.py, LM_SIMS_JAX_CACHE_DIR)
 JAX_CACHE = Path(
     os.environ.get(
@@ -117,9 +109,9 @@ def browser(playwright, profile: Path):
     (or data:/blob:) is aborted. Returns ``(context, console_errors)``."""
     context = playwright.chromium.launch_persistent_context(
         str(profile),
-        executable_path=CHROMIUM,
+        executable_path=str(CHROMIUM),
         headless=True,
-        args=CHROMIUM_ARGS,
+        args=list(CHROMIUM_ARGS),
         viewport={"width": 1400, "height": 1200},
     )
     local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")

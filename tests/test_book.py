@@ -6,7 +6,6 @@ folder, so every cell is executed by every test run; the browser tests read it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -18,22 +17,13 @@ from pathlib import Path
 import pytest
 import yaml
 from browser_helpers import move_slider
-from conftest import jax_cache_env
+from conftest import jax_cache_env, load_sync_module
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN_IN_CORE = ("plotly", "ipywidgets", "matplotlib", "IPython")
 
 
-def _load_sync_module():
-    spec = importlib.util.spec_from_file_location(
-        "sync_notebooks", ROOT / "scripts" / "sync_notebooks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sync = _load_sync_module()
+sync = load_sync_module()
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 REPO_URL = sync.repository_url()
 BRANCH = CONFIG["repository"]["branch"]

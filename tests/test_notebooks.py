@@ -9,7 +9,6 @@ during the build. Fast tier: seconds, no kernel.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import jupytext
 import pytest
+from conftest import load_sync_module
 
 from lm_sims.viz import glue
 
@@ -25,16 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 
 
-def _load_sync_module():
-    spec = importlib.util.spec_from_file_location(
-        "sync_notebooks_for_tests", ROOT / "scripts" / "sync_notebooks.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sync = _load_sync_module()
+sync = load_sync_module()
 PAGES = sync.pages()
 PAGE_IDS = [p.relative_to(ROOT).with_suffix("").as_posix() for p in PAGES]
 
