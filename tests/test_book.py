@@ -125,6 +125,21 @@ def test_sync_inserts_and_updates_the_setup_cell():
 # -- (b) the build -------------------------------------------------------------------
 
 
+def test_the_build_skips_every_venv_the_scripts_create():
+    """The book build reads no file in a virtual environment: the oldest-JAX and
+    Colab-like venvs sit at the repository root, and a pattern that missed them made
+    Sphinx read scikit-learn's .rst files (-W failed with 260 warnings)."""
+    from sphinx.util.matching import Matcher
+
+    scripts = "".join(p.read_text() for p in (ROOT / "scripts").glob("*.sh"))
+    venvs = sorted(set(re.findall(r"(?<![\w/])(\.venv[\w-]*)", scripts)))
+    assert ".venv" in venvs and len(venvs) >= 3, venvs
+    excluded = Matcher(CONFIG["exclude_patterns"])
+    # Sphinx prunes a folder whose path matches a pattern (sphinx.util.matching)
+    kept = [v for v in venvs if not excluded(v)]
+    assert not kept, f"_config.yml exclude_patterns miss {kept}"
+
+
 @pytest.fixture(scope="session")
 def built_book():
     """Build the whole book once (every cell executed) into a temporary folder."""

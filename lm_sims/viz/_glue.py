@@ -44,7 +44,7 @@ def _compact(value: Any) -> str:
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Give a computed value to the book's prose (build) or print it (live).
 
-    While the book is built (:func:`lm_sims.viz.is_static_build` is true, i.e.
+    While the book is built (:func:`lm_sims.viz.explorer.is_static_build` is true, i.e.
     ``LM_SIMS_STATIC=1``) and myst-nb is importable, this is
     ``myst_nb.glue(name, value, display=display)``: the page's ``{glue:text}`name```
     roles then show the value. Everywhere else it prints exactly one line
