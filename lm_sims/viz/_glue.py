@@ -4,7 +4,8 @@ The book's pages compute every number their prose quotes and pass it to ``glue``
 During the book build (``LM_SIMS_STATIC=1``) myst-nb stores it for the page's
 ``{glue:text}`` roles; anywhere else (JupyterLab, Binder, Colab, where myst-nb is
 usually absent) the value is printed as one line ``name = value`` under the cell, and
-the generated notebook's prose shows `` `name` `` where the book shows the value.
+the generated notebook's prose shows the name in inline code where the book shows
+the value.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
     While the book is built (:func:`lm_sims.viz.explorer.is_static_build` is true, i.e.
     ``LM_SIMS_STATIC=1``) and myst-nb is importable, this is
-    ``myst_nb.glue(name, value, display=display)``: the page's ``{glue:text}`name```
+    ``myst_nb.glue(name, value, display=display)``, and the page's ``glue:text``
     roles then show the value. Everywhere else it prints exactly one line
     ``name = value`` so a reader of the live notebook sees the number in the
-    cell's output (the notebook's prose names it as `` `name` ``).
+    cell's output (the notebook's prose names it in inline code, ``name``).
 
     Args:
         name: The glue key, a non-empty identifier-like string (letters, digits,
