@@ -15,19 +15,18 @@ for arg in "$@"; do
   esac
 done
 
-# JAX's persistent compilation cache for the notebook kernels (the folder the tests
-# use, tests/conftest.py): a rebuild loads compiled programs instead of compiling.
-# LM_SIMS_JAX_CACHE_DIR moves it; LM_SIMS_JAX_CACHE_DIR=off turns it off.
-jax_cache="${LM_SIMS_JAX_CACHE_DIR:-$HOME/.cache/lm_sims/jax_compilation_cache}"
-case "${jax_cache,,}" in
-  "" | off | 0) ;;
-  *)
-    export JAX_COMPILATION_CACHE_DIR="$jax_cache"
-    export JAX_COMPILATION_CACHE_MAX_SIZE=$((2 * 1024 ** 3)) # bounded, file-locked
-    export JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0.05
-    export JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=-1
-    ;;
-esac
+# JAX's persistent compilation cache for the notebook kernels (the folder and the
+# settings of lm_sims.compilation_cache, which the tests and the chapters use too):
+# a rebuild loads compiled programs instead of compiling. LM_SIMS_JAX_CACHE_DIR
+# moves it; LM_SIMS_JAX_CACHE_DIR=off turns it off. repair() first: entries left by
+# an unbounded writer would make every bounded write fail.
+eval "$(.venv/bin/python -c '
+import shlex
+from lm_sims import compilation_cache as c
+c.repair()
+for k, v in c.environment().items():
+    print(f"export {k}={shlex.quote(v)}")
+')"
 
 # The Colab/Binder buttons open X.ipynb next to each X.md: regenerate them first.
 .venv/bin/python scripts/sync_notebooks.py

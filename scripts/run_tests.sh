@@ -91,8 +91,9 @@ oldest_jax() {
   .venv-jax-oldest/bin/python -c \
     'import jax, optax, numpy; print("oldest JAX step:", jax.__version__, \
     "optax", optax.__version__, "numpy", numpy.__version__)'
-  # no persistent compilation cache here: jax 0.7.2's cache eviction raced between
-  # the two workers (FileNotFoundError warnings, errors under filterwarnings)
+  # no persistent compilation cache here: another JAX version's programs would only
+  # take room in the shared folder (its FileNotFoundError warnings, once blamed on
+  # jax 0.7.2, were the unbounded writers of tests/test_compilation_cache.py)
   env -u JAX_ENABLE_X64 LM_SIMS_JAX_CACHE_DIR=off .venv-jax-oldest/bin/python \
     -m pytest -q -n "$workers" \
     -p no:cacheprovider lm_sims tests/test_jax_compat.py

@@ -3,59 +3,35 @@
 Most of the fast tier's time is XLA compilation of the same small programs at every
 run. JAX's persistent cache stores each compiled executable on disk, keyed by the
 program, the JAX/jaxlib version, the backend and the JAX flags (x64 included), so a
-second run on the same machine loads it instead of compiling. The cache lives under
-``~/.cache/lm_sims/`` (set ``LM_SIMS_JAX_CACHE_DIR`` to move it, or to ``off`` to
-turn it off).
-
-Safe with pytest-xdist workers and concurrent runs: a finite
-``jax_compilation_cache_max_size`` makes JAX take a file lock (the ``filelock``
-package) around every read and write of the cache, so no worker reads an entry that
-another is still writing, and it bounds the folder by evicting the least recently
-used entries. (Without the lock a torn read is a warning, an error under this
-suite's ``filterwarnings = error``.) pytest loads this file in every xdist worker
-before any test module, so the settings hold before the first compilation.
+second run on the same machine loads it instead of compiling. The suite uses the
+cache readers get, :mod:`lm_sims.compilation_cache` (``~/.cache/lm_sims/``; set
+``LM_SIMS_JAX_CACHE_DIR`` to move it, or to ``off`` to turn it off), with its
+settings: bounded, hence file-locked, so xdist workers and concurrent runs never
+read an entry that another is still writing. Every child process that shares the
+folder (the book build's kernels, the JupyterLab and Colab-like kernels) gets the
+same settings from :func:`jax_cache_env`: one unbounded writer leaves entries
+without access-time files, on which every later bounded write failed (issue 13's
+CI failure). pytest loads this file in every xdist worker before any test module,
+so the settings hold before the first compilation.
 """
 
 import importlib.util
-import os
 from pathlib import Path
 
-import jax
 import pytest
 from browser_helpers import CHROMIUM, CHROMIUM_ARGS
 
-_DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
-_CACHE_DIR = os.environ.get("LM_SIMS_JAX_CACHE_DIR", str(_DEFAULT_DIR))
-if _CACHE_DIR.strip().lower() in ("", "off", "0"):  # as LM_SIMS_CACHE_DIR=off
-    _CACHE_DIR = ""
-_CACHE_MAX_BYTES = 2 * 1024**3  # 2 GiB; a full fast-tier run writes ~100-200 MB
-# Cache every program that took at least this long to compile. JAX's default, 1 s,
-# skips most of this suite's programs (0.1-1 s each); reading an entry takes ~ms.
-_MIN_COMPILE_SECONDS = 0.05
+from lm_sims import compilation_cache
+
+# repairs the folder (entries left by unbounded writers), then configures JAX
+_CACHE_DIR = compilation_cache.enable()
 
 
 def jax_cache_env() -> dict[str, str]:
     """Environment variables that give a child process (a notebook kernel of the
-    book build, a JupyterLab kernel) this same persistent compilation cache: JAX
-    reads each ``jax_*`` option from its upper-case environment variable at import.
-    Empty when the cache is off."""
-    if not _CACHE_DIR:
-        return {}
-    return {
-        "JAX_COMPILATION_CACHE_DIR": _CACHE_DIR,
-        "JAX_COMPILATION_CACHE_MAX_SIZE": str(_CACHE_MAX_BYTES),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": str(_MIN_COMPILE_SECONDS),
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
-    }
-
-
-if _CACHE_DIR:
-    jax.config.update("jax_compilation_cache_dir", _CACHE_DIR)
-    jax.config.update("jax_compilation_cache_max_size", _CACHE_MAX_BYTES)
-    jax.config.update(
-        "jax_persistent_cache_min_compile_time_secs", _MIN_COMPILE_SECONDS
-    )
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    book build, a JupyterLab kernel) this same persistent compilation cache, with
+    the same bound and lock. Empty when the cache is off."""
+    return compilation_cache.environment(_CACHE_DIR or "off")
 
 
 @pytest.fixture(scope="session")

@@ -23,14 +23,9 @@ from pathlib import Path
 
 from browser_helpers import CHROMIUM, CHROMIUM_ARGS
 
+from lm_sims import compilation_cache
+
 REPO = Path(__file__).resolve().parents[1]
-# the suite's persistent compilation cache (tests/conftest.py, LM_SIMS_JAX_CACHE_DIR)
-JAX_CACHE = Path(
-    os.environ.get(
-        "LM_SIMS_JAX_CACHE_DIR",
-        Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache",
-    )
-)
 
 # The explorer's VBox: a slider and a plotly figure inside an ipywidgets Output.
 EXPLORER = ".widget-vbox:has(.widget-output .js-plotly-plot):has(.widget-slider)"
@@ -56,8 +51,8 @@ def jupyterlab(root: Path, log: Path):
     token, port = secrets.token_hex(16), _free_port()
     env = {
         **os.environ,
-        "JAX_COMPILATION_CACHE_DIR": str(JAX_CACHE),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.05",
+        # the suite's persistent compilation cache, with its bound and lock
+        **compilation_cache.environment(),
         "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),

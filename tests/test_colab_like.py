@@ -14,7 +14,7 @@ This is issue 13's Colab-like check and also its "notebooks executed in live mod
 3. Every generated notebook (chapters/*/*.ipynb) is executed top to bottom with
    nbclient in that venv's kernel, in live mode (LM_SIMS_STATIC unset), two at a time,
    each under ``NOTEBOOK_TIMEOUT_S``; JAX's persistent compilation cache is shared
-   (JAX_COMPILATION_CACHE_DIR) so later runs compile less.
+   (``conftest.jax_cache_env``) so later runs compile less.
 
 Run by scripts/run_tests.sh as its own step (marker ``envs``, left out of the tiers).
 """
@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import jax_cache_env
 
 pytestmark = pytest.mark.envs
 
@@ -46,13 +47,6 @@ UNCHANGED = ("jax", "jaxlib", "numpy", "plotly", "ipywidgets")
 # 16 in 286 s. A cold cache is slower: issue 13 measured 110-200 s per notebook
 # under load. Limit = 2 x the slowest cold run.
 NOTEBOOK_TIMEOUT_S = 400
-# the suite's persistent compilation cache (tests/conftest.py, LM_SIMS_JAX_CACHE_DIR)
-JAX_CACHE = Path(
-    os.environ.get(
-        "LM_SIMS_JAX_CACHE_DIR",
-        Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache",
-    )
-)
 
 _RUNNER = r"""
 import pathlib, sys, time
@@ -142,7 +136,9 @@ def test_install_line_keeps_colab_packages(installed):
 
 def _execute(notebook: Path) -> tuple[Path, float, str]:
     env = {k: v for k, v in os.environ.items() if k != "LM_SIMS_STATIC"}
-    env["JAX_COMPILATION_CACHE_DIR"] = str(JAX_CACHE)
+    # the suite's persistent compilation cache, bounded and locked as in every
+    # process that shares it (the venv has filelock: an lm_sims dependency)
+    env.update(jax_cache_env())
     env.pop("JAX_ENABLE_X64", None)  # as on Colab
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     start = time.perf_counter()
@@ -169,7 +165,6 @@ def _execute(notebook: Path) -> tuple[Path, float, str]:
 
 def test_every_notebook_runs_live(installed):
     assert len(NOTEBOOKS) >= 16, NOTEBOOKS
-    JAX_CACHE.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=2) as pool:  # two notebooks at a time
         results = list(pool.map(_execute, NOTEBOOKS))
     for notebook, seconds, error in results:
