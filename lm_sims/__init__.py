@@ -7,6 +7,7 @@ core never imports plotting or widget libraries (those live in ``lm_sims.viz``).
 
 from lm_sims import (
     central_flow,
+    compilation_cache,
     data,
     deep_linear,
     edge_of_stability,
@@ -34,6 +35,7 @@ __all__ = [
     "PowerLawFit",
     "power_law_fit",
     "central_flow",
+    "compilation_cache",
     "data",
     "deep_linear",
     "edge_of_stability",

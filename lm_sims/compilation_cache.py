@@ -26,6 +26,7 @@ Source: JAX documentation, "Persistent compilation cache"
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 __all__ = [
@@ -195,7 +196,8 @@ def enable(path: str | os.PathLike | None = None) -> Path | None:
             process (programs compiled afterwards are neither stored nor looked up).
 
     Returns:
-        The folder in use, or ``None`` when the cache is off.
+        The folder in use, or ``None`` when the cache is off or the folder cannot be
+        created or written (a ``RuntimeWarning`` says why; nothing else changes).
 
     Raises:
         TypeError: ``path`` is not a string, a path or ``None``.
@@ -224,8 +226,18 @@ def enable(path: str | os.PathLike | None = None) -> Path | None:
             jax_cc.reset_cache()
             jax.config.update("jax_compilation_cache_dir", None)
         return None
-    folder.mkdir(parents=True, exist_ok=True)
-    repair(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        repair(folder)
+    except OSError as err:  # e.g. a read-only home: run on, compiling as usual
+        warnings.warn(
+            f"lm_sims: no persistent compilation cache in {folder} ({err}); "
+            "programs are compiled as usual. Set LM_SIMS_JAX_CACHE_DIR to a "
+            "writable folder, or to off.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
     current = jax.config.jax_compilation_cache_dir
     if current and Path(current).absolute() != folder:
         jax_cc.reset_cache()  # a cache opened elsewhere keeps its folder otherwise

@@ -71,14 +71,21 @@ def setup_source(url: str) -> str:
     return (
         "# Colab only: install lm_sims from the book's repository (Colab's own JAX\n"
         "# is kept: lm_sims needs only a recent one) and turn on Colab's widget\n"
-        "# manager for the live figures. Does nothing elsewhere.\n"
+        "# manager for the live figures.\n"
         "import sys\n"
         "\n"
         'if "google.colab" in sys.modules:\n'
         f'    %pip install -q "lm_sims[viz,data] @ git+{url}"\n'
         "    from google.colab import output\n"
         "\n"
-        "    output.enable_custom_widget_manager()"
+        "    output.enable_custom_widget_manager()\n"
+        "\n"
+        "# Everywhere: keep compiled simulations on disk (~/.cache/lm_sims; delete\n"
+        "# the folder to clear it), so a rerun after a kernel restart skips most\n"
+        "# compilation. LM_SIMS_JAX_CACHE_DIR=off turns it off.\n"
+        "from lm_sims import compilation_cache\n"
+        "\n"
+        "compilation_cache.enable()"
     )
 
 

@@ -212,6 +212,20 @@ def R(name, factory, kinds=None, skip=None, valid=None):
     REGISTRY[name] = Entry(factory, kinds or {}, skip or {}, valid or {})
 
 
+# compilation_cache: the baseline folder is the session's own (enabling it again
+# changes nothing; a temporary one would move this worker's cache)
+def _session_cache():
+    return jax.config.jax_compilation_cache_dir or "off"
+
+
+for _fn in ("cache_dir", "enable", "environment", "repair"):
+    R(
+        f"compilation_cache.{_fn}",
+        lambda: dict(path=_session_cache()),
+        kinds={"path": "path"},
+    )
+
+
 # central_flow
 R(
     "central_flow.central_flow_step",

@@ -90,6 +90,9 @@ def test_first_cell_installs_lm_sims_on_colab_only(page):
     assert guard in first and pip.startswith("    "), first
     for cell in code[1:]:
         assert "%pip" not in "".join(cell["source"]), "a second install cell"
+    # and, everywhere, the persistent compilation cache (issue 11: a rerun after a
+    # kernel restart loads compiled programs); unguarded, at the top level
+    assert "\ncompilation_cache.enable()" in first, first
 
 
 PAGE_WITHOUT_SETUP = """---

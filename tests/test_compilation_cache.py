@@ -156,3 +156,15 @@ def test_off_means_no_cache(monkeypatch):
     assert compilation_cache.environment() == {}
     monkeypatch.setenv(compilation_cache.ENV_VAR, "/tmp/somewhere")
     assert compilation_cache.cache_dir() == Path("/tmp/somewhere")
+
+
+def test_an_unusable_folder_warns_and_changes_nothing(tmp_path):
+    """A notebook's setup cell must not fail on a read-only home."""
+    import jax
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    before = jax.config.jax_compilation_cache_dir
+    with pytest.warns(RuntimeWarning, match="no persistent compilation cache"):
+        assert compilation_cache.enable(blocker / "cache") is None
+    assert jax.config.jax_compilation_cache_dir == before
