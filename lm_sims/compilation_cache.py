@@ -40,21 +40,21 @@ __all__ = [
     "repair",
 ]
 
+#: Environment variable that moves the cache folder (``off``, ``0`` or empty: no
+#: cache).
 ENV_VAR = "LM_SIMS_JAX_CACHE_DIR"
-"""Environment variable that moves the cache folder (``off``, ``0`` or empty: no
-cache)."""
 
+#: Where the cache lives unless ``LM_SIMS_JAX_CACHE_DIR`` says otherwise.
 DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
-"""Where the cache lives unless ``LM_SIMS_JAX_CACHE_DIR`` says otherwise."""
 
+#: Bound on the folder (2 GiB); JAX evicts the least recently used entries beyond
+#: it. A full test-suite run writes about 100-200 MB.
 MAX_SIZE_BYTES = 2 * 1024**3
-"""Bound on the folder (2 GiB); JAX evicts the least recently used entries beyond
-it. A full test-suite run writes about 100-200 MB."""
 
+#: Programs that took at least this long (seconds) to compile are stored. JAX's
+#: default, 1 s, would skip most of this project's programs (0.1-1 s each); loading
+#: an entry takes milliseconds.
 MIN_COMPILE_TIME_S = 0.05
-"""Programs that took at least this long (seconds) to compile are stored. JAX's
-default, 1 s, would skip most of this project's programs (0.1-1 s each); loading an
-entry takes milliseconds."""
 
 _CACHE_SUFFIX = "-cache"  # JAX's LRU cache file names (jax/_src/lru_cache.py)
 _ATIME_SUFFIX = "-atime"
