@@ -1,20 +1,30 @@
 """Live-explorer latency and recompilations (not a test: numbers for RESULTS.md).
 
-For every explorer in the book, in live mode (ipywidgets + Output figure, no frontend):
+For every explorer in the book (every ``*_explorer`` factory in ``lm_sims.viz``; one
+missing from the list below is reported as a row), in live mode (ipywidgets + Output
+figure, no frontend):
 1. warm-up: visit every discrete value of every knob once (each new shape compiles);
-2. measure: move knobs to random values in their live range, ``--moves`` times, and time
-   each move from the control's new value to the figure holding the new traces;
+2. measure: move knobs to random values in their live range, ``--moves`` times (or
+   until ``--budget`` seconds of moves have run, at least 3 moves), and time each
+   move from the control's new value to the figure holding the new traces;
 3. count XLA compilations during the measured moves on *dynamic* knobs (target 0).
 
-Usage: python benchmarks/bench_explorers.py [--moves 40] [--only NAME]
-Prints a markdown table.
+Targets (issue 11): p50 <= 50 ms, p95 <= 150 ms, 0 compilations per move.
+
+Usage: python benchmarks/bench_explorers.py [--moves 40] [--budget 30] [--only NAME]
+Prints one markdown table: explorer, knobs moved, moves, p50, p95, compilations per
+move, whether the targets are met, the machine and the load average (1-minute, at
+the start and the end of that explorer's measurement).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import math
+import os
+import pkgutil
 import platform
 import time
 
@@ -76,7 +86,31 @@ def _random_value(knob, rng):
     return knob.options[rng.integers(len(knob.options))]
 
 
-def bench(explorer, moves: int, rng) -> dict:
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
+def _all_factories() -> set[tuple[str, str]]:
+    """(module, name) of every ``*_explorer`` function in ``lm_sims.viz``."""
+    import lm_sims.viz
+
+    found = set()
+    for info in pkgutil.iter_modules(lm_sims.viz.__path__):
+        if info.name.startswith("_") or info.name == "explorer":
+            continue
+        module = importlib.import_module(f"lm_sims.viz.{info.name}")
+        for name, obj in vars(module).items():
+            if (
+                name.endswith("_explorer")
+                and inspect.isfunction(obj)
+                and obj.__module__ == module.__name__
+            ):
+                found.add((module.__name__, name))
+    return found
+
+
+def bench(explorer, moves: int, rng, budget: float = math.inf) -> dict:
     explorer.widget()
     controls = explorer._controls
     for k in explorer.knobs:  # warm-up: every discrete value once, one continuous move
@@ -85,8 +119,11 @@ def bench(explorer, moves: int, rng) -> dict:
         controls[k.name].value = k.default
     dynamic = [k for k in explorer.knobs if k.continuous]
     latencies = []
+    load_start = _load()
     with count_compilations() as compiles:
         for _ in range(moves):
+            if len(latencies) >= 3 and sum(latencies) > budget:
+                break
             k = dynamic[rng.integers(len(dynamic))] if dynamic else explorer.knobs[0]
             value = _random_value(k, rng)
             if controls[k.name].value == value:
@@ -101,40 +138,61 @@ def bench(explorer, moves: int, rng) -> dict:
         "moves": len(lat),
         "compiles": compiles.count,
         "dynamic": ", ".join(k.name for k in dynamic) or "(none)",
+        "load": f"{load_start}-{_load()}",
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--moves", type=int, default=40)
+    ap.add_argument(
+        "--budget",
+        type=float,
+        default=30.0,
+        help="stop an explorer's moves after this many seconds (at least 3 moves)",
+    )
     ap.add_argument("--only", default=None)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     key = jax.random.key(0)
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, {jax.devices()[0].platform}"
+    )
     print(
         f"Machine: {platform.platform()}, {platform.processor() or 'cpu'}, "
-        f"jax {jax.__version__} on {jax.devices()[0].platform}"
+        f"{os.cpu_count()} CPUs, jax {jax.__version__} on "
+        f"{jax.devices()[0].platform}; load average {_load()} at the start"
     )
     print()
     print(
         "| explorer | dynamic knobs moved | moves | p50 (ms) | p95 (ms) "
-        "| compilations during moves |"
+        "| compilations per move | targets met | machine | load average |"
     )
-    print("|---|---|---|---|---|---|")
-    for label, module, name in EXPLORERS:
+    print("|---|---|---|---|---|---|---|---|---|")
+    listed = {(module, name) for _, module, name in EXPLORERS}
+    rows = list(EXPLORERS) + [
+        (f"(unlisted) {name}", module, name)
+        for module, name in sorted(_all_factories() - listed)
+    ]
+    for label, module, name in rows:
         if args.only and args.only not in label:
             continue
         try:
             factory = getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as err:
-            print(f"| {label} | not available ({err}) | | | | |")
+            print(f"| {label} | not available ({err}) | | | | | | | |")
             continue
-        r = bench(factory(key), args.moves, rng)
+        r = bench(factory(key), args.moves, rng, args.budget)
+        per_move = r["compiles"] / max(r["moves"], 1)
+        met = r["p50"] <= 50 and r["p95"] <= 150 and r["compiles"] == 0
         print(
             f"| {label} | {r['dynamic']} | {r['moves']} | {r['p50']:.1f} "
-            f"| {r['p95']:.1f} | {r['compiles']} |",
+            f"| {r['p95']:.1f} | {per_move:.2g} | {'yes' if met else 'no'} "
+            f"| {machine} | {r['load']} |",
             flush=True,
         )
+    print()
+    print(f"Load average at the end: {_load()}")
 
 
 if __name__ == "__main__":
