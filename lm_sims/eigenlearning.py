@@ -42,6 +42,7 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from collections.abc import Sequence
@@ -510,6 +511,25 @@ def _float64_leaves(cfg):
     return jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float64), cfg)
 
 
+def _one_blas_thread():
+    """Context manager: LAPACK on one thread inside the block (where possible).
+
+    JAX's CPU solvers (Cholesky, eigh) call LAPACK through SciPy's OpenBLAS,
+    whose worker threads spin-wait; on a loaded 2-core machine the float64 solves
+    of :func:`trials` ran ~10x slower with two BLAS threads than with one
+    (2026-12, issue 11: p95 0.94 s against 0.11 s per explorer move). The
+    matrices here are at most a few hundred wide, too small to gain from BLAS
+    threads. Uses ``threadpoolctl`` when it is installed (it comes with
+    scikit-learn); otherwise does nothing. JAX dispatches asynchronously: block
+    on the results inside the block, or the solves run after it.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with sklearn
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 @jax.jit
 def _train(key, cfg):
     return _fit(*_draw(key, cfg), cfg)
@@ -564,8 +584,9 @@ def train(
     _check_krr_budget(cfg, 1, max_bytes, max_work)
     # x64 around the call, not only inside the jitted body: a caller's vmap
     # (e.g. sweep) batches the inner jaxpr at call time, and must do so in x64 mode.
-    with enable_x64(True):
-        fit = _train(key, _float64_leaves(cfg))
+    with enable_x64(True), _one_blas_thread():
+        # block inside: JAX dispatches asynchronously, the solve must run here
+        fit = jax.block_until_ready(_train(key, _float64_leaves(cfg)))
     return _as_numpy(fit)
 
 
@@ -628,8 +649,11 @@ def trials(
     _check_config(cfg)
     _check_krr_budget(cfg, num_seeds, max_bytes, max_work)
     keys = jax.random.split(key, num_seeds)
-    with enable_x64(True):
-        fits = _trials(keys, _float64_leaves(cfg), min(_SEED_BATCH, num_seeds))
+    with enable_x64(True), _one_blas_thread():
+        # block inside: JAX dispatches asynchronously, the solves must run here
+        fits = jax.block_until_ready(
+            _trials(keys, _float64_leaves(cfg), min(_SEED_BATCH, num_seeds))
+        )
     return _as_numpy(fits)
 
 
@@ -765,3 +789,141 @@ def simulate_learning_curve(
             + (ell, ell_sem, p.learnabilities)
         )
     return LearningCurve(*(np.array(col) for col in zip(*rows, strict=True)))
+
+
+# --------------------------------------------------------------------------------------
+# Live re-solves (the Chapter 1.2 explorer)
+# --------------------------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _features(keys, n, num_modes):
+    """The features and unit label noise that :func:`trials` draws from ``keys``:
+    ``phi`` ``(seeds, n, num_modes)`` and ``xi`` ``(seeds, n)``, float64 (the same
+    float32 draws as :func:`_draw`, cast)."""
+
+    def one(key):
+        k_x, k_noise = jax.random.split(key)
+        phi32 = jax.random.normal(k_x, (n, num_modes), jnp.float32)
+        xi32 = jax.random.normal(k_noise, (n,), jnp.float32)
+        return phi32.astype(jnp.float64), xi32.astype(jnp.float64)
+
+    return jax.vmap(one)(keys)
+
+
+@jax.jit
+def _grams(phi, lam):
+    """Each trial's Gram matrix ``phi diag(lam) phi^T``, ``(seeds, n, n)``."""
+    return jnp.einsum("snm,m,skm->snk", phi, lam, phi)
+
+
+@jax.jit
+def _cholesky(gram, ridge):
+    """Cholesky factors of ``gram + ridge I`` (as :func:`_fit`'s solve)."""
+    eye = jnp.eye(gram.shape[-1], dtype=gram.dtype)
+    return jax.vmap(lambda g: jax.scipy.linalg.cho_factor(g + ridge * eye)[0])(gram)
+
+
+@jax.jit
+def _resolve(phi, xi, chol, lam, v, noise):
+    """KRR fits of every trial from its Cholesky factor: ``a = (K + ridge I)^-1 y``
+    with ``y = phi v + noise xi``; returns ``(test_mse (seeds,), coeffs (seeds,
+    num_modes))`` as :func:`_fit`."""
+    y = phi @ v + noise * xi
+    a = jax.vmap(lambda c, b: jax.scipy.linalg.cho_solve((c, False), b))(chol, y)
+    coeffs = lam * jnp.einsum("snm,sn->sm", phi, a)
+    test_mse = jnp.sum((coeffs - v) ** 2, axis=-1) + noise**2
+    return test_mse, coeffs
+
+
+class _LiveLearningCurve:
+    """:func:`simulate_learning_curve` for one key, sizes and seeds, re-solved
+    only as far as a move of a dynamic field needs (the Chapter 1.2 explorer).
+
+    The features of every trial depend on the key and ``n`` alone, so they are
+    drawn once per ``n``; the Gram matrices depend on ``alpha`` too and are kept
+    per ``alpha``; their Cholesky factors (of ``K + ridge I``) are kept per
+    ``(alpha, ridge)``. A move of ``noise`` or ``r`` then costs two triangular
+    solves and two matrix-vector products per trial, a move of ``ridge`` one
+    Cholesky factorisation per trial, and only a move of ``alpha`` new Gram
+    matrices. (One eigendecomposition per Gram matrix would make ridge moves
+    free, but measured here it costs 5-8x a Cholesky factorisation, and alpha
+    moves set the worst case.) Same draws as :func:`trials` (same keys) and
+    the same solve, so ``curve(cfg)`` equals ``simulate_learning_curve(key,
+    cfg, ns, num_seeds)`` up to float64 rounding (tested). LAPACK runs on one
+    BLAS thread (:func:`_one_blas_thread`).
+
+    Args:
+        key: PRNG key (the same key is used at every ``n``, as
+            :func:`simulate_learning_curve`).
+        num_modes: number of kernel modes (static).
+        ns: sample sizes, ints with ``1 <= n < num_modes``.
+        num_seeds: trials per size, int >= 2.
+        max_cached: the most ``alpha`` values (Gram matrices) and ``(alpha,
+            ridge)`` pairs (Cholesky factors) kept.
+    """
+
+    def __init__(self, key, num_modes, ns, num_seeds, max_cached=8):
+        check_key(key)
+        check_int("num_seeds", num_seeds, minimum=2)
+        check_int("max_cached", max_cached, minimum=1)
+        base = Config(n=1, num_modes=num_modes)  # validates num_modes
+        configs = [base.replace(n=n) for n in ns]  # validates each n
+        for c in configs:  # memory of the features, Gram matrices and factors
+            _check_krr_budget(c, num_seeds, None, math.inf)
+        self.ns = tuple(int(n) for n in ns)
+        self.num_modes = int(num_modes)
+        self.num_seeds = int(num_seeds)
+        self._keys = jax.random.split(key, num_seeds)
+        self._features = {}
+        self._grams = functools.lru_cache(maxsize=max_cached)(self._grams_of)
+        self._factors = functools.lru_cache(maxsize=max_cached)(self._factors_of)
+
+    def _features_of(self, n):
+        if n not in self._features:
+            with enable_x64(True):
+                self._features[n] = _features(self._keys, n, self.num_modes)
+        return self._features[n]
+
+    def _grams_of(self, alpha):
+        lam, _ = spectrum(Config(n=1, num_modes=self.num_modes, alpha=alpha))
+        with enable_x64(True):
+            return [_grams(self._features_of(n)[0], lam) for n in self.ns]
+
+    def _factors_of(self, alpha, ridge):
+        with enable_x64(True), _one_blas_thread():
+            # block inside: JAX dispatches asynchronously
+            return jax.block_until_ready(
+                [_cholesky(g, ridge) for g in self._grams(alpha)]
+            )
+
+    def curve(self, cfg: Config) -> LearningCurve:
+        """The :class:`LearningCurve` of ``cfg`` (its ``n`` is ignored; its
+        ``num_modes`` must match)."""
+        _check_config(cfg)
+        if cfg.num_modes != self.num_modes:
+            raise ValueError(
+                f"cfg.num_modes must be {self.num_modes}, got {cfg.num_modes}"
+            )
+        lam, v = spectrum(cfg)
+        factors = self._factors(float(cfg.alpha), float(cfg.ridge))
+        noise = float(cfg.noise)
+        with enable_x64(True), _one_blas_thread():
+            fits = jax.block_until_ready(
+                [
+                    _resolve(*self._features_of(n), chol, lam, v, noise)
+                    for n, chol in zip(self.ns, factors, strict=True)
+                ]
+            )
+        rows = []
+        for n, (test_mse, coeffs) in zip(self.ns, fits, strict=True):
+            c = cfg.replace(n=n)
+            e = np.asarray(test_mse)
+            ratio = np.asarray(coeffs) / v
+            p = predict(c)
+            rows.append(
+                (n, e.mean(), e.std(ddof=1) / np.sqrt(e.size), p.test_mse)
+                + (ratio.mean(0), ratio.std(0, ddof=1) / np.sqrt(e.size))
+                + (p.learnabilities,)
+            )
+        return LearningCurve(*(np.array(col) for col in zip(*rows, strict=True)))

@@ -319,3 +319,64 @@ def test_invalid_theory_and_simulation_inputs_raise():
         el.trials(jax.random.key(0), cfg, 0)
     with pytest.raises(ValueError, match="cannot sweep 'n': it is a static field"):
         sweep(el.train, jax.random.key(0), cfg, n=[8, 16])
+
+
+def test_live_learning_curve_equals_simulate_learning_curve_after_any_move():
+    # the explorer's cached re-solve (features per n, Gram matrices per alpha,
+    # Cholesky factors per (alpha, ridge)) must give simulate_learning_curve's
+    # numbers at every knob setting, whatever moved last and in either order.
+    # Same draws and the same Cholesky solve: equal up to float64 rounding; 1e-9
+    # relative (2e-10 absolute for learnabilities, which are ~0 in the tail) covers
+    # the batched vs per-seed order of the sums (measured <= 5e-8 relative on
+    # learnabilities of ~1e-6, 1e-12 on the test MSE)
+    key, ns = jax.random.key(3), (4, 16, 32)
+    live = el._LiveLearningCurve(key, 128, ns, 4)
+    base = el.Config(num_modes=128, alpha=2.0, r=2.0, ridge=1e-3, noise=0.1)
+    moves = [
+        {},
+        {"ridge": 0.5},  # new factors, same Gram matrices
+        {"noise": 0.7},  # same factors
+        {"r": 4.0},
+        {"alpha": 3.0},  # new Gram matrices
+        {"alpha": 2.0},  # back to cached ones
+    ]
+    cfg = base
+    for move in moves:
+        cfg = cfg.replace(**move)
+        got = live.curve(cfg)
+        ref = el.simulate_learning_curve(key, cfg, ns, num_seeds=4)
+        for field in ("n", "test_mse", "sem", "theory", "learnability_theory"):
+            np.testing.assert_allclose(
+                getattr(got, field), getattr(ref, field), rtol=1e-9, err_msg=field
+            )
+        for field in ("learnability", "learnability_sem"):
+            np.testing.assert_allclose(
+                getattr(got, field),
+                getattr(ref, field),
+                rtol=1e-9,
+                atol=2e-10,
+                err_msg=field,
+            )
+    with pytest.raises(ValueError, match="cfg.num_modes must be 128"):
+        live.curve(el.Config(n=8, num_modes=64))
+    with pytest.raises(ValueError, match="num_seeds must be >= 2"):
+        el._LiveLearningCurve(key, 128, ns, 1)
+
+
+def test_solves_run_on_one_blas_thread_and_restore_the_setting():
+    # LAPACK's spinning BLAS threads made the explorer 10x slower under load: the
+    # solves run with one thread, and the caller's setting comes back afterwards
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {
+            i["filepath"]: i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i["user_api"] == "blas"
+        }
+
+    before = blas_threads()
+    with el._one_blas_thread():
+        inside = blas_threads()
+    assert inside and set(inside.values()) == {1}
+    assert blas_threads() == before

@@ -32,13 +32,17 @@ def eigenlearning_explorer(key: jax.Array) -> Explorer:
         arXiv:2110.03922.
     """
     check_key(key)
+    # simulate_learning_curve(key, cfg, _NS, _NUM_SEEDS) for every knob setting,
+    # keeping the features per n, the Gram matrices per alpha and their Cholesky
+    # factors per (alpha, ridge): a move re-solves only what it changes
+    live = el._LiveLearningCurve(key, _NUM_MODES, _NS, _NUM_SEEDS)
 
     @functools.lru_cache(maxsize=64)
     def curve(ridge, noise, alpha, r):
         cfg = el.Config(
             num_modes=_NUM_MODES, alpha=alpha, r=r, ridge=ridge, noise=noise
         )
-        return cfg, el.simulate_learning_curve(key, cfg, _NS, num_seeds=_NUM_SEEDS)
+        return cfg, live.curve(cfg)
 
     def panel(n, ridge, noise, alpha, r):
         cfg, lc = curve(ridge, noise, alpha, r)
