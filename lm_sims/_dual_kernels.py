@@ -268,9 +268,12 @@ def _relu_layer(k, gap, q1, q2, sigma_w2, sigma_b2, need_dot):
     return k_next, gap_next, e_dot, q1_next, q2_next
 
 
-# Rows of the Gram matrix per block: keeps a block's intermediates (~2 MB each) in
-# cache through all layers instead of streaming n1 x n2 arrays through memory per op.
-_BLOCK_ELEMENTS = 2**18
+#: Side of the square tiles the Gram matrix is computed in. A tile's intermediates
+#: (2 MB each at 512 x 512) stay in cache through all layers instead of streaming
+#: n1 x n2 arrays through memory once per operation, and XLA splits each tile's
+#: elementwise work across the cores. When x2 is x1 only the tiles on and above the
+#: diagonal are computed (the Gram matrix is symmetric): half the recursion's work.
+_TILE = 512
 
 #: Layers unrolled per iteration of the loop over depth. 1 measured fastest (4,096
 #: inputs, depth 3: unrolling 3-4 layers made the ReLU NTK 1.6x slower) and compiles
@@ -329,33 +332,66 @@ def _gram_block(k, q1, q2, sigma_w2, sigma_b2, depth, activation, want, snap1):
     return {"nngp": k, "ntk": theta, "both": (k, theta)}[want]
 
 
-@functools.partial(jax.jit, static_argnames=("depth", "activation", "want", "same"))
-def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want, same):
-    """NNGP and/or NTK Gram matrices (want = "nngp", "ntk" or "both")."""
+@functools.partial(
+    jax.jit, static_argnames=("depth", "activation", "want", "same", "tile")
+)
+def _gram(x1, x2, sigma_w2, sigma_b2, *, depth, activation, want, same, tile=_TILE):
+    """NNGP and/or NTK Gram matrices (want = "nngp", "ntk" or "both").
+
+    Computed tile by tile (``tile`` x ``tile`` entries; the last tile of a row or
+    column is shifted back to end at the edge, so it overlaps its neighbour and
+    rewrites those entries with the same values) by a ``fori_loop`` that writes each
+    tile into the result in place: the only n1 x n2 arrays are the outputs. With
+    ``same`` (x2 is x1) only the tiles on and above the diagonal are computed, each
+    written together with its transpose (the off-diagonal tiles of the result are
+    exactly symmetric; a diagonal tile is as its matrix product rounds, to an ulp).
+    """
     (n1, d), n2 = x1.shape, x2.shape[0]
     q1 = sigma_w2 * jnp.sum(x1 * x1, axis=-1) / d + sigma_b2
     q2 = q1 if same else sigma_w2 * jnp.sum(x2 * x2, axis=-1) / d + sigma_b2
-    q2 = q2[None, :]
     # The layer-1 inner products (a matrix product) and lengths (sums of squares)
     # are summed in different orders: ~d ulp apart for equal inputs.
     snap1 = max(_SNAP, 2.0 * d * float(np.finfo(np.float64).eps))
-    block = max(1, min(n1, _BLOCK_ELEMENTS // max(n2, 1)))
-    num_blocks = -(-n1 // block)
-    pad = num_blocks * block - n1  # padding rows, dropped at the end
-    x1 = jnp.pad(x1, ((0, pad), (0, 0))).reshape(num_blocks, block, d)
-    q1 = jnp.pad(q1, (0, pad), constant_values=1.0).reshape(num_blocks, block, 1)
+    tr, tc = min(tile, n1), min(tile, n2)
 
-    def body(args):
-        xb, qb = args
-        k = sigma_w2 * (xb @ x2.T) / d + sigma_b2
-        return _gram_block(
-            k, qb, q2, sigma_w2, sigma_b2, depth, activation, want, snap1
+    def block(r, c):
+        """The outputs (a tuple) for rows r:r+tr and columns c:c+tc."""
+        xr = jax.lax.dynamic_slice_in_dim(x1, r, tr)
+        xc = jax.lax.dynamic_slice_in_dim(x2, c, tc)
+        qr = jax.lax.dynamic_slice_in_dim(q1, r, tr)[:, None]
+        qc = jax.lax.dynamic_slice_in_dim(q2, c, tc)[None, :]
+        k = sigma_w2 * (xr @ xc.T) / d + sigma_b2
+        out = _gram_block(k, qr, qc, sigma_w2, sigma_b2, depth, activation, want, snap1)
+        return out if want == "both" else (out,)
+
+    if tr == n1 and tc == n2:  # one tile
+        out = block(0, 0)
+        return out if want == "both" else out[0]
+    mr, mc = -(-n1 // tr), -(-n2 // tc)
+    if same:
+        rows, cols = np.triu_indices(mr)
+    else:
+        rows, cols = np.divmod(np.arange(mr * mc), mc)
+    rows, cols = jnp.asarray(rows, jnp.int32), jnp.asarray(cols, jnp.int32)
+
+    def body(t, outs):
+        r = jnp.minimum(rows[t] * tr, n1 - tr)
+        c = jnp.minimum(cols[t] * tc, n2 - tc)
+        vals = block(r, c)
+        if same:  # the mirror tile first, so a diagonal tile keeps its own values
+            outs = tuple(
+                jax.lax.dynamic_update_slice(o, v.T, (c, r))
+                for o, v in zip(outs, vals, strict=True)
+            )
+        return tuple(
+            jax.lax.dynamic_update_slice(o, v, (r, c))
+            for o, v in zip(outs, vals, strict=True)
         )
 
-    out = jax.lax.map(body, (x1, q1))
-    if pad:
-        return jax.tree_util.tree_map(lambda a: a.reshape(-1, n2)[:n1], out)
-    return jax.tree_util.tree_map(lambda a: a.reshape(n1, n2), out)
+    outputs = 2 if want == "both" else 1
+    init = tuple(jnp.zeros((n1, n2), x1.dtype) for _ in range(outputs))
+    out = jax.lax.fori_loop(0, rows.shape[0], body, init)
+    return out if want == "both" else out[0]
 
 
 def _check_inputs(x1, x2, names=("x1", "x2")):
@@ -384,9 +420,9 @@ def _check_budget(name, n1, n2, d, depth, outputs, max_bytes, max_work):
     """Raise before allocating a Gram matrix (or running a recursion) too large."""
     check_budget_arg("max_bytes", max_bytes)
     check_budget_arg("max_work", max_work)
-    # The result (lax.map's stacked blocks, and the slice dropping padded rows), the
-    # float64 inputs and the ~24 block-sized intermediates of one recursion step.
-    nbytes = 8.0 * (2.0 * outputs * n1 * n2 + (n1 + n2) * d + 24 * _BLOCK_ELEMENTS)
+    # The results (written in place tile by tile), the float64 inputs (and their
+    # device copies) and the ~32 tile-sized intermediates of one recursion step.
+    nbytes = 8.0 * (outputs * n1 * n2 + 2 * (n1 + n2) * (d + 1) + 32 * _TILE**2)
     size = f"{name} of {n1} x {n2} inputs (d={d}, depth={depth})"
     fix = "pass fewer inputs, or compute the Gram matrix in blocks of rows"
     check_bytes(size, nbytes, fix, max_bytes)

@@ -208,8 +208,9 @@ def test_kernels_are_safe_at_plus_minus_one(activation):
 
 
 def test_gram_blocks_and_rectangular_shapes():
-    # the blocked Gram computation must not depend on how rows are split
-    # (n1 = 1000 with n2 = 300 uses two blocks of 873 rows, the second padded)
+    # the tiled Gram computation must not depend on how rows are split
+    # (n1 = 1000 with n2 = 300 uses two tiles of 512 x 300, the second shifted back
+    # to overlap the first)
     rng = np.random.default_rng(4)
     x1, x2 = rng.normal(size=(1000, 3)), rng.normal(size=(300, 3))
     cfg = Config(depth=2, activation="erf", sigma_w2=1.5, sigma_b2=0.2)
@@ -220,6 +221,52 @@ def test_gram_blocks_and_rectangular_shapes():
     np.testing.assert_allclose(
         a[:7], kernels.ntk(x1[:7], x2, cfg), rtol=1e-12, atol=1e-14
     )
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_tiled_gram_matches_one_tile_and_is_symmetric(activation):
+    # Tiles of 16 (edge tiles shifted back to overlap; with x2 = x1 only the upper
+    # tiles, each written with its transpose) against one tile of the whole matrix.
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(70, 5))
+    x[9] = x[2]  # a repeated input: its off-diagonal entry is on the length map
+    args = dict(depth=3, activation=activation)
+    with jax.enable_x64(True):
+        xj, y = jnp.asarray(x), jnp.asarray(x.copy())
+        sw2, sb2 = jnp.float64(1.7), jnp.float64(0.1)
+        for want in ("nngp", "ntk", "both"):
+            one = _dual_kernels._gram(
+                xj, xj, sw2, sb2, **args, want=want, same=True, tile=70
+            )
+            for same, x2 in ((True, xj), (False, y)):
+                tiled = _dual_kernels._gram(
+                    xj, x2, sw2, sb2, **args, want=want, same=same, tile=16
+                )
+                for a, b in zip(
+                    jax.tree_util.tree_leaves(tiled),
+                    jax.tree_util.tree_leaves(one),
+                    strict=True,
+                ):
+                    a, b = np.asarray(a), np.asarray(b)
+                    if same:  # mirrored tiles; diagonal tiles round to an ulp
+                        np.testing.assert_allclose(a, a.T, rtol=2e-15, atol=1e-16)
+                    # 1e-13 relative (the bound for restructuring): a mirrored
+                    # tile is the transposed matrix product, a few ulp apart
+                    np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+def test_gram_memory_estimate_bounds_the_size():
+    # The estimate counts the outputs (written in place, tile by tile), the inputs and
+    # one tile's intermediates: 16,384 inputs fit the default 4 GiB for one kernel
+    # (2 GiB), not for both (4 GiB of outputs).
+    check = _dual_kernels._check_budget
+    check("ntk", 16384, 16384, 64, 3, 1, None, None)
+    with pytest.raises(ValueError, match="max_bytes"):
+        check("nngp_and_ntk", 16384, 16384, 64, 3, 2, None, None)
+    # an absurd size is refused before anything is allocated (a 320 GB result)
+    x = np.zeros((200_000, 1))
+    with pytest.raises(ValueError, match="max_bytes"):
+        kernels.ntk(x, None, Config(depth=1))
 
 
 def test_nngp_and_ntk_accept_mlp_like_configs():
