@@ -41,10 +41,11 @@ m.register_event_duration_secs_listener(lambda e, d, **k: events.append(e))
 m.register_event_listener(lambda e, **k: events.append(e))
 from jax._src import xla_bridge
 import lm_sims
+backends = sorted(xla_bridge._backends)  # before live_arrays(), which starts one
 print(json.dumps({
     "jax_events": events,
     "live_arrays": len(jax.live_arrays()),
-    "backends_started": sorted(xla_bridge._backends),
+    "backends_started": backends,
     "heavy_modules": sorted(
         m for m in ("scipy", "sklearn", "optax", "plotly", "ipywidgets",
                     "matplotlib", "IPython")
