@@ -20,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 # name -> code run after the imports; the timed part is the last statement
 CASES = {
@@ -78,10 +77,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    )
     print(f"load average at start: {os.getloadavg()[0]:.2f}")
     print()
-    print("| first call of | no cache (s) | cold cache (s) | warm cache (s) | second call (s) |")
+    print(
+        "| first call of | no cache (s) | cold cache (s) | warm cache (s) "
+        "| second call (s) |"
+    )
     print("|---|---|---|---|---|")
     for case in CASES:
         none, cold, warm, second = [], [], [], []

@@ -142,6 +142,9 @@ print(json.dumps(report))
 """
 
 
+# ~1 min per precision in a fresh 4-device process: the statistical tier (run once
+# per CI; the fast tier runs twice, once per precision)
+@pytest.mark.statistical
 @pytest.mark.parametrize("x64", ["0", "1"])
 def test_sharded_sweep_on_four_virtual_devices_equals_one_device(x64):
     env = dict(os.environ)
