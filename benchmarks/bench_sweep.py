@@ -23,33 +23,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+
+# the same timer and matmul peak as the training benchmark (this folder is on
+# sys.path when a script in it runs)
+from bench_training import best, matmul_peak
 
 from lm_sims import _sweep, deep_linear, mlp, sweep
 from lm_sims.diagnostics import count_compilations
 
 NUM_LRS = 32
-
-
-def best(fn, repeats):
-    jax.block_until_ready(fn())
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
-def matmul_peak(repeats):
-    n = 2048
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    f = jax.jit(lambda a: a @ a)
-    return 2 * n**3 / best(lambda: f(a), repeats) / 1e9
 
 
 def families():
