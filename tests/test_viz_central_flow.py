@@ -59,9 +59,17 @@ def test_toy_explorer_key_numbers():
 def test_network_explorer_key_numbers_and_colours():
     # the page's headline at the book's smoothing (10 steps): the prediction is
     # within the tested 2.5% of the smoothed GD loss (median over the window);
-    # the central flow's sharpness sits on 2/lr (5e-3 after its start-up: the
-    # restoring term, tested in test_central_flow); colour = trajectory in
-    # every row, and the prediction starts after the start-up (no spike at 0)
+    # colour = trajectory in every row, and the prediction starts after the
+    # start-up (no spike at 0). The central flow's sharpness sits on 2/lr after
+    # its start-up: to 1e-3 (the restoring term with Lanczos' warm-started
+    # eigenvalue, tested in test_central_flow) at >= 90% of the records, and
+    # within 1% at all. The rest are the rank-one flow's overtaking spikes (the
+    # page says so): a second, nearly degenerate eigenvalue that the flow does
+    # not hold rises past 2/lr for a step before the flow takes it over. How
+    # many and how high depends on where the chaotic GD run hands over to the
+    # flow, i.e. on the CPU's rounding: measured 4.8% of the records, at most
+    # +0.57%, on the machine of 2026-12-02 (0.4%, +0.3% on an earlier one), so
+    # a 0.5% bound on every record failed there; 90% and 1% leave 2x margin.
     for values, panel in grid(vcf.central_flow_explorer):
         by_id = {c.id: c for c in panel.curves}
         groups = {
@@ -80,7 +88,9 @@ def test_network_explorer_key_numbers_and_colours():
         assert len({by_id[next(iter(ids))].group for ids in groups.values()}) == 3
         assert by_id["gd loss"].thin and by_id["cf loss"].thin
         edge = by_id["edge"].y[0]
-        np.testing.assert_allclose(by_id["cf S"].y[vcf.SKIP :], edge, rtol=5e-3)
+        dev = np.abs(by_id["cf S"].y[vcf.SKIP :] / edge - 1.0)
+        assert np.mean(dev <= 1e-3) >= 0.9, np.mean(dev <= 1e-3)
+        assert dev.max() <= 1e-2, dev.max()
         pred = by_id["cf predicted"]
         assert pred.x[0] == by_id["gd smooth"].x[vcf.SKIP]
         if values["smoothing"] != 10.0:
