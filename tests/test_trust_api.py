@@ -78,9 +78,11 @@ def check_both_ends(factory):
     """Compute every live-only state with one knob at an end of its live range (as
     its control reports it, moved into range as the live explorer does) and check
     that the figure draws finite values; the static grid's own points are computed
-    by the chapters' viz tests."""
+    by the chapters' viz tests. Returns the computed panels, keyed by
+    ``tuple(sorted(state.items()))``."""
     ex = explorer(factory)
     grid = ex.grid()
+    panels = {}
     for state in (s for s in end_states(ex) if s not in grid):
         panel = ex.evaluate(**state)  # raises on any failure: the test fails
         drawn = 0
@@ -89,6 +91,8 @@ def check_both_ends(factory):
                 assert np.all(np.isfinite(a)), (state, item.id)
             drawn += int(_values(item)[-1].size > 0)
         assert drawn > 0, (state, "the figure draws nothing")
+        panels[tuple(sorted(state.items()))] = panel
+    return panels
 
 
 @pytest.mark.statistical
