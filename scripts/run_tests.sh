@@ -90,7 +90,7 @@ step "fast tier (float64)" env JAX_ENABLE_X64=1 .venv/bin/pytest \
   -m "not slow and not statistical and not envs" -n "$workers" --dist loadfile -q \
   "${x64_skip[@]}"
 step "statistical tier" .venv/bin/pytest -m "statistical and not slow and not envs" \
-  -n "$workers" --dist loadfile --durations=5
+  -n "$workers" --dist loadfile --durations=15
 
 # The oldest supported JAX (pyproject.toml's lower bound; how it was found is said
 # there). The venv is cached and rebuilt only when its pins or pyproject.toml change.
