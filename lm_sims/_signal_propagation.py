@@ -144,8 +144,10 @@ def correlation_map(
         {q_{l+1}},\\quad (u, v) \\sim N\\left(0, q \\begin{pmatrix} 1 & c \\\\ c & 1
         \\end{pmatrix}\\right)
 
-    with ``q_{l+1} = length_map(q)``. Its slope at c = 1 is :func:`chi`: c = 1 is
-    stable (ordered phase) if chi < 1 and unstable (chaotic phase) if chi > 1.
+    with ``q_{l+1} = length_map(q)``. At a finite, nonzero fixed point q* its
+    slope at c = 1 is :func:`chi`: c = 1 is stable (ordered phase) if chi < 1 and
+    unstable (chaotic phase) if chi > 1. (ReLU without bias: the map is the same
+    for every q, with slope 1 at c = 1 whatever chi; see :func:`chi`.)
 
     Args:
         c: correlations in [-1, 1], any shape.
@@ -185,13 +187,19 @@ def _correlation_map_checked(c, cfg, q):
 
 
 def chi(cfg: Any, q: float | None = None) -> float:
-    """Slope chi_1 of the correlation map at c = 1: order (< 1) vs chaos (> 1).
+    """The per-layer gain chi_1 of small perturbations: order (< 1) vs chaos (> 1).
 
     .. math:: \\chi_1 = \\sigma_w^2\\, \\mathbb E_{z\\sim N(0,1)}[\\phi'(\\sqrt{q}z)^2]
 
-    ReLU: ``sigma_w2 / 2`` for every q (critical at He init, sigma_w2 = 2); erf:
-    ``sigma_w2 (4/pi) / sqrt(1 + 4 q)``; linear: ``sigma_w2``. Gradients grow or
-    shrink by a factor chi_1 per layer in backpropagation.
+    The squared size of a small perturbation of the input, and of a gradient in
+    backpropagation, is multiplied by chi_1 at each layer. At a finite, nonzero
+    fixed point ``q = q*`` it is also the slope of :func:`correlation_map` at
+    c = 1 (Poole et al.). Otherwise it is not: for ReLU without bias, whose q* is 0
+    or infinite unless sigma_w2 = 2, the map of normalised correlations is the
+    same for every q and sigma_w2 and has slope 1 at c = 1, while chi_1 =
+    sigma_w2 / 2 (the lengths, not the correlations, grow or shrink). ReLU:
+    ``sigma_w2 / 2`` for every q (critical at He init, sigma_w2 = 2); erf:
+    ``sigma_w2 (4/pi) / sqrt(1 + 4 q)``; linear: ``sigma_w2``.
 
     Args:
         cfg: a kernel config.

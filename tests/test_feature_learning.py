@@ -55,9 +55,10 @@ def test_predicted_exponents_table():
 
 
 def test_sp_with_lr_falling_as_one_over_width_is_in_the_kernel_regime():
-    # SP at lr * 64 / n: the output moves by O(1) while the features freeze as
-    # n^-1/2, like NTK. Band +-0.15 (4 seeds: seed sd of the mean ~0.05; finite
-    # width corrections: measured -0.59 for the features, -0.11 for the output).
+    # SP at lr * 64 / n: the output moves by O(1) while the features freeze, the
+    # second hidden layer's as n^-1/2 (like NTK) and the first's as n^-3/2. Band
+    # +-0.15 (4 seeds: seed sd of the mean ~0.05; finite width corrections:
+    # measured -0.59 for the features, -0.11 for the output).
     changes = fl.one_step_changes(jax.random.key(0), "sp", 0.01, "lr × 64/n")
     fitted = _loglog_slope(fl.WIDTHS, changes)
     np.testing.assert_allclose(

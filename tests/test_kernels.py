@@ -331,6 +331,19 @@ def test_chi_is_slope_of_correlation_map_at_one(activation, sigma_w2, sigma_b2):
         assert kernels.chi(cfg) == pytest.approx(sigma_w2 / 2)
 
 
+@pytest.mark.parametrize("sigma_w2", [1.5, 2.0, 2.5])
+def test_relu_without_bias_map_has_slope_one_whatever_chi(sigma_w2):
+    # the chi docstring's exception: ReLU with sigma_b2 = 0 has q* = 0 or inf
+    # (except at sigma_w2 = 2); its map of normalised correlations has slope 1 at
+    # c = 1 for every sigma_w2 (ReLU's (1 - c)^(3/2) term: ~3e-4 at 1 - c = 1e-7),
+    # while chi = sigma_w2 / 2, the slope only at the critical sigma_w2 = 2
+    cfg = Config(depth=1, activation="relu", sigma_w2=sigma_w2, sigma_b2=0.0)
+    eps = 1e-7
+    slope = (1.0 - float(kernels.correlation_map(1.0 - eps, cfg))) / eps
+    assert slope == pytest.approx(1.0, rel=1e-3)
+    assert kernels.chi(cfg) == pytest.approx(sigma_w2 / 2)
+
+
 def test_order_to_chaos_transition_erf():
     # erf with sigma_b2 = 0: q* = 0 and chi = 4 sigma_w2 / pi up to sigma_w2 = pi/4,
     # chaos (chi > 1 at q* > 0) above
@@ -833,3 +846,24 @@ def test_public_names_are_documented_under_lm_sims_kernels():
         obj = getattr(kernels, name)
         if callable(obj):
             assert obj.__module__ == "lm_sims.kernels", name
+
+
+def test_circle_gram_without_bias_is_singular_exactly_for_even_p_from_6():
+    # 2.2's statement: the two-layer ReLU NTK without bias has no odd Fourier
+    # coefficient beyond 1, so the circulant Gram matrix of P evenly spaced points
+    # on the circle has a zero eigenvalue for every even P >= 6 (frequency 3 sums
+    # only odd frequencies) and none for odd P; with sigma_b2 = 0.1 (the page's
+    # networks) none at all. Relative to the largest eigenvalue: zero means
+    # rounding (< 1e-5 in float32), nonzero means > 1e-3 (measured >= 4e-3 up
+    # to P = 16 in float64)
+    for sigma_b2 in (0.0, 0.1):
+        cfg = Config(depth=1, sigma_w2=1.0, sigma_b2=sigma_b2)
+        for p in range(3, 17):
+            phi = 2 * np.pi * np.arange(p) / p
+            x = np.sqrt(2.0) * np.stack([np.cos(phi), np.sin(phi)], axis=1)
+            ev = np.linalg.eigvalsh(np.asarray(kernels.ntk(x, x, cfg), np.float64))
+            ratio = ev[0] / ev[-1]
+            if sigma_b2 == 0.0 and p % 2 == 0 and p >= 6:
+                assert abs(ratio) < 1e-5, (sigma_b2, p, ratio)
+            else:
+                assert ratio > 1e-3, (sigma_b2, p, ratio)
