@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -408,6 +409,93 @@ def test_page_in_browser(built_book, browser_context, doc):
         page.close()
     assert not left_file, f"requests left file://: {left_file}"
     assert not console, f"console errors: {console}"
+
+
+class _VisibleText(HTMLParser):
+    """The text a reader sees as prose: outside scripts, styles, code, and the
+    math elements Sphinx hands to MathJax (``class="math"``)."""
+
+    SKIP = {"script", "style", "pre", "code", "svg", "textarea"}
+    VOID = {"br", "img", "hr", "input", "meta", "link", "wbr", "source", "col"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[bool] = []  # per open element: is it skipped?
+        self.chunks: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        skipped = tag in self.SKIP or "math" in classes
+        self.stack.append(skipped or (bool(self.stack) and self.stack[-1]))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not (self.stack and self.stack[-1]):
+            self.chunks.append(data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", TOC_FILES)
+def test_no_raw_math_in_the_prose(built_book, doc):
+    """Every formula reaches MathJax: no literal ``$`` or ``\\(`` in the prose of a
+    built page (1.3's derivation once showed raw LaTeX: a source line starting
+    with ``+ `` inside inline math is read as a list item)."""
+    parser = _VisibleText()
+    parser.feed((built_book / "html" / f"{doc}.html").read_text(encoding="utf-8"))
+    text = " ".join(parser.chunks)
+    for mark in ("$", "\\(", "\\[", "\\begin{"):
+        at = text.find(mark)
+        assert at < 0, (
+            f"{doc}: raw math in the prose: ...{text[max(0, at - 80) : at + 80]}..."
+        )
+
+
+_LIST_START = re.compile(r"^\s*(?:[-+*]|\d+[.)])\s")
+
+
+def _inline_math_line_starts(source: str) -> list[str]:
+    """Lines of a MyST page that start like a list item inside an open inline
+    ``$...$`` (outside code cells, fenced blocks and ``$$`` display math)."""
+    bad, inside, fence = [], False, None
+    for line in source.splitlines():
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence):
+                fence = None
+            continue
+        if stripped.startswith(("```", "~~~")):
+            fence, inside = stripped[:3], False
+            continue
+        if stripped.startswith("$$"):
+            inside = False
+            continue
+        if not stripped:
+            inside = False  # a blank line ends the paragraph
+            continue
+        if inside and _LIST_START.match(line):
+            bad.append(line)
+        dollars = len(re.findall(r"(?<!\\)\$", line.replace("$$", "")))
+        inside ^= dollars % 2 == 1
+    return bad
+
+
+def test_the_list_start_detector_finds_the_case():
+    assert _inline_math_line_starts("has $a - b\n+ c = 0$. Fine.\n") == [
+        "+ c = 0$. Fine."
+    ]
+    assert _inline_math_line_starts("has $a - b$\n- item\n") == []
+
+
+@pytest.mark.parametrize("doc", SECTION_PAGES)
+def test_no_source_line_starts_a_list_inside_inline_math(doc):
+    # the source-level twin of test_no_raw_math_in_the_prose, in the fast tier
+    source = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+    assert _inline_math_line_starts(source) == [], doc
 
 
 # -- (d) the core stays free of plotting libraries ------------------------------------
