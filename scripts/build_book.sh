@@ -18,12 +18,12 @@ done
 # JAX's persistent compilation cache for the notebook kernels (the folder and the
 # settings of lm_sims.compilation_cache, which the tests and the chapters use too):
 # a rebuild loads compiled programs instead of compiling. LM_SIMS_JAX_CACHE_DIR
-# moves it; LM_SIMS_JAX_CACHE_DIR=off turns it off. repair() first: entries left by
-# an unbounded writer would make every bounded write fail.
+# moves it; LM_SIMS_JAX_CACHE_DIR=off turns it off. prune() first: the kernels get
+# JAX's settings from the environment only, and the folder's bound is ours.
 eval "$(.venv/bin/python -c '
 import shlex
 from lm_sims import compilation_cache as c
-c.repair()
+c.prune()
 for k, v in c.environment().items():
     print(f"export {k}={shlex.quote(v)}")
 ')"

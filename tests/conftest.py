@@ -6,13 +6,13 @@ program, the JAX/jaxlib version, the backend and the JAX flags (x64 included), s
 second run on the same machine loads it instead of compiling. The suite uses the
 cache readers get, :mod:`lm_sims.compilation_cache` (``~/.cache/lm_sims/``; set
 ``LM_SIMS_JAX_CACHE_DIR`` to move it, or to ``off`` to turn it off), with its
-settings: bounded, hence file-locked, so xdist workers and concurrent runs never
-read an entry that another is still writing. Every child process that shares the
-folder (the book build's kernels, the JupyterLab and Colab-like kernels) gets the
-same settings from :func:`jax_cache_env`: one unbounded writer leaves entries
-without access-time files, on which every later bounded write failed (issue 13's
-CI failure). pytest loads this file in every xdist worker before any test module,
-so the settings hold before the first compilation.
+settings: bounded by the module (pruned once per process), not by JAX, whose bound
+rescans the whole folder under a lock at every write. Every child process that
+shares the folder (the book build's kernels, the JupyterLab and Colab-like kernels)
+gets the same settings from :func:`jax_cache_env`: a process with other settings
+broke the folder for the others once (issue 13's CI failure). pytest loads this
+file in every xdist worker before any test module, so the settings hold before the
+first compilation.
 """
 
 import importlib.util
@@ -23,14 +23,14 @@ from browser_helpers import CHROMIUM, CHROMIUM_ARGS
 
 from lm_sims import compilation_cache
 
-# repairs the folder (entries left by unbounded writers), then configures JAX
+# bounds the folder (prune), then configures JAX
 _CACHE_DIR = compilation_cache.enable()
 
 
 def jax_cache_env() -> dict[str, str]:
     """Environment variables that give a child process (a notebook kernel of the
     book build, a JupyterLab kernel) this same persistent compilation cache, with
-    the same bound and lock. Empty when the cache is off."""
+    the same settings. Empty when the cache is off."""
     return compilation_cache.environment(_CACHE_DIR or "off")
 
 

@@ -218,12 +218,20 @@ def _session_cache():
     return jax.config.jax_compilation_cache_dir or "off"
 
 
-for _fn in ("cache_dir", "enable", "environment", "repair"):
+for _fn in ("cache_dir", "enable", "environment"):
     R(
         f"compilation_cache.{_fn}",
         lambda: dict(path=_session_cache()),
         kinds={"path": "path"},
     )
+R(
+    "compilation_cache.prune",
+    lambda: dict(path=_session_cache()),
+    kinds={"path": "path"},
+    # generated valid bounds (0, 1, ...) would empty the session's cache; its
+    # checks are tested in test_compilation_cache.py
+    skip={"max_bytes": "would prune the session's cache; see test_compilation_cache"},
+)
 
 
 # central_flow

@@ -136,8 +136,8 @@ def test_install_line_keeps_colab_packages(installed):
 
 def _execute(notebook: Path) -> tuple[Path, float, str]:
     env = {k: v for k, v in os.environ.items() if k != "LM_SIMS_STATIC"}
-    # the suite's persistent compilation cache, bounded and locked as in every
-    # process that shares it (the venv has filelock: an lm_sims dependency)
+    # the suite's persistent compilation cache, with the settings of every
+    # process that shares it (lm_sims.compilation_cache.environment)
     env.update(jax_cache_env())
     env.pop("JAX_ENABLE_X64", None)  # as on Colab
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"

@@ -1,12 +1,13 @@
-"""lm_sims.compilation_cache: one bounded, locked persistent compilation cache that
-every process sharing the folder uses the same way.
+"""lm_sims.compilation_cache: one persistent compilation cache that every process
+sharing the folder uses the same way, bounded by the module, not by JAX.
 
 Issue 13's CI failed because the Colab-like and JupyterLab kernels wrote into the
-suite's cache folder unbounded: their entries had no ``-atime`` file, and every later
-bounded write (the test workers') raised "Error writing persistent compilation cache
-entry", an error under ``filterwarnings = error``. These tests reproduce that in a
-fresh process with warnings as errors, show that :func:`enable` repairs it, and check
-that every child process of the suite gets the bounded settings.
+suite's cache folder unbounded while the test workers bounded it: the kernels'
+entries had no ``-atime`` file, and every later bounded write raised "Error writing
+persistent compilation cache entry". Then JAX's bound itself turned out to rescan
+the whole folder at every write (quadratic in a cold run). Now every process writes
+unbounded with the module's settings and :func:`prune` bounds the folder once per
+process. These tests run fresh processes with warnings as errors.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from lm_sims import compilation_cache
 folder = sys.argv[1]
 if sys.argv[2] == "enable":
     compilation_cache.enable(folder)
-elif sys.argv[2] == "plain":  # bounded, by JAX's own settings, without the repair
+elif sys.argv[2] == "plain":  # bounded by JAX itself (no process of ours does)
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_compilation_cache_max_size", 2**30)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
@@ -65,24 +66,22 @@ def _orphan(folder: Path) -> Path:
 
 
 def test_an_entry_without_access_time_breaks_bounded_writes(tmp_path):
-    """The failure itself (so the next test can fail): JAX's eviction scan reads
-    every entry's ``-atime`` file, and the missing one fails the write."""
+    """Why no process of the project lets JAX bound the folder: one entry written
+    without the bound (no ``-atime`` file) makes JAX's bounded writes fail."""
     _orphan(tmp_path)
     proc = _compile(tmp_path, "plain", 1.0)
     assert proc.returncode != 0
     assert "Error writing persistent compilation cache entry" in proc.stderr
 
 
-def test_enable_repairs_the_folder_and_writes_bounded_entries(tmp_path):
-    entry = _orphan(tmp_path)
+def test_enable_writes_entries_and_a_second_process_loads_them(tmp_path):
+    entry = _orphan(tmp_path)  # an entry without access time: no harm now
     proc = _compile(tmp_path, "enable", 2.0)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    atime = tmp_path / entry.name.replace("-cache", "-atime")
-    assert int.from_bytes(atime.read_bytes(), "little") == 0  # evicted first
+    assert entry.exists()
     written = [p for p in tmp_path.glob("*-cache") if p != entry]
     assert written, sorted(p.name for p in tmp_path.iterdir())
-    for p in written:  # bounded: each entry has its access time
-        assert p.with_name(p.name.replace("-cache", "-atime")).exists()
+    assert not list(tmp_path.glob("*-atime"))  # JAX does not bound it: no scan
 
     # a second process loads the program instead of compiling and writing it: the
     # same one entry of f, not rewritten. (Only f's: JAX's small helper programs,
@@ -97,21 +96,47 @@ def test_enable_repairs_the_folder_and_writes_bounded_entries(tmp_path):
     assert entries_of_f() == before
 
 
-def test_repair_removes_access_times_without_entries(tmp_path):
-    stale = tmp_path / "jit_gone-00-atime"
-    stale.write_bytes(b"\0" * 8)
-    assert compilation_cache.repair(tmp_path) == 1
-    assert not stale.exists()
-    assert compilation_cache.repair(tmp_path) == 0  # idempotent
-    assert compilation_cache.repair(tmp_path / "missing") == 0
+def _entry(folder: Path, name: str, size: int, written: int) -> Path:
+    path = folder / f"{name}-cache"
+    path.write_bytes(b"x" * size)
+    os.utime(path, (written, written))
+    return path
 
 
-def test_child_process_settings_are_bounded_like_the_parent(tmp_path):
+def test_prune_removes_the_oldest_entries_beyond_the_bound(tmp_path):
+    for i in range(10):  # 10 x 100 bytes, written at times 0..9
+        _entry(tmp_path, f"jit_{i}", 100, i)
+    (tmp_path / "jit_3-atime").write_bytes(b"\0" * 8)  # JAX's, for a pruned entry
+    (tmp_path / "jit_gone-atime").write_bytes(b"\0" * 8)  # for no entry at all
+    assert compilation_cache.prune(tmp_path, max_bytes=1000) == 1  # under: stale only
+    assert not (tmp_path / "jit_gone-atime").exists()
+    # over 800: the oldest go until <= 3/4 of it (600 bytes: 6 entries left)
+    assert compilation_cache.prune(tmp_path, max_bytes=800) == 4  # with jit_3-atime
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [f"jit_{i}-cache" for i in range(4, 10)], left
+    assert compilation_cache.prune(tmp_path, max_bytes=800) == 0  # idempotent
+    assert compilation_cache.prune(tmp_path / "missing") == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "match"),
+    [
+        (1.5, TypeError, "max_bytes must be an int"),
+        (True, TypeError, "max_bytes"),
+        (-1, ValueError, "max_bytes must be >= 0, got -1"),
+    ],
+)
+def test_prune_checks_its_bound(tmp_path, bad, error, match):
+    with pytest.raises(error, match=match):
+        compilation_cache.prune(tmp_path, max_bytes=bad)
+
+
+def test_child_process_settings_are_the_parents(tmp_path):
     """Every process of the suite that shares the folder (book build kernels,
-    JupyterLab and Colab-like kernels) gets a bound, hence the lock."""
+    JupyterLab and Colab-like kernels) gets the same settings: no JAX bound."""
     env = jax_cache_env()
     if env:
-        assert int(env["JAX_COMPILATION_CACHE_MAX_SIZE"]) > 0
+        assert env["JAX_COMPILATION_CACHE_MAX_SIZE"] == "-1"
         assert env["JAX_COMPILATION_CACHE_DIR"] == env[compilation_cache.ENV_VAR]
     child = compilation_cache.environment(tmp_path)
     args = [str(tmp_path), "env", "1.0"]
@@ -124,14 +149,13 @@ def test_child_process_settings_are_bounded_like_the_parent(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    entries = list(tmp_path.glob("*-cache"))
-    assert entries
-    assert all(p.with_name(p.name[:-5] + "atime").exists() for p in entries)
+    assert list(tmp_path.glob("*-cache"))
+    assert not list(tmp_path.glob("*-atime"))
 
 
-def test_no_child_process_is_given_an_unbounded_cache():
+def test_no_child_process_is_given_other_cache_settings():
     """The class of issue 13's failure: a JAX_COMPILATION_CACHE_DIR set by hand
-    somewhere, without the bound. Every place must use the module's settings."""
+    somewhere, with other settings. Every place must use the module's."""
     offenders = []
     for path in [
         *ROOT.glob("tests/*.py"),
