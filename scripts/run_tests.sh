@@ -76,9 +76,9 @@ step "fast tier" .venv/bin/pytest -m "not slow and not statistical and not envs"
 # example and every test of lm_sims' simulations and theory. Left out, as the same
 # in both precisions or not about lm_sims' numbers: the figure tests (the
 # explorers, tests/test_viz_*.py and test_explorer.py, which plot what the tested
-# core computes; half the tier's compilation, ~8 of ~18 cold minutes), the text of
-# the pages and the API page, and the checks of the environment. They pass in
-# float64 too: LM_X64_ALL=1 runs the whole fast tier in float64.
+# core computes and recompile all of it in float64), the text of the pages and the
+# API page, and the checks of the environment. They pass in float64 too:
+# LM_X64_ALL=1 runs the whole fast tier in float64.
 x64_skip=()
 if [ "${LM_X64_ALL:-0}" != 1 ]; then
   x64_skip=(--ignore-glob='tests/test_viz_*.py' --ignore=tests/test_explorer.py
