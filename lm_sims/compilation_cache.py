@@ -73,7 +73,7 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path | None:
         path: a folder, or ``None`` for the environment variable or the default.
 
     Returns:
-        The folder as an absolute :class:`~pathlib.Path` (not created here), or
+        The folder as an absolute ``pathlib.Path`` (not created here), or
         ``None`` when the cache is turned off (``path`` or the environment variable
         is ``"off"``, ``"0"`` or empty).
 

@@ -325,3 +325,45 @@ def test_the_rst_check_can_fail():
         "Prints it.\n\nThe prose names it as `` `name` ``."
     )
     assert not _rst_warnings("Prints it.\n\nThe prose names it as ``name``.")
+
+
+# Modules outside lm_sims that the book's Sphinx cannot resolve: the build is
+# offline, without intersphinx, and nitpicky (-n -W), so a role pointing into one of
+# them fails the whole build (compilation_cache.cache_dir's :class:`~pathlib.Path`
+# did, in the slow tier only)
+_EXTERNAL = {
+    "pathlib",
+    "os",
+    "sys",
+    "typing",
+    "collections",
+    "functools",
+    "math",
+    "numpy",
+    "np",
+    "jax",
+    "jnp",
+    "optax",
+    "scipy",
+    "plotly",
+    "ipywidgets",
+}
+_ROLE = re.compile(r":(?:class|func|meth|mod|data|exc|attr|obj):`[~!]?([\w.]+)`")
+
+
+def _external_roles(doc: str) -> list[str]:
+    return [t for t in _ROLE.findall(doc) if t.split(".", 1)[0] in _EXTERNAL]
+
+
+def test_no_docstring_role_points_outside_lm_sims():
+    bad = []
+    for name in sorted(_public_modules(lm_sims) | _public_modules(lm_sims.viz)):
+        module = importlib.import_module(name)
+        for obj, doc in _docstrings(module):
+            bad += [f"{name}.{obj}: {t}" for t in _external_roles(doc)]
+    assert not bad, bad
+
+
+def test_the_external_role_check_can_fail():
+    doc = "Returns: a :class:`~pathlib.Path`, not :class:`Knob`, :func:`lm_sims.sweep`."
+    assert _external_roles(doc) == ["pathlib.Path"]
