@@ -415,7 +415,9 @@ class _VisibleText(HTMLParser):
     """The text a reader sees as prose: outside scripts, styles, code, and the
     math elements Sphinx hands to MathJax (``class="math"``)."""
 
-    SKIP = {"script", "style", "pre", "code", "svg", "textarea"}
+    # <head> too: its <title> is the browser tab's text (4.1's reads "\\(\\mu\\)P":
+    # Sphinx puts a heading's math there as source; not prose on the page)
+    SKIP = {"head", "script", "style", "pre", "code", "svg", "textarea"}
     VOID = {"br", "img", "hr", "input", "meta", "link", "wbr", "source", "col"}
 
     def __init__(self):
