@@ -150,7 +150,7 @@ def prune(
         max_bytes: the bound in bytes (int >= 0).
 
     Returns:
-        The number of files removed.
+        The number of entries and of ``-atime`` files without an entry removed.
 
     Raises:
         TypeError: ``path`` is not a string, a path or ``None``; ``max_bytes`` is
