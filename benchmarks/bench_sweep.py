@@ -7,9 +7,10 @@ Three model families of the book, 32 learning rates each (one seed), float32:
   200 full-batch GD steps, records every 20).
 
 For each: the loop (``jax.jit(train)`` called once per rate, the reference), the
-sweep (one program, ``jax.vmap`` over the rates); the XLA compilations of the
-sweep's first call and of a second call with other rates
-(``lm_sims.diagnostics.count_compilations``); the loop's throughput in
+sweep with ``strategy="auto"`` (and the strategy it chose), and each explicit
+strategy (``vmap``, ``map`` one run at a time, ``map`` in chunks of 4, ``loop``);
+the XLA compilations of the sweep's first call and of a second call with other
+rates (``lm_sims.diagnostics.count_compilations``); the loop's throughput in
 GFLOP/s (6 x parameters x P per step) against this machine's float32 matmul peak
 (a 2,048^3 product, measured in the same run). Times are the best of ``--repeats``
 warm calls. Prints one table with the machine and the load average.
@@ -74,11 +75,12 @@ def main():
         f"{' '.join(load0)} at start"
     )
     header = (
-        "| model | loop (s) | loop GFLOP/s (% peak) | sweep (s) | speedup | "
+        "| model | loop (s) | loop GFLOP/s (% peak) | sweep auto (s) | chose | "
+        "speedup | vmap | map | map, chunks of 4 | loop strategy | "
         "compiles: first / second call |"
     )
     print(header)
-    print("|---" * 6 + "|")
+    print("|---" * 11 + "|")
     for name, run, cfg, lrs, flops in families():
         jitted = jax.jit(run)
 
@@ -87,21 +89,40 @@ def main():
 
         t_loop = best(loop, args.repeats)
         _sweep._compiled.clear()
+        _sweep._decisions.clear()
         with count_compilations() as counter:
             jax.block_until_ready(sweep(run, key, cfg, lr=lrs))
         first = counter.count  # read now: the counter keeps counting after
         with count_compilations() as counter:
             jax.block_until_ready(sweep(run, key, cfg, lr=lrs * 1.1))
         second = counter.count
-        t_sweep = best(
+        chose = next(v[0] for v in _sweep._decisions.values())
+        t_auto = best(
             lambda run=run, cfg=cfg, lrs=lrs: sweep(run, key, cfg, lr=lrs),
             args.repeats,
         )
+        times = {}
+        for label, strategy, chunk in (
+            ("vmap", "vmap", None),
+            ("map", "map", None),
+            ("map4", "map", 4),
+            ("loop", "loop", None),
+        ):
+            times[label] = best(
+                lambda s=strategy, c=chunk, run=run, cfg=cfg, lrs=lrs: sweep(
+                    run, key, cfg, strategy=s, chunk_size=c, lr=lrs
+                ),
+                args.repeats,
+            )
         gflops = NUM_LRS * flops / t_loop / 1e9
         rate = f"{gflops:.1f} ({100 * gflops / peak:.0f}%)" if flops else "-"
+        cells = " | ".join(
+            f"{times[k]:.2f} ({t_loop / times[k]:.2f}x)"
+            for k in ("vmap", "map", "map4", "loop")
+        )
         print(
-            f"| {name} | {t_loop:.2f} | {rate} | {t_sweep:.2f} | "
-            f"{t_loop / t_sweep:.2f}x | {first} / {second} |",
+            f"| {name} | {t_loop:.2f} | {rate} | {t_auto:.2f} | {chose} | "
+            f"{t_loop / t_auto:.2f}x | {cells} | {first} / {second} |",
             flush=True,
         )
     load1 = open("/proc/loadavg").read().split()[:3]

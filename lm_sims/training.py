@@ -382,6 +382,7 @@ def run(
     observe: Callable[[Any], Any] | None = None,
     loss_scale: Any = 1.0,
     max_work: float | None = None,
+    has_aux: bool = False,
 ) -> RunResult:
     r"""Train ``params`` on ``loss_fn`` for ``steps`` steps in one ``lax.scan``.
 
@@ -392,8 +393,11 @@ def run(
     .. math:: \theta_{k+1} = \theta_k - \eta\, \nabla \mathcal{L}(\theta_k).
 
     At steps 0, ``record_every``, ..., ``steps`` it records the full-data loss and
-    ``observe(params)``. The first step whose loss (the minibatch's at a step, the
-    full data's at a record) is non-finite or exceeds
+    ``observe(params)``. With ``has_aux`` and full-batch steps a record costs no
+    forward pass of its own: its loss and the outputs ``observe`` reads come from
+    the forward pass of the step taken at the same parameters; otherwise it costs
+    one full-data forward pass. The first step whose loss (the minibatch's at
+    a step, the full data's at a record) is non-finite or exceeds
     ``DIVERGENCE_FACTOR * (|loss_0| + loss_scale)`` (:func:`divergence_limit`: a
     thousand times its start; ``ADAM_DIVERGENCE_FACTOR`` = 1e8 for Adam, whose
     recovering spikes are larger), or whose update makes a parameter non-finite, is
@@ -429,6 +433,10 @@ def run(
             (``steps * (6 * parameters * samples + STEP_OVERHEAD)``); default
             ``lm_sims._config.MAX_WORK`` (1e13, about ten minutes on a laptop);
             ``math.inf`` for no limit.
+        has_aux: if True, ``loss_fn`` returns ``(loss, aux)`` (``aux`` any pytree,
+            e.g. the network's outputs on the batch) and ``observe`` is called as
+            ``observe(params, aux)`` with the ``aux`` of the full data at the
+            record's parameters, so a record reuses the step's forward pass.
 
     Returns:
         :class:`RunResult` with ``steps // record_every + 1`` records.
@@ -475,6 +483,8 @@ def run(
         )
     check_record_every(steps, record_every)
     check_budget_arg("max_work", max_work)
+    if not isinstance(has_aux, bool):
+        raise TypeError(f"has_aux must be True or False, got has_aux={has_aux!r}")
     if is_concrete(loss_scale):
         check_real("loss_scale", loss_scale, positive=True)
     _check_params(params)
@@ -510,23 +520,33 @@ def run(
         max_work,
     )
 
-    def full_loss(p):
-        return loss_fn(p) if data is None else loss_fn(p, data)
+    def full_loss_aux(p):
+        out = loss_fn(p) if data is None else loss_fn(p, data)
+        return out if has_aux else (out, None)
 
     def batch_loss(p, i):
         if batch_size is None:
-            return full_loss(p)
+            return full_loss_aux(p)
         num = _num_samples(data)
         k = jax.random.fold_in(key, i)  # a fresh batch at every step
         idx = jax.random.choice(k, num, (batch_size,), replace=False)
         batch = jax.tree_util.tree_map(lambda x: x[idx], data)
-        return loss_fn(p, batch)
+        out = loss_fn(p, batch)
+        return out if has_aux else (out, None)
 
-    def observe_fn(p):
-        return None if observe is None else _as_record(observe(p))
+    def observe_fn(p, aux):
+        if observe is None:
+            return None
+        return _as_record(observe(p, aux) if has_aux else observe(p))
 
     num_records = steps // record_every + 1
-    shapes = jax.eval_shape(observe_fn, params)
+    loss0, aux0 = full_loss_aux(params)
+    if jnp.shape(loss0) != ():
+        raise TypeError(
+            f"loss_fn must return a scalar, got shape {jnp.shape(loss0)} (reduce "
+            "it, e.g. with jnp.mean)"
+        )
+    shapes = jax.eval_shape(observe_fn, params, aux0)
     per_record = sum(
         float(np.prod(x.shape)) * x.dtype.itemsize
         for x in jax.tree_util.tree_leaves(shapes)
@@ -537,22 +557,19 @@ def run(
         "record less often (a larger record_every) or observe less",
     )
     tx = make_optimizer(optimizer, lr, params)
-    value_and_grad = jax.value_and_grad(batch_loss)
-    loss0 = full_loss(params)
-    if jnp.shape(loss0) != ():
-        raise TypeError(
-            f"loss_fn must return a scalar, got shape {jnp.shape(loss0)} (reduce "
-            "it, e.g. with jnp.mean)"
-        )
+    value_and_grad = jax.value_and_grad(batch_loss, has_aux=True)
     factor = ADAM_DIVERGENCE_FACTOR if optimizer.name == "adam" else DIVERGENCE_FACTOR
     limit = _divergence_limit(loss0, loss_scale, factor)
 
     def blown(loss):
         return (~jnp.isfinite(loss)) | (loss > limit)
 
-    def step(carry, _):
+    def step(carry, _, loss_grads=None):
         p, state, diverged_step, i = carry
-        loss, grads = value_and_grad(p, i)
+        if loss_grads is None:
+            (loss, _aux), grads = value_and_grad(p, i)
+        else:
+            loss, grads = loss_grads
         updates, new_state = tx.update(grads, state, p)
         new = optax.apply_updates(p, updates)
         bad = blown(loss) | (~_all_finite(new))
@@ -564,18 +581,32 @@ def run(
         )
         return (p, state, diverged_step, i + 1), None
 
-    def record(carry):
+    def record(carry, loss_aux=None):
         # the full-data loss at a record also counts (minibatch steps see a batch)
         p, state, diverged_step, i = carry
-        rec = (full_loss(p), observe_fn(p))
+        loss, aux = full_loss_aux(p) if loss_aux is None else loss_aux
+        rec = (loss, observe_fn(p, aux))
         newly = blown(rec[0]) & (diverged_step < 0)
         diverged_step = jnp.where(newly, i, diverged_step)
         return (p, state, diverged_step, i), _mask(rec, diverged_step >= 0)
 
     def block(carry, _):
-        carry, rec = record(carry)
+        if batch_size is None and has_aux:
+            # full batch: the record and the step share one forward pass (the
+            # step's loss at these parameters is the record's full-data loss;
+            # only with has_aux, so that the other loops keep their numbers bit
+            # for bit: the fused loss can differ from a separate forward pass in
+            # the last bit)
+            (loss, aux), grads = value_and_grad(carry[0], carry[3])
+            carry, rec = record(carry, (loss, aux))
+            carry, _ = step(carry, None, (loss, grads))
+            rest = record_every - 1
+        else:
+            carry, rec = record(carry)
+            rest = record_every
         # the step counter is in the carry: no (steps,) index array is allocated
-        carry, _ = jax.lax.scan(step, carry, None, length=record_every)
+        if rest:
+            carry, _ = jax.lax.scan(step, carry, None, length=rest)
         return carry, rec
 
     carry = (
