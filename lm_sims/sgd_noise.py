@@ -113,6 +113,7 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
@@ -1031,7 +1032,10 @@ def critical_batch(
 # --- simulation -------------------------------------------------------------------
 
 
-def _train(key, cfg):
+def _train(key, cfg, every):
+    """``cfg.steps`` is the number of records after the first (``record_every`` 1 in
+    ``cfg``, static); ``every``, traced, is the steps between records: one program
+    serves every run length with the same record count."""
     dtype = jnp.result_type(float)
     k = jnp.arange(1, cfg.dim + 1, dtype=dtype) ** -jnp.asarray(cfg.alpha, dtype)
     h = k / jnp.sum(k)
@@ -1070,8 +1074,9 @@ def _train(key, cfg):
             return (e, dead), None
 
         def record(carry, j):
-            carry, _ = jax.lax.scan(
-                step, carry, j * cfg.record_every + jnp.arange(cfg.record_every)
+            start = j * every
+            carry = jax.lax.fori_loop(
+                0, every, lambda t, c: step(c, start + t)[0], carry
             )
             e, dead = carry
             r, s = stats(e)
@@ -1079,8 +1084,7 @@ def _train(key, cfg):
             return carry, (r + nan, s + nan)
 
         r_first, s_first = stats(e0)
-        n_rec = cfg.steps // cfg.record_every
-        idx = jnp.arange(n_rec)
+        idx = jnp.arange(cfg.steps, dtype=every.dtype)
         dead0 = jnp.asarray(-1, idx.dtype)
         (_, dead), (rs, ss) = jax.lax.scan(record, (e0, dead0), idx)
         rs = jnp.concatenate([r_first[None], rs])
@@ -1093,7 +1097,7 @@ def _train(key, cfg):
     any_dead = dead >= 0
     first = jnp.where(any_dead, dead, jnp.iinfo(dead.dtype).max).min()
     diverged_step = jnp.where(any_dead.any(), first, -1)
-    step_idx = jnp.arange(risk.shape[0]) * cfg.record_every
+    step_idx = jnp.arange(risk.shape[0], dtype=every.dtype) * every
     return Trajectory(
         step=step_idx,
         t=lr * step_idx.astype(dtype),
@@ -1108,6 +1112,14 @@ def _train(key, cfg):
 _train_jit = jax.jit(_train)
 
 
+def _run_program(key, cfg):
+    """``_train_jit`` with the run length traced: compiles once per
+    (dim, batch_size, records, num_runs), whatever ``steps``."""
+    every = cfg.record_every
+    shape_cfg = dataclasses.replace(cfg, steps=cfg.steps // every, record_every=1)
+    return _train_jit(key, shape_cfg, jnp.asarray(every, jnp.result_type(int)))
+
+
 def train(key: jax.Array, cfg: Config) -> Trajectory:
     r"""Simulate ``num_runs`` independent runs of online minibatch SGD.
 
@@ -1116,9 +1128,11 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
     and labels :math:`y = x^\top w_* + \sigma\xi` at every step, from
     :math:`w_0 = 0`. vmap over runs, ``lax.scan`` over steps (recording every
     ``record_every``); jitted, with ``lr``, ``noise`` and ``alpha`` traced (a
-    sweep over them does not recompile). A run whose risk exceeds ``BLOWUP * (1
-    + R_0)`` is frozen and its later records are NaN; ``diverged_step`` is the
-    first such step over all runs.
+    sweep over them does not recompile), and the run length too: one program per
+    (``dim``, ``batch_size``, ``steps // record_every``, ``num_runs``), so runs of
+    any length with the same number of records share it. A run whose risk
+    exceeds ``BLOWUP * (1 + R_0)`` is frozen and its later records are NaN;
+    ``diverged_step`` is the first such step over all runs.
 
     Args:
         key: PRNG key (split into teacher and data keys).
@@ -1146,7 +1160,7 @@ def train(key: jax.Array, cfg: Config) -> Trajectory:
     check_key(key)
     _check_cfg(cfg)
     _check_memory(cfg)
-    return _train_jit(key, cfg)
+    return _run_program(key, cfg)
 
 
 def simulated_steps_to_target(traj: Trajectory, target: float) -> float:

@@ -297,6 +297,31 @@ def test_lr_noise_alpha_are_traced_one_compilation():
     assert count.count == 0
 
 
+def test_run_length_is_traced_at_a_fixed_record_count():
+    """One program per record count: runs of 40 to 400 steps with 20 records
+    compile nothing after the first, and each takes exactly its own steps: every
+    record of the record_every=2 run equals the every-other record of the
+    record_every=1 run (the data stream is keyed by the step index), and a run
+    that diverges is flagged at the same step either way."""
+    from lm_sims.diagnostics import count_compilations
+
+    cfg = CFG.replace(steps=40, record_every=2, num_runs=4)
+    sn.train(KEY, cfg)
+    with count_compilations() as count:
+        trajs = {
+            n: sn.train(KEY, cfg.replace(steps=20 * n, record_every=n))
+            for n in (1, 5, 20)
+        }
+    assert count.count == 0
+    np.testing.assert_array_equal(np.asarray(trajs[20].step), 20 * np.arange(21))
+    fine = sn.train(KEY, cfg.replace(steps=100, record_every=1))
+    np.testing.assert_array_equal(np.asarray(trajs[5].risk), np.asarray(fine.risk)[::5])
+    hot = cfg.replace(lr=4.0, steps=200, record_every=10)
+    coarse = sn.train(KEY, hot)
+    fine = sn.train(KEY, hot.replace(record_every=1))
+    assert coarse.diverged and int(coarse.diverged_step) == int(fine.diverged_step)
+
+
 # --- validation ------------------------------------------------------------------
 
 
