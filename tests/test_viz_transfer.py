@@ -4,7 +4,7 @@ in test_transfer.py."""
 import jax
 import numpy as np
 import pytest
-from explorer_grid import explorer, grid
+from explorer_grid import KEY, explorer, grid
 
 from lm_sims import feature_learning as fl
 from lm_sims import transfer
@@ -89,16 +89,26 @@ def test_coordinate_check_explorer_slopes():
 
 
 @pytest.mark.statistical
-def test_transfer_explorer_live_steps_rerun_a_one_seed_sweep():
-    # a number of steps that was not recorded (live slider) reruns a one-seed
-    # sweep over widths 64-512 (~20 s for SGD at 20 steps on 2 cores)
-    panel = explorer(vt.transfer_explorer).evaluate(
-        optimizer="SGD", widths="all", steps=20.4
-    )
+def test_transfer_explorer_live_steps_read_one_sweep_to_the_end_of_the_range():
+    # a number of steps that was not recorded (live slider) runs one one-seed
+    # sweep over widths 64-512 to the end of the live range, recording at every
+    # live value; every other one is then a lookup: no run, no compilation
+    from lm_sims.diagnostics import count_compilations
+
+    ex = explorer(vt.transfer_explorer)
+    panel = ex.evaluate(optimizer="SGD", widths="all", steps=20)
     shown = {c.id for c in panel.curves if c.id.startswith("mup loss")}
     assert shown == {f"mup loss {n}" for n in (64, 128, 256, 512)}
     for c in panel.curves:
         assert np.all(np.isfinite(np.asarray(c.y, float))), c.id
+    live = vt._live(vt._key_data(KEY), "gd")
+    assert set(vt._LIVE_STEPS) <= set(live.steps.tolist())
+    with count_compilations() as count:
+        later = ex.evaluate(optimizer="SGD", widths="all", steps=310)
+    assert count.count == 0
+    k = int(np.flatnonzero(live.steps == 310)[0])
+    mup = next(c for c in later.curves if c.id == "mup loss 64")
+    assert np.isin(np.asarray(mup.y, float), live.loss[..., k]).all()
 
 
 def test_transfer_explorer_draws_no_optimum_where_every_rate_diverged(monkeypatch):

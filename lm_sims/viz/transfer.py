@@ -53,23 +53,31 @@ def _recorded(key_data: tuple, optimizer: str) -> transfer.TransferSweep:
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _live(key_data: tuple, optimizer: str, steps: int) -> transfer.TransferSweep:
-    """Live mode: a fresh one-seed sweep over widths 64-512 for ``steps`` steps."""
+# the live steps: 20, 30, ..., 400 (a record every 10 steps: a record is a
+# full-data loss, ~9 minibatch steps' work, so records at every step would cost
+# ~10x the run)
+_LIVE_STEPS = tuple(range(20, 401, 10))
+
+
+@functools.lru_cache(maxsize=4)
+def _live(key_data: tuple, optimizer: str) -> transfer.TransferSweep:
+    """Live mode: one fresh one-seed sweep over widths 64-512 to the last live
+    steps value, recording at every live value, so that every other one is a
+    lookup (one sweep per optimizer, no compilation on later moves)."""
     return transfer.transfer_sweep(
         _key(key_data),
         optimizer,
         widths=_LIVE_WIDTHS,
         num_seeds=1,
-        steps=steps,
-        record_every=steps,
+        steps=_LIVE_STEPS[-1],
+        record_every=_LIVE_STEPS[1] - _LIVE_STEPS[0],
     )
 
 
 def _sweep(key_data: tuple, optimizer: str, steps: int) -> transfer.TransferSweep:
     if steps in _RECORDED_STEPS:
         return _recorded(key_data, optimizer)
-    return _live(key_data, optimizer, steps)
+    return _live(key_data, optimizer)
 
 
 def transfer_explorer(key: jax.Array) -> Explorer:
@@ -89,8 +97,9 @@ def transfer_explorer(key: jax.Array) -> Explorer:
     Knobs: optimizer (Adam: the shipped sweep, 2 seeds, widths 64-1,024, rates
     2^-13 ... 2^-3; SGD: widths 64-256, one seed, rates 2^-7 ... 2^0, computed once,
     ~20 s); the widths shown (all, or 64-128 only); the steps (static 50, 100,
-    150, 200: the recorded ones; live, another number of steps reruns a one-seed
-    sweep over widths 64-512, about a minute for Adam).
+    150, 200: the recorded ones; live 20, 30, ..., 400: the first other value runs
+    one one-seed sweep over widths 64-512 to 400 steps, recording every 10 steps,
+    and every later value reads it, with no run and no compilation).
     """
     check_key(key)
     key_data = _key_data(key)
@@ -114,7 +123,12 @@ def transfer_explorer(key: jax.Array) -> Explorer:
             ]
             for g, i in enumerate(shown):
                 n = int(result.widths[i])
-                ok = np.isfinite(mean[p, i]) & ~np.any(result.diverged[p, i], -1)
+                # diverged by these steps (the live sweep runs on to the end of
+                # the range: a later divergence does not hide an earlier loss)
+                dead = (result.diverged_step[p, i] >= 0) & (
+                    result.diverged_step[p, i] <= steps
+                )
+                ok = np.isfinite(mean[p, i]) & ~np.any(dead, -1)
                 curves.append(
                     Curve(
                         x[ok],
@@ -172,8 +186,7 @@ def transfer_explorer(key: jax.Array) -> Explorer:
             Knob(
                 "steps",
                 _RECORDED_STEPS,
-                low=20,
-                high=400,
+                live=_LIVE_STEPS,
                 default=200,
                 label="steps",
             ),
