@@ -1081,8 +1081,16 @@ def _eos_config(cfg):
     )
 
 
-@functools.partial(jax.jit, static_argnums=(1,))
 def _experiment(key, cfg):
+    # the float fields traced: a new lr_ratio or warmup_ratio reuses the program
+    # (readout_scale stays static: it sets the initial parameters, and no knob moves
+    # it)
+    shape_cfg = cfg.replace(lr_ratio=1.0, warmup_ratio=1.0)
+    return _experiment_jit(key, shape_cfg, cfg.lr_ratio, cfg.warmup_ratio)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _experiment_jit(key, cfg, lr_ratio, warmup_ratio):
     ecfg = _eos_config(cfg)
     k_data, k_init = jax.random.split(key)
     batch = edge_of_stability._data(k_data, ecfg)
@@ -1093,12 +1101,12 @@ def _experiment(key, cfg):
         return edge_of_stability._loss(unravel(x), batch, "tanh")
 
     s0, u0 = _eig(flat_loss, flat, None, max(4 * cfg.lanczos_iters, 80))
-    lr = 2.0 / (cfg.lr_ratio * s0[0])
+    lr = 2.0 / (lr_ratio * s0[0])
     grad = jax.grad(flat_loss)
 
     def cond(st):
         x, u, s, n = st
-        return (s * lr / 2 < cfg.warmup_ratio) & (n < cfg.max_warmup_steps)
+        return (s * lr / 2 < warmup_ratio) & (n < cfg.max_warmup_steps)
 
     def body(st):
         x, u, s, n = st

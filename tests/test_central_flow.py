@@ -297,6 +297,15 @@ def test_small_experiment_runs_and_records_finite_values():
         assert np.all(np.isfinite(np.asarray(getattr(f, name)))), name
     assert float(ex.lr) * float(ex.initial_sharpness) == pytest.approx(2 / 1.5)
     assert np.all(np.asarray(f.sigma2) >= 0)
+    # lr_ratio and warmup_ratio are traced: the explorer's k slider reuses the
+    # program (the run itself still takes its time)
+    from lm_sims.diagnostics import count_compilations
+
+    with count_compilations() as count:
+        other = cf.experiment(jax.random.key(0), cfg.replace(lr_ratio=1.7))
+        jax.block_until_ready(other)
+    assert count.count == 0
+    assert float(other.lr) * float(other.initial_sharpness) == pytest.approx(2 / 1.7)
 
 
 # -- the book's network: statistical tier ----------------------------------------

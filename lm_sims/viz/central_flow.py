@@ -258,7 +258,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
 
     Knobs: the smoothing width (static 5, 10, 20 steps; live 2-40: free, the run
     is cached) and k (one static value, 1.5; live 1.3-1.8: each new k is a new
-    run of about a minute on two cores, after a compilation of ~10 s). The whole
+    run of about a minute on two cores, with no compilation: k is traced). The whole
     static grid is one run (~1 minute cold).
     """
     check_key(key)
