@@ -42,7 +42,14 @@ CRIT_SIM_BATCHES = (1, 4, 16, 64)  # simulated
 CRIT_RUNS = 128
 SCALING_RECORDS = 256  # records of a stationary-risk run (one program per B)
 SCALING_RTOL = 0.01  # records averaged: the recursion within 1% of stationary
-SCALING_MAX_STEPS = 40_960  # longest stationary-risk run (~1 s per point)
+# Work limit of one stationary-risk run, in steps x (4 + B): a step costs about
+# 4 + B units (per-step overhead and B samples per run; measured 106 us a step at
+# B = 1 and 1.4 ms at B = 64 for 32 runs on two cores), so a run costs at most
+# ~3 s: up to 26,214 steps at B = 1 and 1,927 at B = 64. Every point of the
+# static state (alpha = 1) fits (the longest needs 21,952 steps at B = 1).
+SCALING_MAX_WORK = 2**17
+SEARCH_STEPS = 200_000  # relaxation times are searched up to this many steps
+SLOW = "slow"  # _stationary_sim's answer for a run over SCALING_MAX_WORK
 # Simulated only below this fraction of lr_max: nearer the limit the risk is
 # heavy-tailed (its higher moments diverge before its mean; Gurbuzbalaban et al.
 # 2021, arXiv:2006.04740) and a 32-run average misses the rare excursions that
@@ -212,17 +219,17 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
 
 def _relaxation_steps(cfg: sn.Config) -> int:
     """First step after which the exact recursion's expected risk stays within
-    SCALING_RTOL of its stationary value (searched up to 4 SCALING_MAX_STEPS;
-    larger if not found)."""
+    SCALING_RTOL of its stationary value (searched up to SEARCH_STEPS; larger if
+    not found)."""
     stat = sn.stationary_risk(cfg)
-    grid = np.unique(np.geomspace(1, 4 * SCALING_MAX_STEPS, 300).astype(np.int64))
+    grid = np.unique(np.geomspace(1, SEARCH_STEPS, 300).astype(np.int64))
     off = np.flatnonzero(
         ~(np.abs(sn.predict_risk(cfg, grid) / stat - 1) < SCALING_RTOL)
     )
     if off.size == 0:
         return 1
     if off[-1] + 1 >= grid.size:
-        return 8 * SCALING_MAX_STEPS
+        return 2 * SEARCH_STEPS
     return int(grid[off[-1] + 1])
 
 
@@ -234,16 +241,15 @@ def _stationary_sim(key_data, noise, alpha, lr, b) -> float | str:
     records are averaged; SCALING_RECORDS records whatever the length, so one
     program per batch size serves every lr, noise and alpha (the run length is
     traced in :func:`lm_sims.sgd_noise.train`). Returns, instead of a value, why
-    there is none: the run diverged, or it would need more than SCALING_MAX_STEPS
-    steps to relax (small lr h_min at large alpha), where a shorter run's average
-    would still hold the initial transient: a biased value is not drawn."""
+    there is none: the run diverged, or it would need more work than
+    SCALING_MAX_WORK to relax (small lr h_min at large alpha), where a shorter
+    run's average would still hold the initial transient: a biased value is not
+    drawn."""
     cfg = _cfg(noise, alpha, lr=lr, batch_size=b)
     relax = _relaxation_steps(cfg)
     steps = max(1.5 * relax, 512)
-    if steps > SCALING_MAX_STEPS:
-        if relax >= 8 * SCALING_MAX_STEPS:
-            return f"needs over {4 * SCALING_MAX_STEPS:,} steps to relax"
-        return f"needs {relax:,} steps to relax"
+    if steps * (4 + b) > SCALING_MAX_WORK:
+        return SLOW
     every = math.ceil(steps / SCALING_RECORDS)
     step, risk, _, _, dead = _run(
         key_data, noise, alpha, lr, b, every * SCALING_RECORDS, every, SCALING_RUNS
@@ -265,14 +271,14 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
     (4B)``, a function of ``lr / B`` alone. Markers: simulated stationary risk
     (32 runs, averaged over the records where the exact recursion is within 1% of
     stationary) at ``lr / B`` = 0.05, 0.1, 0.2, 0.8 where ``lr`` is below 0.75
-    ``lr_max`` and the run relaxes within 40,960 steps (each run lasts 1.5
-    relaxation times); the note names the points not simulated and why (diverged,
-    with the step; near the limit, where the risk is heavy-tailed, Gurbuzbalaban
-    et al. 2021, arXiv:2006.04740, and a 32-run mean is unreliable; or the
-    relaxation a large alpha makes too slow to simulate live). At small ``lr /
-    B`` all curves lie on the formula; the large batches leave it first, because
-    at fixed ``lr / B`` their lr is larger, and the corrections grow with ``lr
-    h_max``.
+    ``lr_max`` and the run (1.5 relaxation times) fits the live limit (26,214
+    steps at B = 1, 1,927 at B = 64: about 3 s each); the note names the points
+    not simulated and why (diverged, with the step; near the limit, where the
+    risk is heavy-tailed, Gurbuzbalaban et al. 2021, arXiv:2006.04740, and a
+    32-run mean is unreliable; or the relaxation a large alpha makes too slow to
+    simulate live). At small ``lr / B`` all curves lie on the formula; the large
+    batches leave it first, because at fixed ``lr / B`` their lr is larger, and
+    the corrections grow with ``lr h_max``.
 
     Knobs: noise sigma (static 0.5; live 0-2); spectrum exponent alpha (static 1;
     live 0-3). The static state takes ~10 s on two cores.
@@ -282,7 +288,8 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
 
     def panel(noise, alpha):
         noise, alpha = float(noise), float(alpha)
-        curves, limits, missing = [], [], []
+        curves, limits = [], []
+        missing = {"slow": [], "near": [], "diverged": []}
         ratios = np.geomspace(1e-3, 2.0, 80)
         for g, b in enumerate(SCALING_BATCHES):
             cfg = _cfg(noise, alpha, batch_size=b)
@@ -297,11 +304,13 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             sim_x, sim_y = [], []
             for r in SCALING_RATIOS:
                 if SCALING_EDGE * lr_max <= r * b < lr_max:
-                    missing.append(f"B = {b}, lr/B = {r:g} (near the limit)")
+                    missing["near"].append(f"B = {b}, lr/B = {r:g}")
                 elif r * b < lr_max:
                     val = _stationary_sim(key_data, noise, alpha, float(r * b), b)
                     if isinstance(val, str):
-                        missing.append(f"B = {b}, lr/B = {r:g} ({val})")
+                        kind = "slow" if val == SLOW else "diverged"
+                        detail = "" if val == SLOW else f" ({val})"
+                        missing[kind].append(f"B = {b}, lr/B = {r:g}{detail}")
                     else:
                         sim_x.append(r)
                         sim_y.append(val)
@@ -343,8 +352,14 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             + f" for B = {', '.join(str(b) for b in SCALING_BATCHES)}. "
             f"The rule needs lr·h_max ≪ 1 (h_max = {h_max:.3g})."
         )
-        if missing:
-            note += " Not simulated: " + "; ".join(missing) + "."
+        why = {
+            "slow": "relaxes too slowly for a live run",
+            "near": "near the stability limit, where the risk is heavy-tailed",
+            "diverged": "diverged",
+        }
+        for kind, points in missing.items():
+            if points:
+                note += f" Not simulated ({why[kind]}): {'; '.join(points)}."
         return Panel(curves, note)
 
     return Explorer(
