@@ -114,6 +114,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -148,6 +149,7 @@ __all__ = [
     "predict_risk",
     "simulated_steps_to_target",
     "spectrum",
+    "relaxation_steps",
     "stationary_risk",
     "stationary_risk_small_lr",
     "steps_to_target",
@@ -677,6 +679,90 @@ def stationary_risk(
     h, lr, b, s2 = _problem(cfg, lr, batch_size)
     _check_lr_b(lr, b)
     return float(_stationary(h, lr, b, s2))
+
+
+def relaxation_steps(
+    cfg: Config, rtol: float = 0.01, *, max_steps: float = 1e6
+) -> float:
+    r"""Steps after which the expected risk stays within ``rtol`` of stationary.
+
+    The exact recursion (eq-sgd-recursion) is linear in the diagonal of
+    :math:`\Gamma_k = E\, e_k e_k^\top`: :math:`g_{k+1} = M g_k + c` with
+    :math:`M = \mathrm{diag}((1 - \eta h)^2 + \eta^2 h^2/B) + (\eta^2/B)\, h
+    h^\top` (symmetric) and :math:`c = \eta^2 \sigma^2 h / B`, from
+    :math:`g_0 = 1` (:math:`w_* \sim N(0, I)`, :math:`w_0 = 0`). With
+    :math:`M = \sum_i \mu_i v_i v_i^\top`, :math:`R_k - R_\infty = \tfrac12
+    \sum_i a_i \mu_i^k`, :math:`a_i = (h \cdot v_i)(v_i \cdot (g_0 -
+    g_\infty))`, and :math:`\tfrac12 \sum_i |a_i| |\mu_i|^k` bounds it and
+    decreases in k. Returned: the first integer step at which that bound is at
+    most ``rtol * R_inf``, so :func:`predict_risk` is within ``rtol`` of
+    :func:`stationary_risk` from there on (a guarantee; the risk itself may get
+    there a little sooner). Costs one d x d eigendecomposition, whatever the
+    number of steps (iterating the recursion costs O(d) per step).
+
+    Args:
+        cfg: a :class:`Config` (``lr``, ``batch_size``, ``noise``, ``alpha``,
+            ``dim`` are used).
+        rtol: relative tolerance (0 < rtol < 1).
+        max_steps: search limit (>= 1).
+
+    Returns:
+        float: the step count (a whole number), or ``inf`` if the bound is still
+        above ``rtol * R_inf`` at ``max_steps``, if ``lr`` is at or beyond the
+        stability limit (no stationary state), or if ``noise`` is 0
+        (``R_inf = 0``: no relative tolerance is met before the risk is 0).
+
+    Raises:
+        TypeError, ValueError: bad ``cfg``, ``rtol`` or ``max_steps``.
+
+    References:
+        McCandlish et al., "An empirical model of large-batch training", 2018,
+        arXiv:1812.06162 (the recursion as Chapter 4.3 writes it).
+
+    Example:
+        >>> from lm_sims import sgd_noise
+        >>> cfg = sgd_noise.Config(lr=0.5)
+        >>> k = sgd_noise.relaxation_steps(cfg)
+        >>> k
+        1004.0
+        >>> risk = sgd_noise.predict_risk(cfg, [k])[0]
+        >>> bool(abs(risk / sgd_noise.stationary_risk(cfg) - 1) <= 0.01)
+        True
+    """
+    _check_cfg(cfg)
+    check_real("rtol", rtol, low=0.0, high=1.0)
+    if not 0 < rtol < 1:
+        raise ValueError(f"rtol must be in (0, 1), got rtol={rtol}")
+    check_real("max_steps", max_steps, low=1.0)
+    h, lr, b, s2 = _problem(cfg)
+    stat = _stationary(h, lr, b, s2)
+    if not np.isfinite(stat) or stat <= 0:
+        return np.inf
+    m = np.diag((1.0 - lr * h) ** 2 + lr**2 * h**2 / b) + (lr**2 / b) * np.outer(h, h)
+    mu, v = np.linalg.eigh(m)
+    if np.max(np.abs(mu)) >= 1:
+        return np.inf
+    g_inf = np.linalg.solve(np.eye(h.size) - m, lr**2 * s2 / b * h)
+    a = np.abs((h @ v) * (v.T @ (1.0 - g_inf)))
+    mu = np.abs(mu)
+    target = rtol * stat
+
+    def bound(k):
+        return 0.5 * float(np.sum(a * mu**k))
+
+    if bound(0) <= target:
+        return 0.0
+    hi = float(math.floor(max_steps))
+    if bound(hi) > target:
+        return np.inf
+    lo = 0.0  # bound(lo) > target >= bound(hi)
+    while hi - lo > 1:
+        mid = math.floor((lo + hi) / 2)
+        if bound(mid) > target:
+            lo = float(mid)
+        else:
+            hi = float(mid)
+    return hi
 
 
 def stationary_risk_small_lr(

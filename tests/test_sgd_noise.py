@@ -297,6 +297,36 @@ def test_lr_noise_alpha_are_traced_one_compilation():
     assert count.count == 0
 
 
+@pytest.mark.parametrize(
+    "changes",
+    [dict(lr=0.5), dict(lr=0.2, alpha=2.0), dict(lr=3.2, batch_size=64, noise=1.5)],
+)
+def test_relaxation_steps_is_a_tight_bound_on_the_recursion(changes):
+    # the eigendecomposition bound: from its step on, the iterated recursion
+    # (predict_risk, O(d) per step) stays within rtol of stationary; the risk's
+    # own last step outside is within 15% below it (the bound sums |terms|)
+    cfg = CFG.replace(**changes)
+    k = sn.relaxation_steps(cfg, 0.01)
+    assert k == int(k) and 0 < k < 1e5
+    steps = np.arange(0, int(3 * k) + 2)
+    rel = sn.predict_risk(cfg, steps) / sn.stationary_risk(cfg) - 1
+    outside = np.flatnonzero(np.abs(rel) >= 0.01)
+    assert outside[-1] < k
+    assert outside[-1] >= 0.85 * k
+    assert sn.relaxation_steps(cfg, 0.01, max_steps=k - 1) == np.inf
+    assert sn.relaxation_steps(cfg, 0.05) < k
+
+
+def test_relaxation_steps_is_inf_without_a_stationary_state_and_checks_rtol():
+    assert sn.relaxation_steps(CFG.replace(lr=4.0)) == np.inf  # beyond lr_max
+    assert sn.relaxation_steps(CFG.replace(noise=0.0)) == np.inf  # R_inf = 0
+    for bad in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="rtol"):
+            sn.relaxation_steps(CFG, bad)
+    with pytest.raises(ValueError, match="max_steps"):
+        sn.relaxation_steps(CFG, max_steps=0.5)
+
+
 def test_run_length_is_traced_at_a_fixed_record_count():
     """One program per record count: runs of 40 to 400 steps with 20 records
     compile nothing after the first, and each takes exactly its own steps: every

@@ -48,7 +48,6 @@ SCALING_RTOL = 0.01  # records averaged: the recursion within 1% of stationary
 # ~3 s: up to 26,214 steps at B = 1 and 1,927 at B = 64. Every point of the
 # static state (alpha = 1) fits (the longest needs 21,952 steps at B = 1).
 SCALING_MAX_WORK = 2**17
-SEARCH_STEPS = 200_000  # relaxation times are searched up to this many steps
 SLOW = "slow"  # _stationary_sim's answer for a run over SCALING_MAX_WORK
 # Simulated only below this fraction of lr_max: nearer the limit the risk is
 # heavy-tailed (its higher moments diverge before its mean; Gurbuzbalaban et al.
@@ -217,27 +216,12 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
     )
 
 
-def _relaxation_steps(cfg: sn.Config) -> int:
-    """First step after which the exact recursion's expected risk stays within
-    SCALING_RTOL of its stationary value (searched up to SEARCH_STEPS; larger if
-    not found)."""
-    stat = sn.stationary_risk(cfg)
-    grid = np.unique(np.geomspace(1, SEARCH_STEPS, 300).astype(np.int64))
-    off = np.flatnonzero(
-        ~(np.abs(sn.predict_risk(cfg, grid) / stat - 1) < SCALING_RTOL)
-    )
-    if off.size == 0:
-        return 1
-    if off[-1] + 1 >= grid.size:
-        return 2 * SEARCH_STEPS
-    return int(grid[off[-1] + 1])
-
-
 @functools.lru_cache(maxsize=64)
 def _stationary_sim(key_data, noise, alpha, lr, b) -> float | str:
-    """Simulated stationary risk: the mean over runs and over the records where the
-    exact recursion is within SCALING_RTOL of stationary. The run lasts 1.5 times
-    the recursion's relaxation (at least 512 steps), so at least a third of its
+    """Simulated stationary risk: the mean over runs and over the records from the
+    step on which the exact recursion stays within SCALING_RTOL of stationary
+    (:func:`lm_sims.sgd_noise.relaxation_steps`). The run lasts 1.5 times that
+    relaxation (at least 512 steps), so at least a third of its
     records are averaged; SCALING_RECORDS records whatever the length, so one
     program per batch size serves every lr, noise and alpha (the run length is
     traced in :func:`lm_sims.sgd_noise.train`). Returns, instead of a value, why
@@ -246,19 +230,19 @@ def _stationary_sim(key_data, noise, alpha, lr, b) -> float | str:
     run's average would still hold the initial transient: a biased value is not
     drawn."""
     cfg = _cfg(noise, alpha, lr=lr, batch_size=b)
-    relax = _relaxation_steps(cfg)
-    steps = max(1.5 * relax, 512)
-    if steps * (4 + b) > SCALING_MAX_WORK:
+    longest = SCALING_MAX_WORK // (4 + b)
+    relax = sn.relaxation_steps(cfg, SCALING_RTOL, max_steps=longest / 1.5)
+    if not np.isfinite(relax):
         return SLOW
+    steps = max(1.5 * relax, 512)
     every = math.ceil(steps / SCALING_RECORDS)
     step, risk, _, _, dead = _run(
         key_data, noise, alpha, lr, b, every * SCALING_RECORDS, every, SCALING_RUNS
     )
     if dead >= 0:
         return f"diverged at step {dead}"
-    theory = sn.predict_risk(cfg, step)
-    sel = np.abs(theory / sn.stationary_risk(cfg) - 1) < SCALING_RTOL
-    return float(np.mean(risk[sel]))
+    # from step `relax` on the exact recursion is within SCALING_RTOL of stationary
+    return float(np.mean(risk[step >= relax]))
 
 
 def linear_scaling_explorer(key: jax.Array) -> Explorer:
