@@ -382,7 +382,11 @@ def _quanta(key_data, alpha_q):
     key = _key(key_data)
     width = sc.simulate_quanta(key, q, Q_WIDTHS, [Q_N], Q_SEEDS)[:, :, 0]
     data = sc.simulate_quanta(key, q, None, Q_NS, Q_SEEDS)[:, 0, :]
-    return q, width, data
+    # the theory with the draws (22 ms a call: a move back to a visited alpha_q
+    # would otherwise recompute it)
+    theory_width = sc.predict_quanta(q, Q_WIDTHS, [Q_N])[:, 0]
+    theory_data = sc.predict_quanta(q, None, Q_NS)[0]
+    return width, data, theory_width, theory_data
 
 
 @functools.lru_cache(maxsize=4)
@@ -410,13 +414,13 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
     key_data = _key_data(key)
 
     def panel(alpha_q):
-        q, width, data = _quanta(key_data, alpha_q)
+        width, data, theory_width, theory_data = _quanta(key_data, alpha_q)
         spec, curve = _digits(key_data)
         curves = [
             band(Q_WIDTHS, width, "quanta: L(N)", spread="sem", group=0),
             Curve(
                 Q_WIDTHS,
-                sc.predict_quanta(q, Q_WIDTHS, [Q_N])[:, 0],
+                theory_width,
                 "quanta: L(N) (theory)",
                 "theory",
                 group=0,
@@ -425,7 +429,7 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
             band(Q_NS, data, "quanta: L(n)", spread="sem", group=1, col=2),
             Curve(
                 Q_NS,
-                sc.predict_quanta(q, None, Q_NS)[0],
+                theory_data,
                 "quanta: L(n) (theory)",
                 "theory",
                 group=1,
