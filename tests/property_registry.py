@@ -1067,6 +1067,7 @@ R(
     kinds={"step": "intseq"},
     valid={"step": ("empty",)},
 )
+R("sgd_noise.relaxation_steps", lambda: dict(cfg=SG, rtol=0.01, max_steps=1e4))
 R("sgd_noise.simulated_steps_to_target", lambda: dict(traj=O("sg_traj"), target=0.4))
 R("sgd_noise.spectrum", lambda: dict(dim=4, alpha=1.0), kinds={"alpha": "nonneg"})
 R("sgd_noise.stationary_risk", lambda: dict(cfg=SG, lr=0.1, batch_size=1))
