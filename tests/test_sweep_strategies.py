@@ -60,23 +60,16 @@ def test_batched_strategies_match_the_loop_to_rounding(strategy, chunk):
 
 @pytest.mark.parametrize("strategy", ["vmap", "map", "loop", "auto"])
 def test_every_strategy_compiles_once_per_static_shape(strategy):
-    sweep(
-        deep_linear.train,
-        KEY,
-        deep_linear.Config(steps=40, record_every=20),
-        num_seeds=2,
-        strategy=strategy,
-        lr=[0.01, 0.02],
-    )
-    with count_compilations() as compiles:
-        sweep(
-            deep_linear.train,
-            KEY,
-            deep_linear.Config(steps=40, record_every=20),
-            num_seeds=2,
-            strategy=strategy,
-            lr=[0.03, 0.05],
+    cfg = deep_linear.Config(steps=40, record_every=20)
+
+    def run(lrs):
+        return sweep(
+            deep_linear.train, KEY, cfg, num_seeds=2, strategy=strategy, lr=lrs
         )
+
+    run([0.01, 0.02])
+    with count_compilations() as compiles:
+        run([0.03, 0.05])
     assert compiles.count == 0
 
 
