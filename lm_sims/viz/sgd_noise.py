@@ -240,7 +240,7 @@ def _stationary_sim(key_data, noise, alpha, lr, b) -> float | str:
         key_data, noise, alpha, lr, b, every * SCALING_RECORDS, every, SCALING_RUNS
     )
     if dead >= 0:
-        return f"diverged at step {dead}"
+        return f"at step {dead}"
     # from step `relax` on the exact recursion is within SCALING_RTOL of stationary
     return float(np.mean(risk[step >= relax]))
 
