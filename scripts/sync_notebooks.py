@@ -166,9 +166,10 @@ class SyncError(ValueError):
 
 
 class Target(NamedTuple):
-    """What a reference to a label shows: ``(1.2)``, ``Exercise 1.4``, a heading."""
+    """What a reference to a label shows: ``(1.2)``, ``Exercise 1.4``,
+    ``Figure 2.3``, a heading."""
 
-    kind: str  # "equation" | "exercise" | "section"
+    kind: str  # "equation" | "exercise" | "figure" | "section"
     text: str
     page: str  # the page's path from the root, without suffix
 
@@ -184,6 +185,7 @@ class BookIndex:
         self.labels: dict[str, Target] = {}
         self.titles: dict[str, str] = {}  # page -> first heading
         self.exercises: dict[str, list[str]] = {}  # page -> numbers "c.k" in order
+        self.figures: dict[str, list[str]] = {}  # page -> "Figure c.k" in order
         self.paired: set[str] = set()
         self.citations = citations or {}
 
@@ -205,7 +207,8 @@ def _prose(text: str) -> str:
 
 
 def _index_page(index: BookIndex, text: str, page: str, counts: list[int], chapter):
-    """Add one page's title, labels and numbers; ``counts`` = [equations, exercises]."""
+    """Add one page's title, labels and numbers; ``counts`` = [equations, exercises,
+    figures], counted chapter-wide as Sphinx's numfig does."""
     prose = _prose(text)
     if m := _HEADING.search(prose):
         index.titles[page] = m.group("text")
@@ -216,11 +219,21 @@ def _index_page(index: BookIndex, text: str, page: str, counts: list[int], chapt
     events += [
         (m.start(), m.group("name"), m.group("body"))
         for m in _DIRECTIVE.finditer(prose)
-        if m.group("name") == "exercise"
+        if m.group("name") in ("exercise", "glue:figure", "figure")
     ]
     events += [(m.start(), "target", m.end()) for m in _TARGET.finditer(prose)]
     index.exercises[page] = []
+    index.figures[page] = []
     for _, kind, value in sorted(events, key=lambda e: e[0]):
+        if kind in ("glue:figure", "figure"):
+            counts[2] += 1
+            text = f"Figure {number(counts[2])}"
+            index.figures[page].append(text)
+            opts, _ = _options(value)
+            if "name" not in opts:  # Sphinx numbers only labelled figures
+                raise SyncError(f"{page}: a figure without :name: (it gets no number)")
+            index.labels[opts["name"]] = Target("figure", text, page)
+            continue
         if kind == "eq":
             counts[0] += 1
             index.labels[value] = Target("equation", f"({number(counts[0])})", page)
@@ -303,7 +316,7 @@ def build_index(root: Path = ROOT) -> BookIndex:
         path = root / f"{page}.md"
         if not path.exists():
             continue
-        per = counts.setdefault(chapter, [0, 0]) if chapter else [0, 0]
+        per = counts.setdefault(chapter, [0, 0, 0]) if chapter else [0, 0, 0]
         _index_page(index, path.read_text(encoding="utf-8"), page, per, chapter)
     return index
 
@@ -333,6 +346,9 @@ def _role(role: str, content: str, index: BookIndex, page: str) -> str:
         return _cite(content, index, page)
     if role == "math":
         return f"${content}$"
+    if role == "term":  # a glossary link in the book; the word itself here
+        text, _ = _split_title(content)
+        return text or content.strip()
     domainless = role.removeprefix("py:")
     if domainless in _CODE_ROLES:
         text, target = _split_title(content)
@@ -366,12 +382,21 @@ def _blockquote(title: str, body: str) -> str:
     return "\n".join(f"> {ln}".rstrip() for ln in lines)
 
 
-def _directives(text: str, page: str, exercise_numbers: list[str]) -> str:
-    """Exercise and other directives as Markdown (solutions are handled by cells)."""
+def _directives(
+    text: str, page: str, exercise_numbers: list[str], figure_numbers: list[str]
+) -> str:
+    """Exercise, figure and other directives as Markdown (solutions are handled by
+    cells). A figure's explorer is the output of the code cell above it."""
 
     def one(m: re.Match) -> str:
         name, arg = m.group("name"), m.group("arg").strip()
         opts, body = _options(m.group("body"))
+        if name in ("glue:figure", "figure"):
+            if not figure_numbers:
+                raise SyncError(f"{page}: more figures than the book index counted")
+            head = f"**{figure_numbers.pop(0)}.**"
+            where = " (the figure above)" if name == "glue:figure" else ""
+            return f"{head}{where} {body}\n"
         if name == "exercise":
             if not exercise_numbers:
                 raise SyncError(f"{page}: more exercises than the book index counted")
@@ -401,12 +426,19 @@ def _tags(text: str, index: BookIndex, page: str) -> str:
     return _LABELLED_MATH.sub(one, text)
 
 
-def plain_markdown(text: str, index: BookIndex, page: str, numbers: list[str]) -> str:
+def plain_markdown(
+    text: str,
+    index: BookIndex,
+    page: str,
+    numbers: list[str],
+    figures: list[str] | None = None,
+) -> str:
     """One markdown cell's MyST as Markdown that JupyterLab and Colab render.
 
-    ``numbers`` are the page's remaining exercise numbers; they are consumed.
+    ``numbers`` and ``figures`` are the page's remaining exercise and figure numbers;
+    they are consumed.
     """
-    text = _directives(text, page, numbers)
+    text = _directives(text, page, numbers, [] if figures is None else figures)
     text = _TARGET.sub("", text)
     text = _tags(text, index, page)
     text = _ROLE.sub(lambda m: _role(m["role"], m["content"], index, page), text)
@@ -432,6 +464,7 @@ def convert_cells(cells: list, index: BookIndex, page: str) -> list:
     cell: HTML cannot span cells) and its code cells get ``jupyter.source_hidden``.
     """
     numbers = list(index.exercises.get(page, []))
+    figures = list(index.figures.get(page, []))
     out = []
     in_solution = False
     shown = False  # has the current solution shown its "Solution" summary yet?
@@ -459,7 +492,7 @@ def convert_cells(cells: list, index: BookIndex, page: str) -> list:
             pos = m.end()
         pieces.append((in_solution, source[pos:]))
         for solution, piece in pieces:
-            text = plain_markdown(piece, index, page, numbers)
+            text = plain_markdown(piece, index, page, numbers, figures)
             if not text:
                 continue
             if solution:
@@ -472,6 +505,8 @@ def convert_cells(cells: list, index: BookIndex, page: str) -> list:
         raise SyncError(f"{page}: a {{solution-start}} without {{solution-end}}")
     if numbers:
         raise SyncError(f"{page}: fewer exercises than the book index counted")
+    if figures:
+        raise SyncError(f"{page}: fewer figures than the book index counted")
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from lm_sims.viz.explorer import is_static_build
+from lm_sims.viz.explorer import Explorer, is_static_build
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
@@ -45,6 +45,10 @@ def _compact(value: Any) -> str:
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Give a computed value to the book's prose (build) or print it (live).
 
+    An :class:`~lm_sims.viz.Explorer` is a figure: during the build it is stored as
+    its static HTML for the page's ``glue:figure`` directive, which numbers it and
+    gives it a caption; live it is displayed (its widgets) under the cell.
+
     While the book is built (:func:`lm_sims.viz.explorer.is_static_build` is true, i.e.
     ``LM_SIMS_STATIC=1``) and myst-nb is importable, this is
     ``myst_nb.glue(name, value, display=display)``, and the page's ``glue:text``
@@ -56,7 +60,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         name: The glue key, a non-empty identifier-like string (letters, digits,
             ``_``, ``.``, ``-``; not starting with a digit).
         value: The value. A ``str`` is printed as is; a Python or NumPy/JAX number
-            with 6 significant digits; an array compactly; anything else by repr.
+            with 6 significant digits; an array compactly; an
+            :class:`~lm_sims.viz.Explorer` is displayed; anything else by repr.
         display: Passed to myst-nb during the build (whether the cell also shows
             the value). Ignored live, where the line is always printed.
 
@@ -93,6 +98,15 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         except ImportError:
             myst_nb = None
         if myst_nb is not None:
+            if isinstance(value, Explorer):
+                from IPython.display import HTML  # noqa: PLC0415
+
+                value = HTML(value.static_html())
             myst_nb.glue(name, value, display=bool(display))
             return
+    if isinstance(value, Explorer):
+        from IPython.display import display as show  # noqa: PLC0415
+
+        show(value)
+        return
     print(f"{name} = {_compact(value)}")
