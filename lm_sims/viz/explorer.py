@@ -1000,6 +1000,9 @@ class Explorer:
             ``y_title``.
         max_states: the most knob combinations the static page may precompute
             (default :data:`MAX_STATES`, from the book's 3 MB page-weight target).
+        equal_aspect: pin a subplot's y scale to its x scale (one unit is as long
+            on both axes), given like ``log_y``; for planes where directions and
+            angles mean something (neuron positions, 2-D inputs).
 
     Raises:
         ValueError: duplicate knob names; a per-subplot setting of the wrong length;
@@ -1047,6 +1050,7 @@ class Explorer:
         log_y2: bool | Sequence = False,
         max_states: int = MAX_STATES,
         y_range: Sequence | None = None,
+        equal_aspect: bool | Sequence = False,
     ):
         check_callable("panel", panel, optional=False)
         if isinstance(knobs, (str, bytes)) or not isinstance(knobs, Sequence):
@@ -1106,6 +1110,15 @@ class Explorer:
                         f"low < high, on a linear axis, got y_range={y_range!r}"
                     )
         self.secondary_y = _cells("secondary_y", secondary_y, r, c, bool)
+        self.equal_aspect = _cells("equal_aspect", equal_aspect, r, c, bool)
+        for eq, lx, ly in zip(self.equal_aspect, self.log_x, self.log_y, strict=True):
+            for e, a, b in zip(eq, lx, ly, strict=True):
+                if e and a != b:
+                    raise ValueError(
+                        "equal_aspect needs both axes of a subplot linear or both "
+                        f"log, got equal_aspect={equal_aspect!r}, log_x={log_x!r}, "
+                        f"log_y={log_y!r}"
+                    )
         self.y2_title = _cells("y2_title", y2_title, r, c, str)
         self.log_y2 = _cells("log_y2", log_y2, r, c, bool)
         if isinstance(subplot_titles, str):
@@ -1271,6 +1284,16 @@ class Explorer:
                 **at,
                 **sec,
             )
+            if self.equal_aspect[r][c]:
+                x_name = fig.get_subplot(r + 1, c + 1).xaxis.plotly_name
+                fig.update_yaxes(
+                    scaleanchor=x_name.replace("axis", ""),
+                    scaleratio=1,
+                    constrain="domain",
+                    **at,
+                    **sec,
+                )
+                fig.update_xaxes(constrain="domain", **at)
             for s in (False, True) if self.secondary_y[r][c] else (False,):
                 sub = (
                     fig.get_subplot(r + 1, c + 1, secondary_y=s)
