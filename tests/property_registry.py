@@ -1157,6 +1157,14 @@ R(
     skip={"lr": "a grid axis (**grid): checked via the config field"},
 )
 
+# predictions: the cheapest entry (Zipf's law of the bundled text, ~0.1 s)
+R("predictions.run", lambda: dict(prediction_id="zipf-exponent"))
+R(
+    "predictions.scorecard",
+    lambda: dict(ids=["zipf-exponent"]),
+    kinds={"ids": "choices"},
+)
+
 # functions with no argument: nothing to mutate (covered by the baseline test)
 NO_ARGUMENTS = {
     "natural_data.bundled_text",

@@ -10,7 +10,7 @@ import pytest
 
 from lm_sims import central_flow as cf
 from lm_sims import edge_of_stability as eos
-from lm_sims import observables
+from lm_sims import observables, predictions
 
 TOY_START, TOY_LR = (2.5, 0.1), 0.4  # 2/lr = 5 < gradient flow's landing 6.55
 
@@ -200,15 +200,19 @@ def test_edge_of_stability_network_on_digits():
 # -- the two-parameter toy ----------------------------------------------------------
 
 
-@functools.cache
 def _toy():
-    return cf.toy_flows(*TOY_START, TOY_LR, 150)
+    # cf.toy_flows(*TOY_START, TOY_LR, 150): the run of the book's scorecard
+    # (lm_sims.predictions), cached there
+    assert (predictions._TOY_START, predictions._TOY_LR) == (TOY_START, TOY_LR)
+    return predictions._toy_flows()
 
 
 def test_toy_gradient_descent_lands_at_sharpness_at_most_two_over_lr():
     # the check: gradient flow would land at S = sqrt(c^2 + 4) = 6.55 >
     # 2/lr = 5, where GD is unstable; GD instead converges (loss < 1e-8) to a
     # minimum with S <= 2/lr (measured 2.69; the tolerance is exact: <=)
+    row = predictions.run("central-flow-gd-landing")  # the scorecard's row
+    assert row.passed, row
     f = _toy()
     assert not f.diverged
     assert float(f.gd_loss[-1]) < 1e-8
@@ -278,6 +282,8 @@ def test_toy_central_flow_rides_the_edge_to_a_minimum():
     # brings S to 2/lr within three steps (1% after one, 1e-4 after two) and
     # holds it there (1e-4 relative); the flow ends on the minima ab = 1 with
     # S = 2/lr and sigma^2 -> 0 (the loss gradient vanishes, eq. (eq-cf-sigma))
+    row = predictions.run("central-flow-edge")  # the scorecard's row
+    assert row.passed, row
     f = _toy()
     assert float(f.cf_sharpness[0]) > 6
     s = np.asarray(f.cf_sharpness[3:])

@@ -5,35 +5,32 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_sims import data, deep_linear
+from lm_sims import data, deep_linear, predictions
 
 KEY = jax.random.key(0)
-
-
-def _aligned_error(lr: float, depth: int = 2) -> float:
-    """max_t |u_sim - u_theory| / s_1 for aligned init, over a fixed time t = 14."""
-    steps = int(round(14.0 / lr))
-    cfg = deep_linear.Config(
-        steps=steps, record_every=steps // 200, lr=lr, init_scale=1e-3, depth=depth
-    )
-    traj = deep_linear.train(KEY, cfg)
-    theory = deep_linear.predict(traj.singular_values, traj.u0, traj.t, depth=depth)
-    err = jnp.max(jnp.abs(traj.mode_strengths - theory)) / traj.singular_values[0]
-    return float(err)
+# max_t |u_sim - u_theory| / s_1 for aligned init (key 0), over a fixed time t = 14:
+# the computation the book's scorecard shows (lm_sims.predictions)
+_aligned_error = predictions._aligned_error
 
 
 def test_aligned_two_layer_matches_closed_form_and_error_halves_with_lr():
     # Error source: Euler discretisation of gradient flow, first order in lr.
-    e1 = _aligned_error(1e-3)
-    e2 = _aligned_error(5e-4)
+    # The scorecard's rows: e1 = error at lr 1e-3 <= 0.01, and e1 / e2 (e2 at
+    # lr 5e-4) in [1.7, 2.3] (first order: halving lr halves the error)
+    for prediction_id in ("saxe-logistic-error", "saxe-euler-order"):
+        r = predictions.run(prediction_id)
+        assert r.passed, r
+    e1, e2 = _aligned_error(1e-3), _aligned_error(5e-4)
     assert e1 <= 0.01, e1
-    assert 1.7 <= e1 / e2 <= 2.3, (e1, e2)  # first order: halving lr halves the error
+    assert 1.7 <= e1 / e2 <= 2.3, (e1, e2)
 
 
 def test_aligned_deep_network_follows_depth_L_ode():
     # Error source: GD discretisation (first order in lr) plus RK4 error (negligible).
-    e1 = _aligned_error(1e-3, depth=3)
-    e2 = _aligned_error(5e-4, depth=3)
+    row = predictions.run("saxe-deep-error")  # the scorecard's row, same conditions
+    assert row.passed, row
+    e1 = _aligned_error(1e-3, 3)
+    e2 = _aligned_error(5e-4, 3)
     assert e1 <= 0.02, e1
     assert 1.7 <= e1 / e2 <= 2.3, (e1, e2)
 
@@ -49,30 +46,22 @@ def test_depth_two_ode_integrator_equals_closed_form():
 
 def test_aligned_half_times_within_one_percent():
     # Error source: discretisation (lr = 1e-3) and record spacing (interpolated).
-    lr = 1e-3
-    cfg = deep_linear.Config(steps=14000, record_every=20, lr=lr, init_scale=1e-3)
-    traj = deep_linear.train(KEY, cfg)
-    observed = deep_linear.half_time(traj.t, traj.mode_strengths, traj.singular_values)
-    predicted = deep_linear.predict_half_time(traj.singular_values, traj.u0)
+    # Run (lr 1e-3, 14,000 steps, aligned init 1e-3, key 0) and check are the book
+    # scorecard's (lm_sims.predictions)
+    row = predictions.run("saxe-half-times")
+    assert row.passed, row
+    observed, predicted = predictions._half_times_of("aligned")
     np.testing.assert_allclose(observed, predicted, rtol=0.01)
 
 
 def test_random_init_learns_modes_in_order_with_predicted_half_times():
     # Error source: the linearised alignment phase behind effective_u0 (small init
     # makes it accurate) and the residual mode coupling of a finite-width random init.
-    cfg = deep_linear.Config(
-        steps=16000,
-        record_every=20,
-        lr=1e-3,
-        init="random",
-        init_scale=1e-6,
-        width=64,
-    )
-    traj = deep_linear.train(KEY, cfg)
-    observed = np.asarray(
-        deep_linear.half_time(traj.t, traj.mode_strengths, traj.singular_values)
-    )
-    predicted = np.asarray(deep_linear.predict_half_time(traj.singular_values, traj.u0))
+    # Run (lr 1e-3, 16,000 steps, random init 1e-6, width 64, key 0) and check are
+    # the book scorecard's (lm_sims.predictions)
+    row = predictions.run("saxe-random-half-times")
+    assert row.passed, row
+    observed, predicted = predictions._half_times_of("random")
     assert np.all(np.isfinite(observed)), observed
     assert np.all(np.diff(observed) > 0), observed  # decreasing s -> later half-time
     np.testing.assert_allclose(observed, predicted, rtol=0.15)

@@ -1,8 +1,6 @@
 """lm_sims.edge_of_stability: the quadratic stability fact, the sharpness observable
 against the explicit Hessian, and the edge of stability of Cohen et al. (2021)."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,7 +8,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from lm_sims import edge_of_stability as eos
-from lm_sims import sweep
+from lm_sims import predictions, sweep
 from lm_sims.diagnostics import count_compilations
 
 KEY = jax.random.key(0)
@@ -117,13 +115,11 @@ def test_sharpness_of_the_book_network_mid_run_matches_explicit_hessian():
 # -- the edge of stability ---------------------------------------------------------
 
 
-@functools.cache
 def _run(k, activation="tanh", key_seed=0):
-    key = jax.random.key(key_seed)
-    cfg = CFG.replace(activation=activation)
-    lr = eos.lr_for_ratio(key, cfg, k)
-    traj = eos.train(key, cfg.replace(lr=lr))
-    return traj, lr, eos.edge_summary(traj, lr, LATE_START)
+    # (trajectory, lr, edge summary) at lr = 2 / (k S0), late phase from step
+    # 1000: the runs of the book's scorecard (lm_sims.predictions), cached there
+    assert CFG == eos.Config() and LATE_START == 1000
+    return predictions._edge_run(k, activation, key_seed)
 
 
 @pytest.mark.statistical
@@ -137,6 +133,9 @@ def test_sharpness_rises_to_two_over_lr_and_stays_there(k):
     # run oscillates around the edge, the spread is its period-two dynamics plus
     # the chaos of the late phase (the samples differ between precisions).
     traj, lr, s = _run(k)
+    if k == 4:  # the scorecard's row, the same conditions
+        row = predictions.run("eos-sharpness-edge")
+        assert row.passed, row
     assert not traj.diverged
     assert 0 < s.first_crossing < 700, s
     assert 0.97 <= s.late_mean <= 1.06, s
@@ -153,6 +152,8 @@ def test_small_learning_rate_control_stays_below_the_edge():
     # 0.9 at every record (measured max 0.56) and the loss falls monotonically, as
     # gradient flow's would.
     traj, lr, s = _run(16)
+    row = predictions.run("eos-small-lr-control")  # the scorecard's row
+    assert row.passed, row
     assert s.max_ratio < 0.9, s
     assert s.first_crossing == -1
     assert s.loss_monotone

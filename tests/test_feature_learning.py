@@ -2,15 +2,13 @@
 lm_sims.mlp network (abc form with multipliers) against the exponents of Yang & Hu
 and Table 3 of Tensor Programs V."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from lm_sims import feature_learning as fl
-from lm_sims import mlp, power_law_fit
+from lm_sims import mlp, power_law_fit, predictions
 
 WIDTHS = (64, 256, 1024)  # each (width, parameterisation) compiles once (~1-2 s)
 NUM_SEEDS = 8
@@ -25,13 +23,11 @@ def _loglog_slope(x, y):
     return np.array([_loglog_slope(x, column) for column in y.T])
 
 
-@functools.cache
 def _exponents(parameterization: str):
-    """Fitted width exponents of (hidden 1, hidden 2, output), seed-averaged logs."""
-    changes = fl.one_step_changes(
-        jax.random.key(0), parameterization, LR, widths=WIDTHS, num_seeds=NUM_SEEDS
-    )
-    return _loglog_slope(WIDTHS, changes)
+    """Fitted width exponents of (hidden 1, hidden 2, output), seed-averaged logs:
+    the book's scorecard computes them (lm_sims.predictions, the same call)."""
+    assert predictions._COORD_WIDTHS == WIDTHS
+    return predictions._coordinate_exponents(parameterization)
 
 
 # Bands +-0.15 around the predicted exponents (fl.predicted_exponents). Error
@@ -40,6 +36,8 @@ def _exponents(parameterization: str):
 @pytest.mark.parametrize("parameterization", fl.PARAMETERIZATIONS)
 def test_measured_exponents_match_the_predicted_ones(parameterization):
     # measured: ntk -0.51 -0.52 -0.04; mup -0.01 -0.01 -0.04; sp -0.51 +0.42 +0.95
+    r = predictions.run(f"{parameterization}-coordinate-check")
+    assert r.passed, r
     fitted = _exponents(parameterization)
     predicted = fl.predicted_exponents(parameterization)
     np.testing.assert_allclose(fitted, predicted, atol=0.15)

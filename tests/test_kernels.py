@@ -5,7 +5,6 @@ quadrature of the Gaussian expectations, the book's two-layer formula, a Monte C
 of the book's network written out here, or the explicit gradient-descent iteration.
 """
 
-import functools
 import math
 
 import jax
@@ -13,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_sims import _dual_kernels, kernels, mlp, power_law_fit
+from lm_sims import _dual_kernels, kernels, mlp, power_law_fit, predictions
 from lm_sims.kernels import Config
 
 # --- independent references ----------------------------------------------------------
@@ -619,23 +618,14 @@ def test_signal_propagation_simulation_follows_theory(activation, sigma_w2, sigm
     # Log-lengths: single ReLU networks random-walk (variance ~ depth/width), so
     # the mean of q_l / q_l(theory) over networks must be within 4.5 standard
     # errors of 1 too.
-    c0 = np.array([0.2, 0.7, 0.95])
-    x = kernels.circle(np.concatenate([[0.0], np.arccos(c0)]))
-    cfg = mlp.Config(
-        width=512,
-        depth=20,
-        d_in=2,
-        activation=activation,
-        sigma_w2=sigma_w2,
-        sigma_b2=sigma_b2,
+    # (the networks and maps are the book scorecard's, lm_sims.predictions; the
+    # chaotic erf case is its row)
+    c, q, c_th, q_th, c0, cfg = predictions._signal_propagation(
+        activation, sigma_w2, sigma_b2
     )
-    keys = jax.random.split(jax.random.key(5), 32)
-    h = jax.lax.map(lambda k: kernels.preactivations(mlp.init(k, cfg), x, cfg), keys)
-    h = np.asarray(h, np.float64)  # (networks, layers, inputs, width)
-    q = np.mean(h**2, axis=-1)
-    c = np.einsum("slw,slkw->slk", h[:, :, 0], h[:, :, 1:]) / cfg.width
-    c /= np.sqrt(q[:, :, :1] * q[:, :, 1:])
-    q_th, c_th = kernels.signal_propagation_theory(c0, cfg, cfg.depth)
+    if activation == "erf":
+        row = predictions.run("signal-propagation")
+        assert row.passed, row
 
     def z_score(samples, expected):
         se = samples.std(axis=0, ddof=1) / math.sqrt(samples.shape[0])
@@ -672,16 +662,10 @@ def test_stable_correlation_is_the_attracting_fixed_point():
 # --- the NTK regime in finite networks (width scan) ---------------------------
 
 
-@functools.cache
 def _wide_parts():
-    return kernels.ntk_gap_parts(
-        jax.random.key(7),
-        lr=2.0,
-        num_train=4,
-        target="smooth",
-        widths=(64, 256, 1024, 4096),
-        num_seeds=4,
-    )
+    # kernels.ntk_gap_parts(key 7, lr 2, 4 points, smooth target, widths 64-4096,
+    # 4 networks each): the scan of the book's scorecard (lm_sims.predictions)
+    return predictions._ntk_gap_parts()
 
 
 def _wide_scan():
@@ -702,6 +686,8 @@ def test_width_scan_exponents():
     # fluctuation of the initial kernel -> slope -1/2 +- 0.15 (measured -0.47 ..
     # -0.54; P = 4 keeps Theta well conditioned, at P = 16 the window 16..1024 is
     # pre-asymptotic, see the page).
+    row = predictions.run("ntk-kernel-regression")  # the scorecard's row
+    assert row.passed, row
     s = _wide_scan()
     weight = _rms(s.weight_change / s.residual0)
     change = _rms(s.kernel_change)

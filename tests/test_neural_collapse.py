@@ -1,21 +1,20 @@
 """Neural collapse (Papyan, Han & Donoho 2020, arXiv:2008.08186)."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from lm_sims import neural_collapse as nc
+from lm_sims import predictions
 
 KEY = jax.random.key(0)
 
 
-@functools.cache
 def _run(name: str, seed: int = 0):
-    cfg = {"etf": nc.ETF_CONFIG, "digits": nc.DIGITS_CONFIG}[name]
-    return jax.device_get(nc.train(jax.random.key(seed), cfg))
+    # nc.train of ETF_CONFIG or DIGITS_CONFIG at key(seed), on the host: the runs
+    # of the book's scorecard (lm_sims.predictions), cached there
+    return predictions._collapse_run(name, seed)
 
 
 # -- the metrics on constructed inputs ---------------------------------------------
@@ -94,6 +93,8 @@ def test_digits_run_collapses_partially():
     # weight decay 1e-3, 10^4 steps). Measured: NC1 0.77 -> 0.30 (step 100) ->
     # 0.14; NC3 1.91 -> 0.13; NC4 0. The collapse is real but partial at this scale.
     tr = _run("digits")
+    row = predictions.run("neural-collapse-nc1")  # the scorecard's row
+    assert row.passed, row
     m = tr.metrics
     i100 = int(np.flatnonzero(tr.step == 100)[0])
     assert not tr.diverged
@@ -110,6 +111,8 @@ def test_calibrated_setting_reaches_the_simplex_etf():
     # variation < 0.1 at the end. Measured on keys 0-2: worst cosine 0.024-0.033
     # away, CV ~0.02 (float64 draws other data: 0.013-0.042, CV <= 0.035); at
     # initialisation the worst cosine is 0.19-0.5 away.
+    row = predictions.run("neural-collapse-etf")  # the scorecard's row
+    assert row.passed, row
     for seed in range(3):
         tr = _run("etf", seed)
         m = tr.metrics

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lm_sims import data, mlp, transfer
+from lm_sims import data, mlp, predictions, transfer
 from lm_sims import feature_learning as fl
 
 X64 = jax.config.jax_enable_x64
@@ -148,16 +148,13 @@ def test_coordinate_check_slopes(optimizer, parameterization):
     # ~n^-1/2 (SGD sp's second layer approaches +1/2 from below, measured
     # +0.51 / +0.45 at 2 / 8 seeds; Adam ntk measured +0.44, +0.93).
     # Linear response: lr 1e-3 (SGD), 1e-4 (Adam, an entry step of 1e-4).
-    lr = 1e-4 if optimizer == "adam" else 1e-3
-    changes = fl.one_step_changes(
-        jax.random.key(0),
-        parameterization,
-        lr,
-        widths=WIDTHS,
-        num_seeds=2,
-        optimizer=optimizer,
-    )
-    slopes = np.polyfit(np.log(WIDTHS), np.log(changes), 1)[0]
+    # (the changes and slopes are the book scorecard's, lm_sims.predictions;
+    # muP with Adam is its row)
+    assert WIDTHS == (64, 128, 256, 512, 1024)
+    slopes = predictions._transfer_coordinate_slopes(parameterization, optimizer)
+    if (parameterization, optimizer) == ("mup", "adam"):
+        row = predictions.run("adam-mup-coordinate-check")
+        assert row.passed, row
     expected = fl.predicted_exponents(parameterization, optimizer=optimizer)
     np.testing.assert_allclose(slopes[1:], expected[1:], atol=0.15)
     np.testing.assert_allclose(slopes[0], expected[0], atol=0.15)
@@ -378,6 +375,8 @@ def test_adam_transfer_sweep_and_the_shipped_reference():
     # steps it drifts less, measured 1.9: the bound tests the direction.)
     opt = transfer.optimum(ref)
     sp, mup = 0, 1
+    row = predictions.run("mutransfer-optimum")  # the scorecard's row: these claims
+    assert row.passed, row
     assert _spread(opt.argmin[mup]) <= 1, opt.argmin
     assert _spread(opt.refined[mup]) <= 1.2, opt.refined
     assert opt.argmin[sp, 0] - opt.argmin[sp, -1] >= 2, opt.argmin
