@@ -79,3 +79,10 @@ def test_knobs_reject_unknown_values():
         ex.evaluate(seed=0, learner="gelu")
     with pytest.raises(ValueError, match="seed must be one of"):
         ex.evaluate(seed=7, learner="relu_mlp")
+
+
+def test_every_panel_has_a_y_axis_title():
+    # issue 10: the rank grid (row 3) had no y-axis title; static spec (the
+    # curves need the statistical-tier training runs)
+    ex = explorer(FACTORY)
+    assert all(t.strip() for row in ex.y_title for t in row), ex.y_title

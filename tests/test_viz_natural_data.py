@@ -2,6 +2,7 @@
 finite curves, theory and simulation in every panel, and the key numbers. The
 science behind them is tested in test_natural_data.py and test_hermite.py."""
 
+import jax
 import numpy as np
 import pytest
 from explorer_grid import grid
@@ -51,7 +52,7 @@ def test_spectra_explorer_key_numbers():
     # the fitted line runs through the counts it fits (median |log residual|
     # < 0.3) except at the head: the top words fall below it (rank 1: 4,585
     # against 12,400, the Zipf-Mandelbrot flattening the page mentions)
-    fit = curves["fit: r^-1.05"]
+    fit = curves["power-law fit: r^-1.05"]
     resid = np.abs(np.log(fit.y / counts[: fit.y.size]))
     np.testing.assert_array_equal(fit.x, curves["word counts"].x[: fit.y.size])
     assert np.median(resid) < 0.3 and resid[0] > 0.5
@@ -64,8 +65,8 @@ def test_spectra_explorer_shows_the_zipf_exponent_drift():
     exps = []
     for last in vn.ZIPF_LAST:
         curves, _ = _state(vn.natural_spectra_explorer, zipf_last=last, pca_last=40)
-        (fit,) = [c for c in curves.values() if c.name.startswith("fit: r^")]
-        exps.append(float(fit.name.removeprefix("fit: r^")))
+        (fit,) = [c for c in curves.values() if c.id == "zipf fit"]
+        exps.append(float(fit.name.removeprefix("power-law fit: r^")))
     assert np.all(np.diff(exps) < 0), exps
     assert exps[0] > -0.9 and exps[-1] < -1.3, exps
 
@@ -86,7 +87,10 @@ def test_hea_explorer_ratios_in_the_issue_bands():
         assert np.all((r >= lo) & (r <= hi)), (data, r.round(3))
         # the spectrum: top-20 eigenvalues of K/P within 20% of the ansatz
         # (P = 1000 samples; the digits are not Gaussian)
-        top = curves["eigenvalues of K/P"].y[:20] / curves["HEA eigenvalues"].y[:20]
+        top = (
+            curves["eigenvalues of K/P"].y[:20]
+            / curves["HEA eigenvalues (theory)"].y[:20]
+        )
         assert np.all(np.abs(top - 1) < 0.2), (data, top.round(3))
 
 
@@ -104,3 +108,28 @@ def test_hea_explorer_shows_the_small_bandwidth_failure():
         r = _state(vn.hea_explorer, data="Gaussian", bandwidth=s)[0]
         at512.append(r["predicted / measured"].y[list(ratio.x).index(512.0)])
     assert at512[0] < at512[1] < at512[2], at512
+
+
+def test_spectra_explorer_fits_share_their_datas_colour_and_axes_are_titled():
+    # issue 10: one quantity, one colour (a fit is drawn in its data's colour,
+    # dashed); different quantities and the reference law f1/r do not share one;
+    # every panel has a y-axis title; traces keep their ids across knob values
+    ex = vn.natural_spectra_explorer(jax.random.key(0))
+    fig = ex._figure_dict(ex.evaluate(zipf_last=1000, pca_last=40))
+    colour = {t["name"]: t["line"]["color"] for t in fig["data"] if "line" in t}
+    words, zipf_fit = colour["word counts"], colour["power-law fit: r^-1.05"]
+    digits = colour["digits PCA eigenvalues"]
+    (pca_fit,) = [c for n, c in colour.items() if n.startswith("power-law fit: k^")]
+    assert words == zipf_fit and digits == pca_fit
+    assert len({words, digits, colour["Zipf's law: f₁ / r"]}) == 3
+    layout = fig["layout"]
+    for ref in {t.get("yaxis", "y") for t in fig["data"]}:
+        assert layout["yaxis" + ref[1:]]["title"]["text"].strip(), ref
+    ids = [c.id for c in ex.evaluate(zipf_last=100, pca_last=61).curves]
+    assert "zipf fit" in ids and "spectrum fit" in ids
+
+
+def test_hea_explorer_spec_titles_every_panel():
+    # every panel has a y-axis title (static spec; the curves are costly)
+    ex = vn.hea_explorer(jax.random.key(0))
+    assert all(t.strip() for row in ex.y_title for t in row), ex.y_title

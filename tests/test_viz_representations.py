@@ -23,6 +23,20 @@ def _id(factory):
     return getattr(factory, "__name__", None)
 
 
+def _untitled_y_axes(fig: dict) -> list[str]:
+    """The y axes of a figure dict that carry a trace but show no title."""
+    used = {t.get("yaxis", "y") for t in fig["data"]}
+    layout = fig["layout"]
+    missing = []
+    for ref in sorted(used):
+        axis = layout.get("yaxis" + ref[1:], {})
+        title = axis.get("title", {})
+        text = title.get("text", "") if isinstance(title, dict) else str(title)
+        if not text.strip():
+            missing.append(ref)
+    return missing
+
+
 @pytest.mark.parametrize("factory", CURVE_FACTORIES, ids=_id)
 def test_static_grid_gives_finite_curves_with_theory_and_simulation(factory):
     for values, panel in grid(factory):
@@ -123,6 +137,10 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
     )
     pred = by_id["pair prediction"]
     assert pred.role == "theory" and pred.x.size == 4  # widths 64-512 of depth 2
+    # a theory curve says so in the legend (issue 10: legends name theory)
+    for panel in (cka, ex.evaluate(metric="mutual k-NN")):
+        for c in panel.curves:
+            assert (c.role == "theory") == ("(theory)" in c.name), c.name
     # (D_n + D_1024)/2 with D = 1 - cross-seed CKA of the last hidden layer
     v = 1 - cross.cka.mean(0)[:, -1]
     np.testing.assert_allclose(pred.y, 1 - 0.5 * (v[:4] + v[4]), rtol=1e-6)
@@ -153,7 +171,11 @@ def test_width_alignment_explorer_shows_initialisation_and_anchors_law_at_widest
         movement=np.full((4, w, 2), 0.2),
     )
     monkeypatch.setattr(vr, "_width_alignment", lambda key_data: cross)
-    panel = vr.width_alignment_explorer(jax.random.key(0)).evaluate(seeds="0–1")
+    ex = vr.width_alignment_explorer(jax.random.key(0))
+    panel = ex.evaluate(seeds="0–1")
+    # both panels have a y-axis title (issue 10: the right panel had none, hidden
+    # by shared_y)
+    assert _untitled_y_axes(ex._figure_dict(panel)) == []
     by_id = {c.id: c for c in panel.curves}
     np.testing.assert_allclose(by_id["cka init 1"].y, 1 - cross.cka_init[0, :, 0])
     assert by_id["cka init 1"].thin
@@ -170,3 +192,14 @@ def test_explorers_open_where_the_text_reads_them():
     assert layer == {"width": 1024, "metric": "CKA"}
     platonic = {k.name: k.default for k in vr.platonic_explorer(key).knobs}
     assert platonic == {"metric": "CKA"}
+
+
+def test_layer_alignment_explorer_titles_both_heatmaps_y_axes(monkeypatch):
+    # issue 10: the right-hand heatmap had no y-axis title; fake matrices, no
+    # training
+    z = np.eye(4) * 0.5 + 0.5
+    monkeypatch.setattr(vr, "_layers", lambda key_data, width, metric: (z, z))
+    ex = vr.layer_alignment_explorer(jax.random.key(0))
+    fig = ex._figure_dict(ex.evaluate())
+    assert len({t.get("yaxis", "y") for t in fig["data"]}) == 2
+    assert _untitled_y_axes(fig) == []

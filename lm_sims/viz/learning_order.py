@@ -130,7 +130,7 @@ def _panel(key_data: tuple, seed: int, learner: str) -> Panel:
         Curve(
             lam,
             np.log(2) / lam,
-            "ln 2 / λ (HEA)",
+            "ln 2 / λ, HEA (theory)",
             role="theory",
             row=2,
             group=23,  # grey (23 mod 8), dashed
@@ -142,7 +142,7 @@ def _panel(key_data: tuple, seed: int, learner: str) -> Panel:
         Curve(
             lam,
             np.log(2) / exact,
-            "ln 2 / λ (exact RBF)",
+            "ln 2 / λ, exact RBF (theory)",
             role="theory",
             row=2,
             group=22,  # yellow, as the RBF kernel
@@ -206,7 +206,8 @@ def learning_order_explorer(key: jax.Array) -> Explorer:
             "predicted eigenvalue λ (HEA, RBF kernel)",
             "target component",
         ),
-        y_title=("learnability L_k(t)", "learned time t", ""),
+        # every panel has a y-axis title (the rank grid's rows are the learners)
+        y_title=("learnability L_k(t)", "learned time t₁/₂", "learner"),
         log_x=(True, True, False),
         log_y=(False, True, False),
     )

@@ -65,9 +65,10 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
 
     Left: word frequency against rank for the 3,118 distinct words of CPython's
     ``pydoc_data.topics`` (solid), with the least-squares power law over ranks 1
-    to ``zipf_last`` (dashed) and Zipf's ``f_r = f_1 / r`` (dotted-dashed). Right:
-    eigenvalues of the digits' pixel covariance (``tr Σ_xx = 1``) against rank,
-    with the power law fitted over ranks 1 to ``pca_last``. The note gives both
+    to ``zipf_last`` (dashed, in the counts' colour) and Zipf's ``f_r = f_1 / r``
+    (dashed, grey). Right: eigenvalues of the digits' pixel covariance
+    (``tr Σ_xx = 1``) against rank, with the power law fitted over ranks 1 to
+    ``pca_last`` (dashed, in the eigenvalues' colour). The note gives both
     exponents as positive ``a`` and ``α`` (``f_r ∝ r^-a``, ``γ_k ∝ k^-α``, the
     page's convention): each drifts with the range, with no plateau (the Zipf exponent
     from 0.82 at last rank 100 to 1.39 at 3,000; the 8x8 images' last
@@ -93,30 +94,34 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
         r_fit = ranks[ranks <= int(zipf_last)]
         curves = [
             Curve(ranks, counts.astype(float), "word counts", group=0, col=1),
+            # a fit shares its data's colour (one quantity); Zipf's f1/r is a
+            # reference law, in grey
             Curve(
                 r_fit,
                 fit.curve(r_fit),
-                f"fit: r^{fit.exponent:.2f}",
+                f"power-law fit: r^{fit.exponent:.2f}",
                 "theory",
-                group=1,
+                group=0,
                 col=1,
+                id="zipf fit",
             ),
             Curve(
                 ranks,
                 counts[0] / ranks,
-                "Zipf: f₁ / r",
+                "Zipf's law: f₁ / r",
                 "theory",
-                group=2,
+                group=7,
                 col=1,
             ),
-            Curve(k, gam, "digits PCA eigenvalues", group=3, col=2),
+            Curve(k, gam, "digits PCA eigenvalues", group=1, col=2),
             Curve(
                 k[:pca_last],
                 pfit.curve(k[:pca_last]),
-                f"fit: k^{pfit.exponent:.2f}",
+                f"power-law fit: k^{pfit.exponent:.2f}",
                 "theory",
-                group=4,
+                group=1,
                 col=2,
+                id="spectrum fit",
             ),
         ]
         note = (
@@ -252,7 +257,9 @@ def hea_explorer(key: jax.Array) -> Explorer:
         ratio = pred / mean
         curves = [
             Curve(ranks[ok], measured[ok], "eigenvalues of K/P", group=0, col=1),
-            Curve(ranks, predicted, "HEA eigenvalues", "theory", group=0, col=1),
+            Curve(
+                ranks, predicted, "HEA eigenvalues (theory)", "theory", group=0, col=1
+            ),
             Curve(
                 n,
                 mean / power,
@@ -267,7 +274,7 @@ def hea_explorer(key: jax.Array) -> Explorer:
             Curve(
                 n,
                 pred / power,
-                "HEA + eigenlearning",
+                "HEA + eigenlearning (theory)",
                 "theory",
                 group=1,
                 col=2,

@@ -221,12 +221,12 @@ def width_alignment_explorer(key: jax.Array) -> Explorer:
         [Knob("seeds", tuple(_PAIRS), default="0–1", label="seed pair")],
         title="Trained μP networks: two seeds align as the width grows",
         x_title="width n",
-        y_title="1 − alignment",
+        # one title per panel: with shared_y the right panel had none
+        y_title=("1 − alignment (layer 1)", "1 − alignment (layer 2)"),
         log_x=True,
         log_y=True,
         cols=2,
         subplot_titles=("hidden layer 1", "hidden layer 2"),
-        shared_y=True,
         height=440,
     )
 
@@ -250,7 +250,7 @@ def _pair_prediction(key_data: tuple, zoo: rep.ModelAlignment) -> Curve:
     return Curve(
         zoo.accuracy[idx],
         pred,
-        "prediction from cross-seed CKA",
+        "pair law from cross-seed CKA (theory)",
         "theory",
         group=7,
         mode="lines+markers",
@@ -351,7 +351,7 @@ def platonic_explorer(key: jax.Array) -> Explorer:
                 Curve(
                     [lo, hi],
                     [chance, chance],
-                    "chance, k/(P_probe − 1)",
+                    "chance level k/(P_probe − 1) (theory)",
                     "theory",
                     group=7,
                     id="chance",
@@ -448,7 +448,7 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
         ],
         title="Layer-by-layer alignment of two seeds",
         x_title="layer of seed 1",
-        y_title=("layer of seed 0", ""),  # the right panel shares the rows
+        y_title="layer of seed 0",  # both panels: rows are seed 0's layers
         cols=2,
         subplot_titles=("trained", "at initialisation"),
         height=460,
