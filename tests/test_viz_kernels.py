@@ -3,11 +3,14 @@ page weight, and the figures against the library's theory. The simulations and
 theory behind them (output samples, pre-activations, signal propagation, the NTK
 width scan) are tested in test_kernels.py."""
 
+import json
+
 import jax
 import numpy as np
 import pytest
 from explorer_grid import explorer, grid
 
+from lm_sims import kernels
 from lm_sims.viz import kernels as vk
 
 KEY = jax.random.key(0)
@@ -147,3 +150,86 @@ def test_signal_propagation_panel_starts_on_the_map():
                 assert abs(sim.y[0] / th.y[0] - 1) < 0.15, (values, name)
             else:
                 assert abs(sim.y[0] - th.y[0]) < 0.1, (values, name)
+
+
+# -- figure checks (issue 10) -----------------------------------------------------
+
+
+def _drawn(ex, panel):
+    """The figure's traces and note as text: what a reader sees, for comparisons."""
+    fig = ex._figure_dict(panel)
+    return json.dumps(
+        [fig["data"], panel.note], sort_keys=True, default=lambda o: repr(o)
+    )
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+def test_every_step_of_every_knob_changes_the_figure(factory):
+    # A slider step that changes nothing misleads the reader (issue 10: at P = 4
+    # two NTK targets gave identical curves until the target itself was drawn).
+    # Every pair of grid states that differ in one knob by one step must draw
+    # differently.
+    ex = explorer(factory)
+    drawn = {
+        tuple(values.items()): _drawn(ex, panel) for values, panel in grid(factory)
+    }
+    for values, _ in grid(factory):
+        for knob in ex.knobs:
+            i = knob.values.index(values[knob.name])
+            if i + 1 == len(knob.values):
+                continue
+            step = dict(values, **{knob.name: knob.values[i + 1]})
+            assert drawn[tuple(values.items())] != drawn[tuple(step.items())], (
+                values,
+                knob.name,
+            )
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+def test_every_subplot_has_a_y_title(factory):
+    # issue 10: right-hand panels without a y-axis title (the legend named the
+    # quantity, the axis did not)
+    ex = explorer(factory)
+    values, panel = grid(factory)[0]
+    layout = ex._figure_dict(panel)["layout"]
+    axes = [k for k in layout if k.startswith("yaxis")]
+    assert len(axes) == ex.rows * ex.cols
+    for k in axes:
+        assert layout[k]["title"]["text"].strip(), (values, k)
+
+
+def test_ntk_figure_draws_the_target_through_its_training_points():
+    # The target function is drawn (thin, in the training points' colour), equal
+    # to kernels.TARGETS at the plotted angles (float64 both: 1e-12), and at P = 4
+    # "smooth" and "sin 3θ" take the same values at the four points: the networks
+    # are the same, only the target line tells the states apart.
+    ex = explorer(vk.ntk_explorer)
+    by = {}
+    for target in kernels.TARGETS:
+        panel = ex.evaluate(width=256, lr=2.0, num_train=4, target=target)
+        by[target] = {c.name: c for c in panel.curves}
+        line, points = by[target]["target"], by[target]["training points"]
+        assert line.thin and line.group == points.group
+        f = kernels.TARGETS[target]
+        np.testing.assert_allclose(line.y, f(np.radians(line.x)), atol=1e-12)
+        np.testing.assert_allclose(points.y, f(np.radians(points.x)), atol=1e-12)
+    smooth, sin3 = by["smooth"], by["sin 3θ"]
+    np.testing.assert_allclose(smooth["training points"].y, sin3["training points"].y)
+    # the two targets agree at the points up to rounding (1e-16 in float64, 1e-7
+    # in float32), which 200 stable steps of gradient descent do not amplify
+    np.testing.assert_allclose(
+        smooth["trained network"].y, sin3["trained network"].y, atol=1e-5
+    )
+    assert np.max(np.abs(smooth["target"].y - sin3["target"].y)) > 0.5
+
+
+def test_nngp_legend_names_the_theory_curves():
+    # the theory curve of a pair in the legend reads as theory; the Gaussian is
+    # the limit of the normalised output f(x0) / sqrt(K(x0, x0)): N(0, 1)
+    panel = explorer(vk.nngp_explorer).evaluate(width=4, depth=1)
+    theory = [c.name for c in panel.curves if c.role == "theory" and c.showlegend]
+    assert theory and all(name.endswith("(theory)") for name in theory), theory
+    gauss = next(c for c in panel.curves if c.name.startswith("Gaussian"))
+    assert "N(0, 1)" in gauss.name
+    area = np.sum(np.diff(gauss.x) * 0.5 * (gauss.y[1:] + gauss.y[:-1]))
+    assert area == pytest.approx(1.0, abs=1e-3)  # +-4 sd hold 99.994%

@@ -1,6 +1,8 @@
 """Chapter 2 explorers, sections 2.3 and 2.4 (lm_sims.viz.lazy_rich). The science
 behind them is tested in test_lazy_rich_sweep.py and test_feature_learning.py."""
 
+import json
+
 import jax
 import numpy as np
 import pytest
@@ -115,3 +117,64 @@ def test_invalid_arguments_raise():
         lazy_rich.predict_lazy(KEY, object())
     with pytest.raises(ValueError, match="alpha must be in"):
         explorer(vlr.lazy_rich_explorer).evaluate(alpha=1e3)
+
+
+# -- figure checks (issue 10) -----------------------------------------------------
+
+
+def _drawn(ex, panel):
+    """The figure's traces and note as text: what a reader sees, for comparisons."""
+    fig = ex._figure_dict(panel)
+    return json.dumps(
+        [fig["data"], panel.note], sort_keys=True, default=lambda o: repr(o)
+    )
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+def test_every_step_of_every_knob_changes_the_figure(factory):
+    # every pair of grid states that differ in one knob by one step draws
+    # differently (a slider step that changes nothing misleads the reader)
+    ex = explorer(factory)
+    drawn = {
+        tuple(values.items()): _drawn(ex, panel) for values, panel in grid(factory)
+    }
+    for values, _ in grid(factory):
+        for knob in ex.knobs:
+            i = knob.values.index(values[knob.name])
+            if i + 1 == len(knob.values):
+                continue
+            step = dict(values, **{knob.name: knob.values[i + 1]})
+            assert drawn[tuple(values.items())] != drawn[tuple(step.items())], (
+                values,
+                knob.name,
+            )
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+def test_every_subplot_has_a_y_title(factory):
+    # issue 10: right-hand panels without a y-axis title
+    ex = explorer(factory)
+    values, panel = grid(factory)[0]
+    layout = ex._figure_dict(panel)["layout"]
+    axes = [k for k in layout if k.startswith("yaxis")]
+    assert len(axes) == ex.rows * ex.cols
+    for k in axes:
+        assert layout[k]["title"]["text"].strip(), (values, k)
+
+
+def test_neuron_plane_has_equal_axis_scales():
+    # issue 10: with unequal scales the teacher's directions looked skewed. The
+    # plane's y axis is pinned to its x axis one to one; the time panel is not.
+    ex = explorer(vlr.lazy_rich_explorer)
+    layout = ex._figure_dict(grid(vlr.lazy_rich_explorer)[0][1])["layout"]
+    assert layout["yaxis"]["scaleanchor"] == "x"
+    assert layout["yaxis"]["scaleratio"] == 1
+    assert "scaleanchor" not in layout["yaxis2"]
+    # the teacher's rays are unit directions drawn from the origin
+    panel = ex.evaluate(alpha=0.1, width=200)
+    rays = next(c for c in panel.curves if c.name == "teacher directions")
+    points = np.stack([rays.x, rays.y], axis=1)
+    length = np.linalg.norm(points, axis=1)
+    ends = length[np.isfinite(length) & (length > 0)]
+    assert ends.size == 3  # three teacher directions, each a ray from the origin
+    np.testing.assert_allclose(ends, ends[0], rtol=1e-6)

@@ -102,9 +102,17 @@ def nngp_explorer(key: jax.Array) -> Explorer:
                 mode="lines+markers",
                 band_label=f"mean ± 1 s.e.m. over {_NNGP_INITS} networks",
             ),
-            Curve(np.degrees(_NNGP_THEORY_ANGLES), theory, "NNGP kernel", "theory"),
+            Curve(
+                np.degrees(_NNGP_THEORY_ANGLES),
+                theory,
+                "NNGP kernel (theory)",
+                "theory",
+            ),
             Curve(hx, hy, "f(x₀) histogram (networks)", group=1, col=2),
-            Curve(grid, gauss, "Gaussian N(0, K(x₀, x₀))", "theory", group=1, col=2),
+            # the histogram is of f(x0) / sqrt(K(x0, x0)): its limit is N(0, 1)
+            Curve(
+                grid, gauss, "Gaussian limit N(0, 1) (theory)", "theory", group=1, col=2
+            ),
         ]
         return Panel(curves)
 
@@ -126,7 +134,7 @@ def nngp_explorer(key: jax.Array) -> Explorer:
         ],
         title="Random networks at initialisation against the NNGP",
         x_title=["angle between x₀ and x (degrees)", "f(x₀) / √K(x₀, x₀)"],
-        y_title=["E[f(x₀) f(x)] over networks", ""],
+        y_title=["E[f(x₀) f(x)] over networks", "probability density"],
         cols=2,
         subplot_titles=["covariance", "one output"],
     )
@@ -242,7 +250,7 @@ def signal_propagation_explorer(key: jax.Array) -> Explorer:
         ],
         title="Signal propagation: correlation and length of two inputs by depth",
         x_title="layer l",
-        y_title=["pre-activation correlation c_l", ""],
+        y_title=["pre-activation correlation c_l", "length q_l"],
         log_y=[False, True],
         cols=2,
         subplot_titles=["correlation", "length q_l = |h^l|² / n"],
@@ -286,7 +294,10 @@ def _kernel_prediction(s, i, lr):
 
 def ntk_explorer(key: jax.Array) -> Explorer:
     """The NTK regime: a trained two-layer ReLU network against kernel gradient
-    descent with the analytic NTK (left, at one width), and how the kernel, the
+    descent with the analytic NTK (left, at one width, with the target function as
+    a thin grey line and its samples, the training points, as grey markers: at
+    P = 4 two targets agree at the points and the network learns the same
+    function for both), and how the kernel, the
     weights and the network-kernel gap shrink with width (right: mean over 3
     networks per width, shaded +- one standard error; dashed, the laws ``width^-1/2``
     for the weights and the gap, ``width^-3/4`` for the kernel of a ReLU network,
@@ -319,14 +330,22 @@ def ntk_explorer(key: jax.Array) -> Explorer:
         i = list(s.widths).index(width)
         deg = np.degrees(s.test_angles)
         curves = [
-            Curve(deg, s.f0[i, 0], "initial network", group=7),
+            # the target and its samples, the training points, share one colour
+            Curve(
+                deg,
+                kernels.TARGETS[target](s.test_angles),
+                "target",
+                group=7,
+                thin=True,
+            ),
+            Curve(deg, s.f0[i, 0], "initial network", group=1),
             Curve(deg, s.f_net[i, 0], "trained network", group=0),
             Curve(deg, s.f_kernel[i, 0], "NTK prediction", "theory", group=0),
             Curve(
                 np.degrees(s.train_angles),
                 s.y_train,
                 "training points",
-                group=1,
+                group=7,
                 mode="markers",
             ),
         ]
@@ -390,7 +409,7 @@ def ntk_explorer(key: jax.Array) -> Explorer:
         ],
         title="The NTK regime: trained networks against kernel gradient descent",
         x_title=["angle θ on the input circle (degrees)", "hidden width n"],
-        y_title=["f(θ)", ""],
+        y_title=["network output f(θ)", "relative change, gap"],
         log_x=[False, True],
         log_y=[False, True],
         cols=2,

@@ -191,13 +191,14 @@ def lazy_rich_explorer(key: jax.Array) -> Explorer:
         ],
         title="Lazy or rich: the output scale α decides whether neurons move",
         x_title=["|a_i| w_i, first coordinate", "t = lr × steps"],
-        # column 2's quantities are named in the legend: a y title there would sit
-        # in the narrow gap between the columns, over the first panel
-        y_title=["|a_i| w_i, second coordinate", ""],
+        y_title=["|a_i| w_i, second coordinate", "loss, ‖θ−θ₀‖/‖θ₀‖"],
         log_x=[False, True],
         log_y=[False, True],
+        # the plane is geometric: one unit as long on both axes, so the teacher's
+        # directions and the neurons' angles are drawn true
+        equal_aspect=[True, False],
         cols=2,
-        subplot_titles=["neurons", "dashed: lazy theory"],
+        subplot_titles=["neurons in the input plane", "loss and parameter change"],
         height=480,
     )
 
@@ -374,9 +375,7 @@ def feature_learning_explorer(key: jax.Array) -> Explorer:
         ],
         title="One step of gradient descent: do the features move as n → ∞?",
         x_title="width n",
-        # one y title for both columns (same quantity; the subplot titles say which
-        # layer): a second one would sit in the gap between the columns
-        y_title=["RMS change after one step", ""],
+        y_title=["RMS change of h_ℓ after one step", "RMS change of f after one step"],
         log_x=True,
         log_y=True,
         cols=2,
