@@ -39,7 +39,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import codecs
+import importlib.util
 import json
 import posixpath
 import re
@@ -255,39 +255,29 @@ def _index_page(index: BookIndex, text: str, page: str, counts: list[int], chapt
         index.labels[m.group("label")] = Target("section", heading.group("text"), page)
 
 
-def _latex_text(text: str) -> str:
-    """Plain text of a BibTeX field: LaTeX accents decoded, braces dropped."""
-    import latexcodec  # noqa: F401, PLC0415 - registers the "ulatex" codec
-
-    return codecs.decode(text, "ulatex").replace("{", "").replace("}", "")
-
-
 def citations(bib: Path) -> dict[str, tuple[str, str | None]]:
     """Author-year text and link of every entry of a BibTeX file.
 
-    One author: "Neal 1996"; two: "Lee & Bahri 2018"; three: "Saxe, McClelland &
-    Ganguli 2014"; more: "Simon et al. 2026". The link is the entry's ``url``, else
-    its arXiv ``eprint``, else its ``doi`` (None if it has none).
+    The text is the book's bibliography label (``book/_ext/lm_book.py``): "Neal
+    1996", "Lee and Bahri 2018", "Simon et al. 2026". The link is the entry's
+    ``url``, else its arXiv ``eprint``, else its ``doi`` (None if it has none).
     """
     from pybtex.database import parse_file  # noqa: PLC0415 - only at sync time
 
+    spec = importlib.util.spec_from_file_location(
+        "lm_book", ROOT / "book" / "_ext" / "lm_book.py"
+    )
+    lm_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lm_book)
     found = {}
     for key, entry in parse_file(str(bib), bib_format="bibtex").entries.items():
-        people = entry.persons.get("author") or entry.persons.get("editor") or []
-        last = [_latex_text(" ".join(p.prelast_names + p.last_names)) for p in people]
-        if len(last) > 3:
-            who = f"{last[0]} et al."
-        elif len(last) > 1:
-            who = ", ".join(last[:-1]) + f" & {last[-1]}"
-        else:
-            who = last[0] if last else _latex_text(entry.fields.get("title", key))
         fields = entry.fields
         url = fields.get("url")
         if not url and fields.get("eprint"):
             url = f"https://arxiv.org/abs/{fields['eprint']}"
         if not url and fields.get("doi"):
             url = f"https://doi.org/{fields['doi']}"
-        found[key] = (f"{who} {fields.get('year', 'n.d.')}", url)
+        found[key] = (lm_book.author_year(entry), url)
     return found
 
 

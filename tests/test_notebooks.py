@@ -174,7 +174,7 @@ def test_roles_become_plain_markdown(index):
     assert "(sec-x)=" not in text and text.startswith("# Title")
     assert "See (1.1)," in text
     assert (
-        "([Saxe, McClelland & Ganguli 2014](https://arxiv.org/abs/1312.6120); "
+        "([Saxe et al. 2014](https://arxiv.org/abs/1312.6120); "
         "[Simon et al. 2026](" in text
     )
     assert "([Neal 1996]" in text

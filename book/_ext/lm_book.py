@@ -1,6 +1,7 @@
 """Sphinx extension for the Learning Mechanics book (loaded via ``_config.yml``).
 
-It does two things, both so that the built book works offline with no kernel:
+It does these things (the first three so that the built book works offline with
+no kernel):
 
 1. **plotly.js from the installed plotly package, once per page, no CDN.**
    The explorers in executed notebooks emit plain HTML made with
@@ -26,6 +27,22 @@ It does two things, both so that the built book works offline with no kernel:
    instead of recomputed (``lm_sims.viz.cache_dir``). A clean build (a new output
    folder, or ``jupyter-book clean --all``) computes every explorer again.
 
+4. **Author-year labels in the bibliography.** sphinxcontrib-bibtex's styles label
+   the list with alpha keys ("[SKA+26]", "[MKAOpenAIDTeam18]"), which a reader cannot
+   match to the author-year citations in the text. The pybtex style
+   ``lm_author_year`` registered here labels each entry "Saxe et al. 2014" (one
+   author: "Neal 1996"; two: "Lee and Bahri 2018"; an organisation as written; a,
+   b, ... where two entries would share a label), the names the text's citations
+   show, and the text the notebooks show (``scripts/sync_notebooks.py``).
+   ``_config.yml`` selects it with ``bibtex_default_style`` under
+   ``sphinx: config:`` (Jupyter Book 1.x ignores top-level Sphinx settings).
+
+5. **Search snippets offline.** Sphinx's search page fetches each result page for
+   its snippet, which a browser refuses for files opened from disk (no snippets,
+   console errors). ``html_show_search_summary`` is off; at ``build-finished`` this
+   extension writes every page's text to ``_static/lm_search_text.js``, which
+   ``_static/lm_search.js`` loads on the search page to add the snippets.
+
 It also keeps the API page free of duplicates: ``NamedTuple`` fields are documented
 in their class's ``Attributes:`` section (house style), so autodoc's automatic
 "Alias for field number N" members are skipped.
@@ -33,7 +50,10 @@ in their class's ``Attributes:`` section (house style), so autodoc's automatic
 
 from __future__ import annotations
 
+import html
+import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -77,6 +97,87 @@ def _copy_plotly_js(app: Sphinx, exception: Exception | None) -> None:
     shutil.copyfile(plotly_js_path(), static / PLOTLY_JS)
 
 
+def _latex_plain(text: str) -> str:
+    import codecs
+
+    import latexcodec  # noqa: F401 - registers the "ulatex" codec
+
+    return codecs.decode(text, "ulatex").replace("{", "").replace("}", "")
+
+
+def author_year(entry) -> str:
+    """The label of a pybtex entry: "Neal 1996", "Lee and Bahri 2018", "Saxe et
+    al. 2014", the names sphinxcontrib-bibtex's author_year citations print."""
+    people = entry.persons.get("author") or entry.persons.get("editor") or []
+    last = [_latex_plain(" ".join(p.prelast_names + p.last_names)) for p in people]
+    if len(last) > 2:
+        who = f"{last[0]} et al."
+    elif len(last) == 2:
+        who = f"{last[0]} and {last[1]}"
+    else:
+        who = last[0] if last else _latex_plain(entry.fields.get("title", entry.key))
+    return f"{who} {entry.fields.get('year', 'n.d.')}"
+
+
+def _register_author_year_style() -> None:
+    from pybtex.plugin import register_plugin
+    from pybtex.style.formatting.unsrt import Style
+    from pybtex.style.labels import BaseLabelStyle
+
+    class AuthorYearLabels(BaseLabelStyle):
+        def format_labels(self, sorted_entries):
+            entries = list(sorted_entries)
+            labels = [author_year(e) for e in entries]
+            seen: dict[str, int] = {}
+            for label in labels:
+                seen[label] = seen.get(label, 0) + 1
+            count: dict[str, int] = {}
+            for label in labels:
+                if seen[label] > 1:  # "Lee et al. 2018a", "Lee et al. 2018b"
+                    count[label] = count.get(label, 0) + 1
+                    yield label + "abcdefghijklmnopqrstuvwxyz"[count[label] - 1]
+                else:
+                    yield label
+
+    class AuthorYearStyle(Style):
+        default_label_style = AuthorYearLabels
+        default_sorting_style = "author_year_title"
+
+    register_plugin("pybtex.style.formatting", "lm_author_year", AuthorYearStyle)
+
+
+_ARTICLE = re.compile(r"<article[^>]*bd-article[^>]*>(.*?)</article>", re.S)
+_DROP = re.compile(r"<(script|style)\b[^>]*>.*?</\1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+SEARCH_TEXT = "lm_search_text.js"
+
+
+def page_text(page_html: str) -> str:
+    """The text a reader sees in a built page's article (no scripts, no styles,
+    no tags), whitespace collapsed: what the offline search snippets quote."""
+    m = _ARTICLE.search(page_html)
+    body = _DROP.sub(" ", m.group(1) if m else page_html)
+    text = html.unescape(_TAG.sub(" ", body))
+    return re.sub(r"\s+", " ", text).replace(" ¶", "").strip()
+
+
+def _write_search_text(app: Sphinx, exception: Exception | None) -> None:
+    """Every page's text as ``window.LM_SEARCH_TEXT = {docname: text}`` in
+    ``_static/lm_search_text.js``, for ``lm_search.js`` on the search page."""
+    if exception is not None or app.builder.format != "html":
+        return
+    out = Path(app.outdir)
+    texts = {}
+    for doc in sorted(app.env.found_docs):
+        path = out / f"{doc}.html"
+        if path.is_file():
+            texts[doc] = page_text(path.read_text(encoding="utf-8"))
+    blob = json.dumps(texts, ensure_ascii=False).replace("</", "<\\/")
+    (out / "_static" / SEARCH_TEXT).write_text(
+        f"window.LM_SEARCH_TEXT = {blob};\n", encoding="utf-8"
+    )
+
+
 def _skip_namedtuple_aliases(app, what, name, obj, skip, options):
     doc = getattr(obj, "__doc__", None) or ""
     if what == "class" and doc.startswith("Alias for field number"):
@@ -86,10 +187,12 @@ def _skip_namedtuple_aliases(app, what, name, obj, skip, options):
 
 def setup(app: Sphinx) -> dict:
     os.environ["LM_SIMS_STATIC"] = "1"
+    _register_author_year_style()
     app.connect("builder-inited", _set_explorer_cache)
     app.connect("builder-inited", _add_plotly_js)
     app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
     app.connect("build-finished", _copy_plotly_js)
+    app.connect("build-finished", _write_search_text)
     return {
         "version": "0.1",
         "parallel_read_safe": True,
