@@ -17,20 +17,22 @@ CHROMIUM_ARGS = (
 )
 
 
+def explorer_inputs(gd):
+    """The range inputs (one per movable knob) of the explorer drawn in ``gd``."""
+    box = gd.locator("xpath=ancestor::div[contains(@class, 'lm-explorer')][1]")
+    return box.locator(".lm-explorer-controls input[type=range]")
+
+
 def move_slider(page, gd, index: int) -> None:
-    """Click near one end of slider ``index``'s rail (the end it is not at)."""
-    active, steps = gd.evaluate(
-        "(gd, i) => [gd._fullLayout.sliders[i].active,"
-        " gd._fullLayout.sliders[i].steps.length]",
-        index,
-    )
-    rail = gd.locator(".slider-group .slider-rail-rect").nth(index)
-    rail.scroll_into_view_if_needed()
-    box = rail.bounding_box()
-    x = box["x"] + (2 if active == steps - 1 else box["width"] - 2)
-    page.mouse.click(x, box["y"] + box["height"] / 2)
+    """Move knob ``index``'s control one step from the keyboard, as a reader
+    would: focus it and press the arrow key away from the end it is at."""
+    control = explorer_inputs(gd).nth(index)
+    control.scroll_into_view_if_needed()
+    value, top = control.evaluate("el => [+el.value, +el.max]")
+    control.focus()
+    page.keyboard.press("ArrowLeft" if value == top else "ArrowRight")
     page.wait_for_function(
-        "([el, i, a]) => el._fullLayout.sliders[i].active !== a",
-        arg=[gd.element_handle(), index, active],
+        "([el, v]) => +el.value !== v",
+        arg=[control.element_handle(), value],
         timeout=10_000,
     )

@@ -1,5 +1,6 @@
 """The explorer: static grid (book HTML) and live widgets share one mechanism."""
 
+import itertools
 import json
 import math
 import re
@@ -59,14 +60,19 @@ def test_static_html_embeds_every_grid_point_without_nan():
     spec = _spec(_toy().static_html(progress=False))
     assert spec["sizes"] == [2, 2] and len(spec["frames"]) == 4
     names = [t["name"] for t in spec["figure"]["data"]]
-    assert names == ["sim", "theory", "extra"]
-    assert [it["id"] for it in spec["items"]] == names
+    # theory drawn last (on top), then the legend key; the legend keeps the order
+    assert names == ["sim", "extra", "theory", "theory (dashed)", "simulation (solid)"]
+    assert [it["id"] for it in spec["items"]] == ["sim", "extra", "theory"]
+    ranks = [t["legendrank"] for t in spec["figure"]["data"]]
+    assert ranks == [100, 102, 101, 1, 2]
     big = spec["frames"][2]  # a = 2.0, kind = line
     assert big["note"] == "big" and all(d is not None for d in big["d"])
-    assert big["d"][2]["y"] == []  # all-NaN curve: points dropped, never NaN
-    assert spec["frames"][0]["d"][2] is None  # absent at a = 0.5: hidden there
+    assert big["d"][1]["y"] == []  # all-NaN curve: points dropped, never NaN
+    assert spec["frames"][0]["d"][1] is None  # absent at a = 0.5: hidden there
     np.testing.assert_allclose(big["d"][0]["y"], 2.0 * np.linspace(0, 1, 5))
-    assert len(spec["figure"]["layout"]["sliders"]) == 2
+    assert "sliders" not in spec["figure"]["layout"]  # HTML range inputs instead
+    html_text = _toy().static_html(progress=False)
+    assert len(re.findall(r'<input type="range"', html_text)) == 2
 
 
 def test_long_notes_wrap_above_the_plots_and_the_margin_makes_room():
@@ -376,7 +382,7 @@ def test_traces_are_matched_by_id_not_legend_text():
     assert [f["d"][0]["y"] for f in spec["frames"]] == [[0.0, 1.0], [0.0, 2.0]]
     ex.widget()
     ex._controls["a"].value = 2.5
-    data = ex.figure["data"]
+    data = [t for t in ex.figure["data"] if t["meta"] != "::key"]
     assert len(data) == 2 and data[0]["y"] == [0.0, 2.5]
     assert data[1]["z"] == [[2.5]]
 
@@ -533,17 +539,21 @@ def test_live_figure_has_the_same_traces_and_updates_bands_and_heatmaps():
         t["meta"] for t in _spec(ex.static_html(progress=False))["figure"]["data"]
     ]
     assert metas == static
+    hm = [t["type"] for t in ex.figure["data"]].index("heatmap")
     band_before = ex.figure["data"][0]["y"]
-    z_before = np.asarray(ex.figure["data"][6]["z"], dtype=float)
+    z_before = np.asarray(ex.figure["data"][hm]["z"], dtype=float)
     ex._controls["lr"].value = 0.15
     assert ex.figure["data"][0]["y"] != band_before
     ex._controls["width"].value = 64
-    assert not np.allclose(np.asarray(ex.figure["data"][6]["z"], float), z_before)
+    assert not np.allclose(np.asarray(ex.figure["data"][hm]["z"], float), z_before)
     title = ex.figure["layout"]["title"]["text"]
     assert "shaded: mean ± 1 s.d. over 8 seeds" in title
 
 
 # -- the test figure in headless Chromium ---------------------------------------------
+
+
+_HEATMAP_Z = "gd => JSON.stringify(gd.data.find(t => t.type === 'heatmap').z)"
 
 
 def _download_csv(page) -> tuple[str, list[dict]]:
@@ -599,7 +609,9 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path, launch_chro
             gd.locator(".heatmaplayer image").first.wait_for(timeout=20_000)
             # Drawn: 6 scatter traces (the band's fill and mean line, 5 more), one
             # heatmap with its colour bar, the band's filled outline, a second y axis.
-            assert gd.locator(".scatterlayer .trace").count() == 7
+            keys = sum(t["meta"] == "::key" for t in expected["figure"]["data"])
+            assert keys == 3  # theory, simulation as lines, as markers
+            assert gd.locator(".scatterlayer .trace").count() == 7 + keys
             assert gd.locator(".heatmaplayer image").count() == 1
             assert gd.locator(".heatmaplayer .hm").count() == 1  # test_book's
             assert gd.locator(".colorbar").count() == 1
@@ -615,21 +627,23 @@ def test_test_figure_draws_moves_and_downloads_in_chromium(tmp_path, launch_chro
             assert {r["trace_id"] for r in rows} == ids
             frame = expected["frames"][expected["start"]]["d"]
             loss = [r for r in rows if r["trace_id"] == "loss"]
-            assert [float(r["y"]) for r in loss] == frame[0]["y"]
-            assert [float(r["lower"]) for r in loss] == frame[0]["lo"]
+            at = [it["id"] for it in expected["items"]]
+            assert [float(r["y"]) for r in loss] == frame[at.index("loss")]["y"]
+            assert [float(r["lower"]) for r in loss] == frame[at.index("loss")]["lo"]
             cka = [r for r in rows if r["trace_id"] == "CKA"]
-            assert len(cka) == 36 and float(cka[1]["z"]) == frame[5]["z"][0][1]
+            assert (
+                len(cka) == 36
+                and float(cka[1]["z"]) == frame[at.index("CKA")]["z"][0][1]
+            )
             assert cka[1]["x"] == "2" and cka[1]["y"] == "1"
             # Each slider changes the plotted data, the heatmap included.
             for s in range(2):
                 before = gd.evaluate("gd => JSON.stringify(gd.data)")
-                z_before = gd.evaluate("gd => JSON.stringify(gd.data[6].z)")
+                z_before = gd.evaluate(_HEATMAP_Z)
                 move_slider(page, gd, s)
                 assert gd.evaluate("gd => JSON.stringify(gd.data)") != before
                 if s == 1:  # width: the CKA matrix
-                    assert gd.evaluate("gd => JSON.stringify(gd.data[6].z)") != (
-                        z_before
-                    )
+                    assert gd.evaluate(_HEATMAP_Z) != (z_before)
             name, moved = _download_csv(page)
             assert name.endswith("_lr-0.1_width-64.csv"), name
             assert moved != rows
@@ -677,8 +691,9 @@ def test_plotly_uids_are_css_safe_whatever_the_trace_names():
         [Knob("a", (1.0, 2.0))],
     )
     data = _spec(ex.static_html(progress=False))["figure"]["data"]
-    uids = [t["uid"] for t in data]
+    uids = [t["uid"] for t in data if t["meta"] != "::key"]
     assert len(uids) == 3 and len(set(uids)) == 3  # heatmap, band fill, line
+    uids = [t["uid"] for t in data]  # with the legend key's
     assert all(re.fullmatch(r"[A-Za-z0-9_-]+", u) for u in uids), uids
 
 
@@ -942,3 +957,91 @@ def test_moving_any_live_control_changes_the_figure(factory):
     for name, state in moves:
         moved = ex.evaluate(**state)
         assert (panel_data(moved), moved.note) != base, (name, state[name])
+
+
+@pytest.mark.slow
+def test_controls_take_the_keyboard_and_panels_stack_at_phone_width(
+    tmp_path, launch_chromium
+):
+    """Issue 10: every control is reached with Tab and moved with the arrow keys,
+    Home and End, with a visible focus ring; at 390 px the 2 x 2 figure stacks its
+    panels in one column (before, each panel shrank to 47 px and they overlapped)."""
+    import tempfile
+
+    from browser_helpers import explorer_inputs
+
+    ex = _demo()
+    page_path = tmp_path / "figure.html"
+    ex.save_html(str(page_path))
+    spec = _spec(page_path.read_text(encoding="utf-8"))
+    labels = [k["labels"] for k in spec["knobs"]]
+    with tempfile.TemporaryDirectory() as profile:
+        context = launch_chromium(profile, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            page.route(
+                "**/*",
+                lambda r: (
+                    r.continue_() if r.request.url.startswith("file:") else r.abort()
+                ),
+            )
+            page.goto(page_path.as_uri())
+            gd = page.locator("div.lm-explorer .js-plotly-plot")
+            gd.locator(".heatmaplayer image").first.wait_for(timeout=20_000)
+            inputs = explorer_inputs(gd)
+            assert inputs.count() == 2
+            reached = []
+            for _ in range(80):  # the modebar's buttons come first
+                page.keyboard.press("Tab")
+                at = page.evaluate(
+                    "() => document.activeElement.type === 'range' ? "
+                    "document.activeElement.id : null"
+                )
+                if at and at not in reached:
+                    reached.append(at)
+                if len(reached) == 2:
+                    break
+            assert len(reached) == 2, f"Tab reached only {reached}"
+            ring = page.evaluate(
+                "() => { const s = getComputedStyle(document.activeElement);"
+                " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+            )
+            assert ring[0] != "none" and ring[1] >= 2, ring
+            data = "gd => JSON.stringify(gd.data)"
+            for key, pos in (("End", -1), ("Home", 0)):
+                before = gd.evaluate(data)
+                page.keyboard.press(key)
+                page.wait_for_timeout(200)
+                out = page.evaluate(
+                    "() => document.getElementById("
+                    "document.activeElement.id + '-out').textContent"
+                )
+                assert out == labels[1][pos]
+                assert gd.evaluate(data) != before
+            wide_h = gd.evaluate("gd => gd._fullLayout.height")
+            page.set_viewport_size({"width": 390, "height": 800})
+            page.wait_for_function(
+                "([el, h]) => el._fullLayout.height > h",
+                arg=[gd.element_handle(), wide_h],
+                timeout=10_000,
+            )
+            boxes = gd.evaluate(  # one per subplot: its x axis and main y axis
+                "gd => [1, 2, 3, 4].map(i => { const k = i === 1 ? '' : i;"
+                " const x = gd._fullLayout['xaxis' + k],"
+                " y = gd._fullLayout[x.anchor.replace('y', 'yaxis')];"
+                " return [x._length, y._length, y.domain[0], y.domain[1]]; })"
+            )
+            for width_px, height_px, _, _ in boxes:
+                assert width_px >= 200 and height_px >= 150, boxes
+            spans = sorted((lo, hi) for _, _, lo, hi in boxes)
+            for (_, hi), (lo, _) in itertools.pairwise(spans):
+                assert hi <= lo, f"stacked panels overlap: {spans}"
+            assert gd.evaluate("gd => gd.getBoundingClientRect().width") <= 390
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.wait_for_function(
+                "([el, h]) => el._fullLayout.height === h",
+                arg=[gd.element_handle(), wide_h],
+                timeout=10_000,
+            )
+        finally:
+            context.close()

@@ -108,6 +108,13 @@ _CACHE_FORMAT = 1  # bump when the cached records change shape
 _NOTE_WIDTH = 80  # characters per note line: fits the plot area of a figure in the
 # book's ~690 px text column (13 px font, 72 px left margin; 88 characters overflowed)
 _NOTE_LINE_PX = 18  # pixels per note line (13 px font)
+_TITLE_CHARS = 75  # characters of subplot titles across the figure (~8 px each)
+#: Below this width in pixels a static figure stacks its panels in one column, puts
+#: its legend under the plots and rewraps its title and notes (a phone is 390 px).
+NARROW_PX = 560
+_NARROW_NOTE = 44  # note characters per line at phone width
+_NARROW_PANEL_PX, _NARROW_GAP_PX = 240, 100  # stacked panel height, gap below it
+_KEY_COLOR = "#888888"  # the legend key's grey, readable on light and dark pages
 
 
 def _uid(trace_id: str) -> str:
@@ -117,13 +124,21 @@ def _uid(trace_id: str) -> str:
     return "t" + hashlib.sha1(trace_id.encode()).hexdigest()[:16]
 
 
-def _wrap_note(note: str) -> str:
-    """A figure note broken into lines of at most ``_NOTE_WIDTH`` characters."""
-    return "<br>".join(textwrap.wrap(note, _NOTE_WIDTH)) if note else ""
+def _wrap_note(note: str, width: int = 0) -> str:
+    """A figure note broken into lines of at most ``width`` (default
+    ``_NOTE_WIDTH``) characters."""
+    return "<br>".join(textwrap.wrap(note, width or _NOTE_WIDTH)) if note else ""
 
 
-def _note_lines(note: str) -> int:
-    return len(textwrap.wrap(note, _NOTE_WIDTH)) if note else 0
+def _note_lines(note: str, width: int = 0) -> int:
+    return len(textwrap.wrap(note, width or _NOTE_WIDTH)) if note else 0
+
+
+def _wrap_title(title: str, width: int) -> str:
+    """A subplot or figure title broken at spaces into lines of at most ``width``
+    characters (plotly never wraps text: long titles of neighbouring subplots
+    print over each other)."""
+    return "<br>".join(textwrap.wrap(title, width)) if title else ""
 
 
 def is_static_build() -> bool:
@@ -892,6 +907,46 @@ def _subtitle(styles: Sequence[dict]) -> str:
     return " · ".join(parts)
 
 
+def _theory_last(styles: Sequence[dict]) -> list[int]:
+    """Drawing order: theory curves after (so above) everything else, where they
+    coincide with a simulation; otherwise the panel's order."""
+    return sorted(range(len(styles)), key=lambda i: styles[i].get("role") == "theory")
+
+
+def _legend_key(styles: Sequence[dict]) -> list[dict]:
+    """Legend entries, in grey, that say which marks are theory and which are
+    simulation, for the roles and marks actually drawn (no data of their own)."""
+    curves = [s for s in styles if s["kind"] == "curve"]
+    sim = [s for s in curves if s["role"] == "simulation"]
+    entries = []
+    if any(s["role"] == "theory" for s in curves):
+        entries.append(("theory (dashed)", "lines", "dash"))
+    if any("lines" in s["mode"] for s in sim):
+        entries.append(("simulation (solid)", "lines", "solid"))
+    if any(s["mode"] == "markers" for s in sim):
+        entries.append(("simulation (markers)", "markers", "solid"))
+    return [
+        {
+            "type": "scatter",
+            "x": [None],
+            "y": [None],
+            "name": name,
+            "mode": mode,
+            "line": {"color": _KEY_COLOR, "dash": dash, "width": 2},
+            "marker": {"color": _KEY_COLOR, "size": 7},
+            "showlegend": True,
+            "legendgroup": "lm-key",
+            "legendrank": k + 1,
+            "hoverinfo": "skip",
+            "xaxis": "x",
+            "yaxis": "y",
+            "meta": "::key",
+            "uid": _uid(f"::key::{name}"),
+        }
+        for k, (name, mode, dash) in enumerate(entries)
+    ]
+
+
 def _cells(
     name: str, value: Any, rows: int, cols: int, kind: type | None = None
 ) -> list[list]:
@@ -1243,8 +1298,11 @@ class Explorer:
             kwargs["vertical_spacing"] = min(row_gap / plot_px, 0.9 / (rows - 1))
         titles = None
         if self.subplot_titles is not None:
+            chars = max(16, _TITLE_CHARS // cols)
             titles = [
-                f"<b>{t}</b>" if t else "" for row in self.subplot_titles for t in row
+                f"<b>{_wrap_title(t, chars)}</b>" if t else ""
+                for row in self.subplot_titles
+                for t in row
             ]
         fig = make_subplots(
             rows=rows,
@@ -1256,10 +1314,12 @@ class Explorer:
             **kwargs,
         )
         # automargin: long tick labels push the axis title out instead of under it
+        # exponentformat "power": 10⁻⁴, never SI prefixes ("100µ" reads like "µP")
         grid = {
             "gridcolor": "rgba(128,128,128,0.25)",
             "zeroline": False,
             "automargin": True,
+            "exponentformat": "power",
         }
         x_outer = self.shared_x in (True, "columns", "all")
         y_outer = self.shared_y in (True, "rows", "all")
@@ -1381,14 +1441,24 @@ class Explorer:
                 layout[xk].update(showgrid=False)
         return layout
 
-    @staticmethod
-    def _top(note_lines: int) -> int:
-        """Top margin in pixels: the title and its key line, then the note's lines
-        (the note sits above the plots, never over a curve or a subplot title)."""
-        return 80 + _NOTE_LINE_PX * note_lines
+    def _title_lines(self) -> int:
+        """Lines of the tallest subplot title of the top row (0 without titles)."""
+        if not self.subplot_titles:
+            return 0
+        chars = max(16, _TITLE_CHARS // self.cols)
+        return max(
+            (len(textwrap.wrap(t, chars)) for t in self.subplot_titles[0] if t),
+            default=0,
+        )
 
-    @staticmethod
-    def _note_annotation(note: str, titled: bool) -> dict:
+    def _top(self, note_lines: int) -> int:
+        """Top margin in pixels: the title and its key line, then the note's lines
+        (the note sits above the plots, never over a curve or a subplot title),
+        and a subplot title's lines beyond its first."""
+        extra = max(self._title_lines() - 1, 0)
+        return 80 + _NOTE_LINE_PX * (note_lines + extra)
+
+    def _note_annotation(self, note: str, titled: bool) -> dict:
         return {
             "text": _wrap_note(note),
             "xref": "paper",
@@ -1397,7 +1467,8 @@ class Explorer:
             "y": 1.0,
             "xanchor": "left",
             "yanchor": "bottom",
-            "yshift": 24 if titled else 6,  # above the subplot titles
+            # above the subplot titles
+            "yshift": 6 + _NOTE_LINE_PX * self._title_lines() if titled else 6,
             "align": "left",
             "showarrow": False,
             "font": {"color": "#D55E00", "size": 13},
@@ -1507,10 +1578,59 @@ class Explorer:
 
     def _figure_dict(self, panel: Panel) -> dict:
         styles = [_style(c) for c in panel.curves]
+        datas = [_data(c, static=False) for c in panel.curves]
         data = []
-        for c, s in zip(panel.curves, styles, strict=True):
-            data += self._traces(s, _data(c, static=False))
-        return {"data": data, "layout": self._layout(styles, panel.note)}
+        for i in _theory_last(styles):
+            for t in self._traces(styles[i], datas[i]):
+                t["legendrank"] = 100 + i  # the panel's order, whatever the drawing's
+                data.append(t)
+        layout = self._layout(styles, panel.note)
+        self._log_ticks(layout, styles, [datas])
+        return {"data": data + _legend_key(styles), "layout": layout}
+
+    def _log_ticks(
+        self, layout: dict, styles: Sequence[dict], frames: Sequence[Sequence]
+    ) -> None:
+        """Label a log axis at powers of ten only, with unlabelled minor ticks,
+        where every frame's data on it span two decades or more, and at 1, 2 and 5
+        of each decade where they span half a decade to two (plotly's default
+        labels every digit of a decade there, a wall of numbers).
+        ``frames``: per frame, each style's data (or None where absent)."""
+        _, refs = self._subplots()
+        members: dict[tuple[str, str], list[int]] = {}
+        for i, st in enumerate(styles):
+            if st["kind"] != "curve":
+                continue
+            r, c, sec = st["row"] - 1, st["col"] - 1, st["secondary_y"]
+            _, _, xk, yk = refs[(r + 1, c + 1, sec)]
+            if self.log_x[r][c]:
+                members.setdefault((xk, "x"), []).append(i)
+            if (self.log_y2 if sec else self.log_y)[r][c]:
+                members.setdefault((yk, "y"), []).append(i)
+        for (axis, coord), idx in members.items():
+            keys = ("x",) if coord == "x" else ("y", "lo", "hi")
+            span = math.inf
+            for frame in frames:
+                parts = [
+                    np.asarray(frame[i][k], dtype=float).ravel()
+                    for i in idx
+                    if frame[i] is not None
+                    for k in keys
+                    if k in frame[i]
+                ]
+                v = np.concatenate(parts) if parts else np.empty(0)
+                v = v[np.isfinite(v) & (v > 0)]
+                if v.size >= 2:
+                    span = min(span, math.log10(v.max() / v.min()))
+            if not math.isfinite(span):
+                continue
+            if span >= 2.0:  # two or more labelled powers of ten
+                layout[axis].update(
+                    dtick=1,
+                    minor={"ticks": "outside", "ticklen": 3, "showgrid": False},
+                )
+            elif span >= 0.5:  # labels at 1, 2 and 5 of each decade only
+                layout[axis].update(dtick="D2")
 
     # -- static HTML ----------------------------------------------------------------
 
@@ -1572,7 +1692,9 @@ class Explorer:
         for rec in records:
             for style, data in rec["items"]:
                 first.setdefault(style["id"], (style, data))
-        ids = list(first)
+        rank = {tid: k for k, tid in enumerate(first)}  # legend order
+        order = _theory_last([first[tid][0] for tid in first])
+        ids = [list(first)[k] for k in order]  # drawing order: theory on top
         default_idx = points.index({k.name: k.default for k in self.knobs})
         default = {s["id"]: (s, d) for s, d in records[default_idx]["items"]}
         data, items = [], []
@@ -1581,6 +1703,7 @@ class Explorer:
             traces = self._traces(style, d)
             for t in traces:
                 t["visible"] = tid in default
+                t["legendrank"] = 100 + rank[tid]
             items.append(
                 {
                     "id": tid,
@@ -1592,51 +1715,27 @@ class Explorer:
             )
             data += traces
         styles = [first[tid][0] for tid in ids]
+        data += _legend_key(styles)
         note_lines = max(_note_lines(rec["note"]) for rec in records)
-        fig = {
-            "data": data,
-            "layout": self._layout(styles, records[default_idx]["note"], note_lines),
-        }
-        frames = []
+        layout = self._layout(styles, records[default_idx]["note"], note_lines)
+        frames, frame_data = [], []
         for rec in records:
             here = {s["id"]: d for s, d in rec["items"]}
-            frames.append(
-                {"d": [here.get(tid) for tid in ids], "note": _wrap_note(rec["note"])}
-            )
-        sliders = []
+            d = [here.get(tid) for tid in ids]
+            frame_data.append(d)
+            frames.append({"d": d, "note": _wrap_note(rec["note"])})
+        self._log_ticks(layout, styles, frame_data)
+        fig = {"data": data, "layout": layout}
         movable = [k for k in self.knobs if len(k.values) > 1]
         fixed = [k for k in self.knobs if len(k.values) == 1]
-        plot_px = self.height - 60 - self._top(note_lines)
-        for i, k in enumerate(movable):
-            sliders.append(
-                {
-                    "active": k.values.index(k.default),
-                    "currentvalue": {"prefix": f"{k.text} = ", "font": {"size": 13}},
-                    "pad": {"t": 10, "b": 0},
-                    "len": 0.9,
-                    "x": 0.05,
-                    "y": -(70 + 95 * i) / plot_px,
-                    "yanchor": "top",
-                    "steps": [
-                        {"label": _label(v), "method": "skip", "args": [None]}
-                        for v in k.values
-                    ],
-                    "name": k.name,
-                }
-            )
-        fig["layout"]["sliders"] = sliders
-        extra = 95 * len(movable)
-        fig["layout"]["height"] = self.height + extra
-        fig["layout"]["margin"]["b"] = 60 + extra
         sizes = [len(k.values) for k in self.knobs]
-        slider_of = [movable.index(k) if k in movable else -1 for k in self.knobs]
         div_id = "lm-" + uuid.uuid4().hex[:12]
+        narrow_notes = max(_note_lines(rec["note"], _NARROW_NOTE) for rec in records)
         spec = {
             "figure": fig,
             "frames": frames,
             "items": items,
             "sizes": sizes,
-            "slider_of": slider_of,
             "start": default_idx,
             "knobs": [
                 {"name": k.name, "labels": [_label(v) for v in k.values]}
@@ -1644,7 +1743,32 @@ class Explorer:
             ],
             "start_pos": [k.values.index(k.default) for k in self.knobs],
             "file": _slug(self.title) or "explorer",
+            "narrow_px": NARROW_PX,
+            "narrow_note": _NARROW_NOTE,
+            **self._narrow(layout, styles, data, narrow_notes),
         }
+        controls = ""
+        if movable:
+            rows = []
+            for i, k in enumerate(self.knobs):
+                if len(k.values) < 2:
+                    continue
+                at = k.values.index(k.default)
+                label = html.escape(_label(k.values[at]))
+                rows.append(
+                    f'<div class="lm-knob"><label for="{div_id}-k{i}">'
+                    f"{html.escape(k.text)}</label>"
+                    f'<input type="range" id="{div_id}-k{i}" min="0" '
+                    f'max="{len(k.values) - 1}" step="1" value="{at}" '
+                    f'aria-valuetext="{label}">'
+                    f'<output id="{div_id}-k{i}-out" for="{div_id}-k{i}">'
+                    f"{label}</output></div>"
+                )
+            title = html.escape(self.title or "the figure")
+            controls = (
+                f'<div class="lm-explorer-controls" role="group" '
+                f'aria-label="Settings of {title}">{"".join(rows)}</div>'
+            )
         caption = ""
         if fixed:
             live = [html.escape(k.text) for k in fixed if k.adjustable]
@@ -1672,11 +1796,112 @@ class Explorer:
         blob = json.dumps(spec, separators=(",", ":"), allow_nan=False)
         blob = blob.replace("</", "<\\/")
         return (
-            f'<div class="lm-explorer" id="{div_id}-box">'
-            f'<div class="lm-explorer-plot" id="{div_id}"></div>{link}{caption}'
+            f'<div class="lm-explorer" id="{div_id}-box"><style>{_CSS}</style>'
+            f'<div class="lm-explorer-plot" id="{div_id}"></div>{controls}{link}'
+            f"{caption}"
             f'<script type="application/json" id="{div_id}-data">{blob}</script>'
             f"<script>{_JS.replace('__ID__', div_id)}</script></div>"
         )
+
+    def _narrow(
+        self, layout: dict, styles: Sequence[dict], data: list[dict], note_lines: int
+    ) -> dict:
+        """The layout and trace updates for phone width (``NARROW_PX``): panels
+        stacked in one column in row-major order, each with its own axis titles,
+        the legend under the plots, the title and notes rewrapped; and the values
+        they replace (``wide``), to go back on a wider window."""
+        base, refs = self._subplots()
+        rows, cols = self.rows, self.cols
+        used = {(s["row"] - 1, s["col"] - 1) for s in styles}
+        cells = [rc for rc in itertools.product(range(rows), range(cols)) if rc in used]
+        n = max(len(cells), 1)
+        plot_h = n * _NARROW_PANEL_PX + (n - 1) * _NARROW_GAP_PX
+        title = _wrap_title(self.title, 40)
+        key = _subtitle(styles)
+        title_lines = title.count("<br>") + 1 if title else 0
+        top = 50 + 22 * title_lines + (18 if key else 0) + _NOTE_LINE_PX * note_lines
+        top += _NOTE_LINE_PX * self._title_lines()
+        entries = sum(
+            1 for t in data if t.get("type") == "scatter" and t.get("showlegend")
+        )
+        bottom = 70 + 22 * math.ceil(entries / 2)
+        narrow: dict[str, Any] = {
+            "height": top + plot_h + bottom,
+            "margin.t": top,
+            "margin.b": bottom,
+            "margin.l": 60,
+            "margin.r": 12,
+            "title.text": f"{title}<br><sup>{key}</sup>" if key else title,
+            "legend.orientation": "h",
+            "legend.x": 0.0,
+            "legend.xanchor": "left",
+            "legend.y": -70 / plot_h,
+            "legend.yanchor": "top",
+            "annotations[0].yshift": 6 + _NOTE_LINE_PX * self._title_lines(),
+        }
+        wide: dict[str, Any] = {
+            "height": layout["height"],
+            "margin.t": layout["margin"]["t"],
+            "margin.b": layout["margin"]["b"],
+            "margin.l": layout["margin"]["l"],
+            "margin.r": layout["margin"]["r"],
+            "title.text": layout["title"]["text"],
+            "legend.orientation": "v",
+            "legend.x": layout["legend"].get("x", 1.02),
+            "legend.xanchor": layout["legend"].get("xanchor", "left"),
+            "legend.y": 1.0,
+            "legend.yanchor": "auto",
+            "annotations[0].yshift": layout["annotations"][0]["yshift"],
+        }
+        colorbar = {(s["row"], s["col"]) for s in styles if s["kind"] == "heatmap"}
+        titled = 0
+        traces: dict[str, list] = {"narrow": [], "wide": [], "index": []}
+        for r, c in itertools.product(range(rows), range(cols)):
+            if (r, c) not in used:  # an empty subplot: no room in the column
+                _, _, xk, yk = refs[(r + 1, c + 1, False)]
+                for axis in (xk, yk):
+                    narrow[f"{axis}.visible"], wide[f"{axis}.visible"] = False, True
+                if self.subplot_titles and self.subplot_titles[r][c]:
+                    titled += 1
+                    narrow[f"annotations[{titled}].visible"] = False
+                    wide[f"annotations[{titled}].visible"] = True
+                continue
+            k = cells.index((r, c))
+            top_f = 1 - k * (_NARROW_PANEL_PX + _NARROW_GAP_PX) / plot_h
+            low_f = top_f - _NARROW_PANEL_PX / plot_h
+            right = 0.8 if (r + 1, c + 1) in colorbar or self.secondary_y[r][c] else 1
+            _, _, xk, yk = refs[(r + 1, c + 1, False)]
+            for key_, value in (
+                (f"{xk}.domain", [0.0, right]),
+                (f"{yk}.domain", [low_f, top_f]),
+                (f"{xk}.title.text", self.x_title[r][c]),
+                (f"{yk}.title.text", self.y_title[r][c]),
+            ):
+                axis, attr = key_.split(".", 1)
+                narrow[key_] = value
+                old = layout[axis]
+                for part in attr.split("."):
+                    old = old.get(part) if isinstance(old, dict) else None
+                wide[key_] = old if old is not None else ""
+            if self.subplot_titles and self.subplot_titles[r][c]:
+                titled += 1
+                a = layout["annotations"][titled]  # [0] is the note
+                narrow[f"annotations[{titled}].x"] = right / 2
+                narrow[f"annotations[{titled}].y"] = top_f
+                wide[f"annotations[{titled}].x"] = a["x"]
+                wide[f"annotations[{titled}].y"] = a["y"]
+            for j, t in enumerate(data):
+                if t.get("type") != "heatmap" or t["xaxis"] != xk.replace("axis", ""):
+                    continue
+                if t["yaxis"] != yk.replace("axis", ""):
+                    continue
+                cb = t["colorbar"]
+                traces["index"].append(j)
+                traces["wide"].append([cb["x"], cb["y"], cb["len"]])
+                traces["narrow"].append(
+                    [right + 0.02, (low_f + top_f) / 2, 0.9 * (top_f - low_f)]
+                )
+        return {"narrow": narrow, "wide": wide, "narrow_traces": traces}
 
     def save_html(self, path: str) -> None:
         """Write a stand-alone HTML page (plotly.js from the installed plotly)."""
@@ -2173,6 +2398,20 @@ def _feed(h, obj: Any, seen: dict, depth: int) -> None:
 # The static figure's script: draw, then on any slider change pick the grid point from
 # all sliders' positions, restyle the traces (matched by the items' trace indices) and
 # refresh the CSV link. Follows the theme's light/dark mode.
+#: Styles of a static explorer's controls (inline, so a page outside the book
+#: shows them too): native range inputs, reachable with Tab and moved with the arrow
+#: keys, Home and End, with a visible focus ring in light and dark mode.
+_CSS = (
+    ".lm-explorer-controls{display:grid;grid-template-columns:minmax(6em,max-content)"
+    " 1fr minmax(4em,max-content);gap:.35em .8em;align-items:center;margin:.4em 0"
+    " .2em 0;font-size:.92em}"
+    ".lm-knob{display:contents}"
+    ".lm-knob input[type=range]{width:100%;min-width:0;margin:0;"
+    "accent-color:#0072B2}"
+    ".lm-knob input[type=range]:focus-visible{outline:3px solid #E69F00;"
+    "outline-offset:3px;border-radius:3px}"
+    ".lm-knob output{font-variant-numeric:tabular-nums}"
+)
 _JS = r"""
 (function () {
   var id = "__ID__";
@@ -2183,13 +2422,46 @@ _JS = r"""
     var fig = spec.figure, link = document.getElementById(id + "-csv");
     function theme() {
       var dark = document.documentElement.dataset.theme === "dark";
-      var c = dark ? "#e6e6e6" : "#333333";
-      var upd = {"font.color": c};
-      (fig.layout.sliders || []).forEach(function (s, i) {
-        upd["sliders[" + i + "].font.color"] = c;
-        upd["sliders[" + i + "].currentvalue.font.color"] = c;
+      return {"font.color": dark ? "#e6e6e6" : "#333333"};
+    }
+    var inputs = spec.knobs.map(function (k, i) {
+      return document.getElementById(id + "-k" + i);
+    });
+    var box = document.getElementById(id + "-box"), narrow = null, frame = null;
+    function wrap(note, width) {
+      var words = note.replace(/<br>/g, " ").split(" "), lines = [], line = "";
+      words.forEach(function (w) {
+        if (line && (line + " " + w).length > width) { lines.push(line); line = w; }
+        else { line = line ? line + " " + w : w; }
       });
-      return upd;
+      if (line) { lines.push(line); }
+      return lines.join("<br>");
+    }
+    function noteText(f) {
+      return narrow ? wrap(f.note, spec.narrow_note) : f.note;
+    }
+    function fit() {
+      var now = box.clientWidth < spec.narrow_px;
+      if (now === narrow) { return; }
+      narrow = now;
+      var upd = Object.assign({}, narrow ? spec.narrow : spec.wide);
+      upd["annotations[0].text"] = noteText(frame);
+      // the div's own height, else the responsive plot keeps its first height
+      // and the controls below sit over a taller stacked figure
+      gd.style.height = upd.height + "px";
+      Plotly.relayout(gd, upd);
+      var t = spec.narrow_traces;
+      if (t.index.length) {
+        var v = narrow ? t.narrow : t.wide;
+        Plotly.restyle(gd, {
+          "colorbar.x": v.map(function (a) { return a[0]; }),
+          "colorbar.y": v.map(function (a) { return a[1]; }),
+          "colorbar.len": v.map(function (a) { return a[2]; })
+        }, t.index);
+      }
+    }
+    function positions() {
+      return inputs.map(function (el) { return el ? +el.value : 0; });
     }
     function cell(v) {
       if (v === null || v === undefined) { return ""; }
@@ -2255,26 +2527,36 @@ _JS = r"""
       if (hm.i.length) {
         Plotly.restyle(gd, {z: hm.z, x: hm.x, y: hm.y, visible: hm.v}, hm.i);
       }
-      Plotly.relayout(gd, {"annotations[0].text": f.note});
+      Plotly.relayout(gd, {"annotations[0].text": noteText(f)});
     }
+    frame = spec.frames[spec.start];
     Plotly.newPlot(gd, fig.data, fig.layout,
                    {responsive: true, displaylogo: false}).then(function () {
       Plotly.relayout(gd, theme());
-      setLink(spec.frames[spec.start], spec.start_pos);
+      fit();
+      setLink(frame, spec.start_pos);
       new MutationObserver(function () { Plotly.relayout(gd, theme()); })
         .observe(document.documentElement,
                  {attributes: true, attributeFilter: ["data-theme"]});
-      gd.on("plotly_sliderchange", function () {
-        var idx = 0, pos = [];
-        for (var k = 0; k < spec.sizes.length; k++) {
-          var s = spec.slider_of[k];
-          var a = s < 0 ? 0 : gd._fullLayout.sliders[s].active;
-          pos.push(a);
-          idx = idx * spec.sizes[k] + a;
-        }
-        var f = spec.frames[idx];
-        show(f);
-        setLink(f, pos);
+      var pending = null;
+      window.addEventListener("resize", function () {
+        clearTimeout(pending);
+        pending = setTimeout(fit, 100);
+      });
+      inputs.forEach(function (el, i) {
+        if (!el) { return; }
+        el.addEventListener("input", function () {
+          var pos = positions(), idx = 0;
+          for (var k = 0; k < spec.sizes.length; k++) {
+            idx = idx * spec.sizes[k] + pos[k];
+          }
+          var label = spec.knobs[i].labels[pos[i]];
+          document.getElementById(el.id + "-out").textContent = label;
+          el.setAttribute("aria-valuetext", label);
+          frame = spec.frames[idx];
+          show(frame);
+          setLink(frame, pos);
+        });
       });
     });
   }
