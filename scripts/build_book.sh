@@ -33,3 +33,6 @@ for k, v in c.environment().items():
 start=$SECONDS
 .venv/bin/jupyter-book build . -W -n --keep-going "${all[@]}"
 echo "Built _build/html in $((SECONDS - start)) s: open _build/html/index.html"
+# The PDF the landing page links: the same sources through the singlehtml builder
+# (outputs from the execution cache), printed in headless Chromium.
+.venv/bin/python scripts/build_pdf.py _build

@@ -6,6 +6,7 @@ folder, so every cell is executed by every test run; the browser tests read it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser_helpers import move_slider
+from browser_helpers import explorer_inputs, move_slider
 from conftest import jax_cache_env, load_sync_module
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -274,7 +275,9 @@ def _explorer_displays(text: str) -> int:
     A cell displays one when its last statement is an expression (no trailing
     ``;``) that calls ``Explorer(...)`` or an ``*_explorer(...)`` factory, or names
     a variable assigned from one earlier on the page; and once per
-    ``display(...)`` call given such an expression. Cells tagged ``remove-output``
+    ``display(...)`` call given such an expression; and once per ``{glue:figure}``
+    directive whose key a cell glued with such an expression
+    (``glue("fig-x", explorers.x_explorer(key))``). Cells tagged ``remove-output``
     or ``remove-cell`` show nothing.
     """
     import ast
@@ -294,13 +297,29 @@ def _explorer_displays(text: str) -> int:
         return isinstance(node, ast.Name) and node.id in names
 
     count = 0
+    glued: set[str] = set()
     for cell in jupytext.reads(text, fmt="md:myst").cells:
+        if cell.cell_type == "markdown":
+            count += sum(
+                m.group(1) in glued
+                for m in re.finditer(
+                    r"^[`:]{3,}\{glue:figure\}\s+(\S+)", cell.source, re.M
+                )
+            )
         if cell.cell_type != "code":
             continue
         tree = ast.parse(TransformerManager().transform_cell(cell.source))
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and is_explorer(node.value):
                 names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "glue"
+                and len(node.args) >= 2
+                and isinstance(node.args[0], ast.Constant)
+                and is_explorer(node.args[1])
+            ):
+                glued.add(node.args[0].value)
         if _NO_OUTPUT & set(cell.metadata.get("tags", [])):
             continue
         count += sum(
@@ -350,11 +369,28 @@ x = 1
 :tags: [remove-output]
 ex
 ```
+
+```{code-cell} ipython3
+glue("fig-a", explorers.mode_explorer(key))
+glue("n", 3)
+```
+
+```{glue:figure} fig-a
+:name: fig-a
+
+A caption.
+```
+
+```{glue:figure} n
+:name: fig-n
+
+Not an explorer.
+```
 """
 
 
 def test_explorer_displays_are_counted_from_the_page_source():
-    assert _explorer_displays(EXPLORER_PAGE) == 3
+    assert _explorer_displays(EXPLORER_PAGE) == 4
     assert _explorer_displays("# A page without code\n\nExplorer(x)\n") == 0
     pages = {f: _explorer_displays(_page_source(f)) for f in SECTION_PAGES}
     assert sum(pages.values()) > 0, pages  # the chapters do show explorers
@@ -398,7 +434,7 @@ def test_page_in_browser(built_book, browser_context, doc):
             )
             drawn = gd.locator(_DRAWN).count()
             assert visible > 0 and drawn >= visible, (b, visible, drawn)
-            n_sliders = gd.evaluate("gd => (gd._fullLayout.sliders || []).length")
+            n_sliders = explorer_inputs(gd).count()
             for s in range(n_sliders):
                 before = gd.evaluate(_DATA_JSON)
                 move_slider(page, gd, s)
@@ -522,3 +558,184 @@ def test_readme_python_examples_run():
     assert len(blocks) >= 2
     for block in blocks:
         exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+
+
+# -- (e) issue 10: what a reader meets on every page ----------------------------------
+
+_MATH_READY = (
+    "() => !document.querySelector('.math') || (window.MathJax && MathJax.startup"
+    " && MathJax.startup.document && document.querySelectorAll('mjx-container')"
+    ".length > 0)"
+)
+# Display math wider than its box (the box scrolls: div.math has overflow-x auto)
+_WIDE_MATH = """() => Array.from(document.querySelectorAll('div.math'))
+  .filter(e => e.scrollWidth > e.clientWidth + 1)
+  .map(e => (e.textContent || '').slice(0, 60))"""
+# Math Sphinx handed to MathJax that MathJax did not typeset
+_UNTYPESET = """() => Array.from(document.querySelectorAll('.math'))
+  .filter(e => !e.querySelector('mjx-container'))
+  .map(e => (e.textContent || '').slice(0, 60))"""
+# Pixel boxes [x0, y0, x1, y1] of each explorer's subplots (main axes only)
+_PANEL_BOXES = """gd => Object.keys(gd._fullLayout)
+  .filter(k => /^xaxis\\d*$/.test(k) && gd._fullLayout[k].visible !== false)
+  .map(k => { const x = gd._fullLayout[k];
+    const y = gd._fullLayout[x.anchor.replace('y', 'yaxis')];
+    return [x._offset, y._offset, x._offset + x._length, y._offset + y._length]; })"""
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", TOC_FILES)
+def test_page_reads_at_desktop_and_phone_width(built_book, browser_context, doc):
+    """Issue 10: all math typeset, no display equation wider than its box at
+    1280 px; every explorer control reached and moved from the keyboard with a
+    visible focus ring; at 390 px (a phone) no sideways scrolling and no explorer
+    panels that overlap or shrink below a readable size."""
+    page = browser_context.new_page()
+    page.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith("file:") else r.abort(),
+    )
+    try:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto((built_book / "html" / f"{doc}.html").as_uri())
+        page.wait_for_load_state("load")
+        page.wait_for_function(_MATH_READY, timeout=30_000)
+        page.evaluate(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise"
+        )
+        assert page.evaluate(_UNTYPESET) == [], f"{doc}: math left as source"
+        wide = page.evaluate(_WIDE_MATH)
+        assert wide == [], f"{doc}: display equations wider than the column: {wide}"
+        boxes = page.locator("div.lm-explorer")
+        for b in range(boxes.count()):
+            gd = boxes.nth(b).locator(".js-plotly-plot")
+            gd.locator(_DRAWN).first.wait_for(timeout=20_000)
+            controls = explorer_inputs(gd)
+            for c in range(controls.count()):
+                el = controls.nth(c)
+                assert el.evaluate("e => e.tabIndex >= 0 && !e.disabled")
+                move_slider(page, gd, c)  # focus + arrow key
+                ring = el.evaluate(
+                    "e => { const s = getComputedStyle(e);"
+                    " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
+                )
+                assert ring[0] != "none" and ring[1] >= 2, (doc, b, c, ring)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.wait_for_timeout(600)  # the explorers restack after a resize
+        scroll = page.evaluate("() => document.documentElement.scrollWidth")
+        assert scroll <= 391, f"{doc}: the page scrolls sideways at 390 px ({scroll})"
+        for b in range(boxes.count()):
+            gd = boxes.nth(b).locator(".js-plotly-plot")
+            panels = gd.evaluate(_PANEL_BOXES)
+            for p in panels:
+                assert p[2] - p[0] >= 150 and p[3] - p[1] >= 100, (doc, b, panels)
+            for i, j in itertools.combinations(range(len(panels)), 2):
+                assert not _overlap(panels[i], panels[j]), (doc, b, panels)
+    finally:
+        page.close()
+
+
+_DIRECTIVE_AT = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}[ \t]*(?P<arg>[^\n]*)\n"
+    r"(?P<body>.*?)^(?P=fence)[ \t]*$",
+    flags=re.M | re.S,
+)
+
+
+def _visible_code_cells(text: str) -> list[tuple[int, str]]:
+    """(lines, first line) of each code cell a reader of the HTML sees unfolded:
+    not tagged hide-input, hide-cell, remove-input or remove-cell, and not inside an
+    exercise's solution (shown collapsed)."""
+    import jupytext
+
+    hidden = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+    out, in_solution = [], False
+    for cell in jupytext.reads(text, fmt="md:myst").cells:
+        if cell.cell_type == "markdown":
+            for m in re.finditer(r"\{solution-(start|end)\}", cell.source):
+                in_solution = m.group(1) == "start"
+            continue
+        if cell.cell_type != "code" or in_solution:
+            continue
+        if hidden & set(cell.metadata.get("tags", [])):
+            continue
+        lines = [ln for ln in cell.source.splitlines() if ln.strip()]
+        out.append((len(lines), lines[0] if lines else ""))
+    return out
+
+
+@pytest.mark.parametrize("doc", SECTION_PAGES)
+def test_no_long_code_cell_in_the_reading_path(doc):
+    """Issue 10: bookkeeping code is folded; no visible code cell over 15 lines."""
+    long = [c for c in _visible_code_cells(_page_source(doc)) if c[0] > 15]
+    assert long == [], f"{doc}: visible code cells over 15 lines: {long}"
+
+
+@pytest.mark.parametrize("doc", SECTION_PAGES)
+def test_every_explorer_is_a_numbered_captioned_figure_with_a_prompt(doc):
+    """Issue 10: each explorer is shown through {glue:figure} with a :name: (so
+    Sphinx numbers it), a caption that names theory and simulation, a "Try this"
+    prompt right after it, and the text refers to it by number ({numref})."""
+    text = _page_source(doc)
+    figures = [
+        m for m in _DIRECTIVE_AT.finditer(text) if m.group("name") == "glue:figure"
+    ]
+    displays = _explorer_displays(text)
+    assert displays == len(figures), (
+        f"{doc}: {displays} explorer(s) shown, {len(figures)} as numbered figures"
+    )
+    for m in figures:
+        body = m.group("body")
+        name = re.search(r"^:name:\s*(\S+)", body, re.M)
+        assert name, f"{doc}: figure {m.group('arg')} has no :name: (no number)"
+        caption = re.sub(r"^:[\w-]+:.*$", "", body, flags=re.M).strip()
+        assert len(caption) > 80, f"{doc}: figure {name.group(1)}: caption too short"
+        after = text[m.end() : m.end() + 400]
+        assert re.search(r"\{admonition\}\s*Try this", after), (
+            f"{doc}: figure {name.group(1)} has no 'Try this' prompt after it"
+        )
+        assert f"{{numref}}`{name.group(1)}`" in text, (
+            f"{doc}: the text never refers to {name.group(1)} by number"
+        )
+
+
+@pytest.mark.parametrize("doc", SECTION_PAGES)
+def test_every_section_states_its_goals_and_summary(doc):
+    """Issue 10: a section opens with what it teaches and assumes and closes with a
+    summary and the one prediction to remember."""
+    text = _page_source(doc)
+    goals = text.find(":class: lm-goals")
+    summary = text.find(":class: lm-summary")
+    assert goals >= 0, f"{doc}: no 'In this section' box (class lm-goals)"
+    assert summary > goals, f"{doc}: no summary box (class lm-summary) after it"
+    assert "You will learn" in text and "It assumes" in text, doc
+    assert "prediction to remember" in text[summary:], doc
+
+
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?!s)")
+
+
+@pytest.mark.slow
+def test_the_pdf_is_printed_from_the_same_build(built_book):
+    """Issue 10: the whole book as one PDF (the singlehtml build of the same
+    sources, every figure at its default setting), linked from the landing page."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_pdf.py"), str(built_book)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, **jax_cache_env()},
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    pdf = built_book / "html" / "_static" / "learning-mechanics.pdf"
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-")
+    pages = len(_PDF_PAGE.findall(data))
+    assert pages >= 100, f"the PDF has {pages} pages: not the whole book"
+    landing = (built_book / "html" / "book" / "intro.html").read_text(encoding="utf-8")
+    assert 'href="../_static/learning-mechanics.pdf"' in landing
