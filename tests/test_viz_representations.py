@@ -151,6 +151,9 @@ def test_platonic_explorer_panels_from_fake_results(monkeypatch):
     assert "r = " in knn.note and "Reference accuracy 0.990" in knn.note
     assert "untrained copies" in knn.note
     assert "drawn at its trained model's accuracy" in knn.note
+    # the note sits above the plot: at most 3 lines of 80 characters, so the plot
+    # keeps its height (it had 5 lines; the caption explains the marks)
+    assert max(len(cka.note), len(knn.note)) <= 240, (cka.note, knn.note)
 
 
 def test_width_alignment_explorer_shows_initialisation_and_anchors_law_at_widest(
@@ -203,3 +206,7 @@ def test_layer_alignment_explorer_titles_both_heatmaps_y_axes(monkeypatch):
     fig = ex._figure_dict(ex.evaluate())
     assert len({t.get("yaxis", "y") for t in fig["data"]}) == 2
     assert _untitled_y_axes(fig) == []
+    # short row labels: "hidden 1" pushed the right panel's title over its ticks
+    # (seen at 1280 px); the caption spells the labels out
+    for t in fig["data"]:
+        assert max(len(str(v)) for v in t["y"]) <= 3, t["y"]

@@ -222,7 +222,7 @@ def width_alignment_explorer(key: jax.Array) -> Explorer:
         title="Trained μP networks: two seeds align as the width grows",
         x_title="width n",
         # one title per panel: with shared_y the right panel had none
-        y_title=("1 − alignment (layer 1)", "1 − alignment (layer 2)"),
+        y_title=("1 − alignment", "1 − alignment"),
         log_x=True,
         log_y=True,
         cols=2,
@@ -340,9 +340,8 @@ def platonic_explorer(key: jax.Array) -> Explorer:
                 first = False
         if name == "cka":
             note = (
-                "Dashed (grey): depth-2 ReLU family, 1 − CKA = (D_n + D_1024)/2 from "
-                "each width's cross-seed deficit D (one model per width: a noisy "
-                "check). "
+                "Dashed: pair law 1 − CKA = (D_n + D_1024)/2 for the depth-2 ReLU "
+                "family (one model per width: a noisy check). "
             )
         else:
             lo, hi = float(zoo.accuracy.min()), float(zoo.accuracy.max())
@@ -360,11 +359,11 @@ def platonic_explorer(key: jax.Array) -> Explorer:
             note = "Dashed: chance level of mutual k-NN, k/(P_probe − 1) = 10/499. "
         r = np.corrcoef(zoo.accuracy, y)[0, 1]
         r0 = np.corrcoef(zoo.accuracy, y0)[0, 1]
+        # short: the caption explains the marks (a long note squeezes the plot)
         note += (
-            "Colour: family; hover a marker for its width. Each untrained copy "
-            "is drawn at its trained model's accuracy. "
-            f"Reference accuracy {zoo.reference_accuracy:.3f}; correlation of "
-            f"accuracy and alignment r = {r:.2f} (untrained copies: {r0:.2f})."
+            "Each untrained copy is drawn at its trained model's accuracy. "
+            f"Reference accuracy {zoo.reference_accuracy:.3f}; "
+            f"r = {r:.2f} (untrained copies: {r0:.2f})."
         )
         return Panel(curves, note)
 
@@ -398,7 +397,8 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
     at toy scale.
 
     Entry (i, j): layer i of seed 0 against layer j of seed 1, layers = input
-    pixels, the two hidden layers, the output; depth-2 ReLU muP networks (as in
+    pixels (``in``), the two hidden layers (``h1``, ``h2``), the output (``out``);
+    depth-2 ReLU muP networks (as in
     :func:`width_alignment_explorer`). Corresponding layers of two seeds match
     (the diagonal), better at larger width; the hidden layers stay close to the
     pixels, and training makes the outputs of two seeds agree. The colour scale
@@ -408,7 +408,9 @@ def layer_alignment_explorer(key: jax.Array) -> Explorer:
     """
     check_key(key)
     key_data = _key_data(key)
-    names = ["input", "hidden 1", "hidden 2", "output"]
+    # short tick labels (input pixels, hidden layers 1 and 2, output): with the
+    # long ones the right panel's y-axis title ran over its tick labels
+    names = ["in", "h1", "h2", "out"]
 
     def panel(width, metric):
         trained, init = _layers(key_data, int(width), _METRICS[metric])
