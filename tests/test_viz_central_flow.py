@@ -120,3 +120,23 @@ def test_thin_curves_are_drawn_thin_and_translucent():
     assert by["thin"]["opacity"] == 0.5 and by["thin"]["line"]["width"] == 1
     assert by["thin"]["line"]["dash"] == "dash"
     assert "opacity" not in by["bold"] and by["bold"]["line"]["width"] == 2
+
+
+def test_toy_central_flow_is_theory_and_the_plane_keeps_its_geometry():
+    # the central flow is the theory's prediction of GD's time average: dashed
+    # in the toy as in the network figure (it was drawn solid, as a simulation);
+    # the (a, b) plane has one unit as long on both axes (the balanced minimum
+    # a = b lies on the diagonal), the sharpness panel does not; each panel has
+    # a y axis title
+    ex = vcf.toy_central_flow_explorer()
+    panel = ex.evaluate(edge=5.0)
+    by_id = {c.id: c for c in panel.curves}
+    assert by_id["cf path"].role == by_id["cf S"].role == "theory"
+    assert "theory" in by_id["cf path"].name
+    assert by_id["gd path"].role == by_id["gf path"].role == "simulation"
+    fig = ex._figure_dict(panel)
+    layout = fig["layout"]
+    assert layout["yaxis"].get("scaleanchor") == "x"
+    assert "scaleanchor" not in layout["yaxis2"]
+    for axis in ("yaxis", "yaxis2"):
+        assert layout[axis]["title"]["text"], axis

@@ -1,6 +1,8 @@
 """Chapter 4.3 explorers (lm_sims.viz.sgd_noise). The science behind them is tested
 in test_sgd_noise.py."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -97,8 +99,8 @@ def test_scaling_explorer_live_moves_compile_nothing_and_never_draw_an_unrelaxed
         panel = ex.evaluate(noise=0.7, alpha=1.8)
     assert count.count == 0
     assert (
-        "Not simulated (relaxes too slowly for a live run): B = 1, lr/B = 0.05; "
-        "B = 1, lr/B = 0.1; B = 4, lr/B = 0.05." in panel.note
+        "Not simulated (relaxes too slowly for a live run): B = 1, η/B = 0.05; "
+        "B = 1, η/B = 0.1; B = 4, η/B = 0.05." in panel.note
     )
     cfg = sn.Config(noise=0.7, alpha=1.8)
     shown = 0
@@ -147,3 +149,35 @@ def test_knobs_reject_out_of_range_values():
         ex.evaluate(lr=50.0, batch_size=1, noise=0.5, alpha=1.0)
     with pytest.raises(ValueError, match="batch_size must be one of"):
         ex.evaluate(lr=0.5, batch_size=3, noise=0.5, alpha=1.0)
+
+
+_LR = re.compile(r"\blr\b")
+
+
+def test_titles_use_the_books_symbol_for_the_learning_rate():
+    # the book writes the learning rate eta everywhere (t = eta x steps, eta/B);
+    # the figures' axis titles said "lr". Building an explorer computes nothing.
+    for factory in (
+        vsn.sgd_risk_explorer,
+        vsn.linear_scaling_explorer,
+        vsn.critical_batch_explorer,
+    ):
+        ex = factory(jax.random.key(0))
+        texts = [ex.title] + [t for row in ex.x_title + ex.y_title for t in row]
+        assert not any(_LR.search(t) for t in texts), (factory.__name__, texts)
+    risk = vsn.sgd_risk_explorer(jax.random.key(0))
+    assert risk.x_title[0][0] == "t = η × steps"
+    assert vsn.linear_scaling_explorer(jax.random.key(0)).x_title[0][0] == "η/B"
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("factory", FACTORIES, ids=_id)
+def test_legends_say_theory_and_use_eta(factory):
+    # every theory curve that has a legend entry reads as theory, and no legend
+    # entry or note writes "lr" for the book's eta
+    for values, panel in grid(factory):
+        for c in panel.curves:
+            assert not _LR.search(c.name), (values, c.name)
+            if c.role == "theory" and c.showlegend:
+                assert "(theory)" in c.name or "fit" in c.name, (values, c.name)
+        assert not _LR.search(panel.note), (values, panel.note)

@@ -163,3 +163,49 @@ def test_coordinate_check_theory_names_and_note_follow_the_optimizer(monkeypatch
             slope = np.polyfit(np.log(c.x), np.log(c.y), 1)[0]
             np.testing.assert_allclose(slope, sp[j], atol=1e-9)
     assert names["SGD"] == names["Adam"]
+
+
+def _y_titles(fig):
+    """{y axis name: its title} for every y axis that carries a trace."""
+    layout = fig["layout"]
+    out = {}
+    for trace in fig["data"]:
+        name = "yaxis" + trace.get("yaxis", "y")[1:]
+        out[name] = (layout.get(name, {}).get("title") or {}).get("text", "")
+    return out
+
+
+def test_both_panels_have_their_own_y_axis_title_and_ticks(monkeypatch):
+    # the right (muP) panel used to share the left one's y axis: no title, no
+    # tick labels, and on a phone, where the panels stack, no scale at all.
+    # Fake data (no training) keeps this a unit test.
+    ref = transfer.reference_sweep()
+    monkeypatch.setattr(vt, "_sweep", lambda *args: ref)
+    monkeypatch.setattr(
+        vt,
+        "_changes",
+        lambda *a: np.tile([1.0, 2.0, 3.0], (len(vt._CC_WIDTHS), 1)),
+    )
+    for factory, values in (
+        (vt.transfer_explorer, {"optimizer": "Adam", "widths": "all", "steps": 200}),
+        (vt.coordinate_check_explorer, {"optimizer": "SGD"}),
+    ):
+        ex = factory(jax.random.key(0))
+        fig = ex._figure_dict(ex.evaluate(**values))
+        titles = _y_titles(fig)
+        assert set(titles) == {"yaxis", "yaxis2"}, (factory.__name__, titles)
+        assert all(titles.values()), (factory.__name__, titles)
+        right = fig["layout"]["yaxis2"]
+        assert "matches" not in right and right.get("showticklabels", True)
+
+
+def test_theory_traces_in_the_legend_say_theory(monkeypatch):
+    # the dashed line of the transfer figure is muP's prediction: its legend
+    # entry reads as theory, not as one more width
+    ref = transfer.reference_sweep()
+    monkeypatch.setattr(vt, "_sweep", lambda *args: ref)
+    panel = vt.transfer_explorer(jax.random.key(0)).evaluate(
+        optimizer="Adam", widths="all", steps=200
+    )
+    shown = [c for c in panel.curves if c.role == "theory" and c.showlegend]
+    assert shown and all("(theory)" in c.name for c in shown), [c.name for c in shown]

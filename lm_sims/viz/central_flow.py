@@ -109,10 +109,13 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
                 mode="lines+markers",
                 id="gd path",
             ),
+            # the central flow is the theory's prediction of gradient descent's
+            # time average: dashed, as in central_flow_explorer
             Curve(
                 path["cf"][:, 0],
                 path["cf"][:, 1],
-                "central flow",
+                "central flow (theory)",
+                "theory",
                 group=1,
                 id="cf path",
             ),
@@ -153,6 +156,7 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
                 steps,
                 np.asarray(f.cf_sharpness),
                 "S, central flow",
+                "theory",
                 group=1,
                 col=2,
                 showlegend=False,
@@ -217,6 +221,9 @@ def toy_central_flow_explorer(key: jax.Array | None = None) -> Explorer:
         y_title=["b", "sharpness S"],
         cols=2,
         subplot_titles=["trajectories in the (a, b) plane", "sharpness"],
+        # the (a, b) plane is geometric (the balanced minimum a = b lies on the
+        # diagonal): one unit as long on both axes
+        equal_aspect=[True, False],
         height=460,
     )
 

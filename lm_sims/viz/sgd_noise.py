@@ -153,11 +153,13 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
                 group=0,
                 id="simulation",
             ),
-            Curve(t, theory, "exact recursion", "theory", group=0, id="recursion"),
+            Curve(
+                t, theory, "exact recursion (theory)", "theory", group=0, id="recursion"
+            ),
             Curve(
                 t[[0, -1]],
                 [small, small],
-                "small-lr stationary risk lr σ² tr H / (4B)",
+                "small-η stationary risk ησ² tr H/(4B) (theory)",
                 "theory",
                 group=1,
                 id="small-lr",
@@ -169,7 +171,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
         if dead >= 0 or div.unstable or div.diverged or not keep.all():
             first = int(step[int(np.argmin(keep))]) if not keep.all() else dead
             notes.append(
-                f"lr = {lr:g} > lr_max = {lr_max:.3g} (B = {b}): the runs diverge; "
+                f"η = {lr:g} > η_max = {lr_max:.3g} (B = {b}): the runs diverge; "
                 f"mean risk > 10 R₀ at step {first} (cut there)."
                 if div.unstable
                 else f"The mean risk exceeds 10 R₀ at step {first} (cut there)."
@@ -188,7 +190,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
             exact = sn.stationary_risk(cfg)
             notes.append(
                 f"Stationary risk {exact:.3g}; small-lr formula "
-                f"{100 * (1 - small / exact):.0f}% low. lr_max = {lr_max:.3g}."
+                f"{100 * (1 - small / exact):.0f}% low. η_max = {lr_max:.3g}."
             )
         return Panel(curves, " ".join(notes))
 
@@ -209,7 +211,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
             Knob("alpha", (1.0,), low=0.0, high=3.0, label="spectrum exponent α"),
         ],
         title="Online SGD: excess risk against time, simulated and exact",
-        x_title="t = lr × steps",
+        x_title="t = η × steps",  # the book's symbol, as in the other chapters
         y_title="excess risk R = ½ eᵀHe",
         log_x=False,
         log_y=True,
@@ -282,19 +284,19 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             x = np.append(x, 0.995 * lr_max / b)
             y = np.array([sn.stationary_risk(cfg, lr=float(r * b)) for r in x])
             curves.append(
-                Curve(x, y, f"B = {b} (exact)", "theory", group=g, id=f"exact {b}")
+                Curve(x, y, f"B = {b} (theory)", "theory", group=g, id=f"exact {b}")
             )
             limits.append(lr_max / b)
             sim_x, sim_y = [], []
             for r in SCALING_RATIOS:
                 if SCALING_EDGE * lr_max <= r * b < lr_max:
-                    missing["near"].append(f"B = {b}, lr/B = {r:g}")
+                    missing["near"].append(f"B = {b}, η/B = {r:g}")
                 elif r * b < lr_max:
                     val = _stationary_sim(key_data, noise, alpha, float(r * b), b)
                     if isinstance(val, str):
                         kind = "slow" if val == SLOW else "diverged"
                         detail = "" if val == SLOW else f" ({val})"
-                        missing[kind].append(f"B = {b}, lr/B = {r:g}{detail}")
+                        missing[kind].append(f"B = {b}, η/B = {r:g}{detail}")
                     else:
                         sim_x.append(r)
                         sim_y.append(val)
@@ -311,7 +313,14 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             )
         small = 0.25 * ratios * noise**2  # lr sigma^2 tr(H) / (4B), tr H = 1
         curves.append(
-            Curve(ratios, small, "lr σ² tr H / (4B)", "theory", group=5, id="small")
+            Curve(
+                ratios,
+                small,
+                "small-η formula ησ² tr H/(4B) (theory)",
+                "theory",
+                group=5,
+                id="small",
+            )
         )
         top = float(np.nanmax([c.y.max() for c in curves if c.y.size]))
         bottom = float(small[0])
@@ -322,7 +331,7 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             Curve(
                 lx,
                 ly,
-                "stability limit lr_max / B",
+                "stability limit η_max/B (theory)",
                 "theory",
                 group=7,
                 breaks=True,
@@ -331,10 +340,10 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
         )
         h_max = sn.spectrum(50, alpha)[0]
         note = (
-            "lr_max/B (vertical lines): "
+            "η_max/B (vertical lines): "
             + ", ".join(f"{v:.3g}" for v in limits)
             + f" for B = {', '.join(str(b) for b in SCALING_BATCHES)}. "
-            f"The rule needs lr·h_max ≪ 1 (h_max = {h_max:.3g})."
+            f"The rule needs η·h_max ≪ 1 (h_max = {h_max:.3g})."
         )
         why = {
             "slow": "relaxes too slowly for a live run",
@@ -352,8 +361,8 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             Knob("noise", (0.5,), low=0.05, high=2.0, label="label noise σ"),
             Knob("alpha", (1.0,), low=0.0, high=3.0, label="spectrum exponent α"),
         ],
-        title="The linear scaling rule: stationary risk depends on lr/B at small lr",
-        x_title="lr / B",
+        title="The linear scaling rule: stationary risk depends on η/B at small η",
+        x_title="η/B",
         y_title="stationary excess risk",
         log_x=True,
         log_y=True,
@@ -403,7 +412,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
             Curve(
                 cb.examples,
                 cb.steps,
-                "tuned lr, exact recursion",
+                "tuned η, exact recursion (theory)",
                 "theory",
                 group=0,
                 mode="lines+markers",
@@ -443,7 +452,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
             Curve(
                 bb * fit_s,
                 fit_s,
-                "S = S_min (1 + B_crit/B)",
+                "fit S = S_min (1 + B_crit/B)",
                 "theory",
                 group=1,
                 id="fit",
@@ -451,7 +460,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
             Curve(
                 [cb.e_min * 0.5, cb.examples.max() * 2],
                 [cb.s_min, cb.s_min],
-                "S_min, E_min",
+                "S_min, E_min (fit)",
                 "theory",
                 group=7,
                 id="s_min",
@@ -525,7 +534,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
             Knob("alpha", (1.0,), low=0.0, high=3.0, label="spectrum exponent α"),
         ],
         title="Steps against examples to a target risk, and the critical batch size",
-        x_title=["examples E = B × steps", "step (B = 64, tuned lr)"],
+        x_title=["examples E = B × steps", "step (B = 64, tuned η)"],
         y_title=["steps S", "noise scale (examples)"],
         log_x=[True, False],
         log_y=[True, True],

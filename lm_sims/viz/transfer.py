@@ -164,7 +164,7 @@ def transfer_explorer(key: jax.Array) -> Explorer:
                         [best.refined[p, 0]] * 2,
                         [finite.min(), finite.max()],
                         # short: the legend must leave the two panels their width
-                        f"optimum of n = {int(result.widths[0])}",
+                        f"optimum of n = {int(result.widths[0])} (theory)",
                         "theory",
                         group=len(shown),
                         col=col,
@@ -193,11 +193,13 @@ def transfer_explorer(key: jax.Array) -> Explorer:
         ],
         title="Learning-rate transfer: SP (left) and μP (right)",
         x_title="log₂ learning rate η",
+        # one title per panel: each panel has its own y axis, ticks and title
+        # (a shared y axis hid them on the right panel, and on a phone, where
+        # the panels stack, the μP panel had no scale at all)
         y_title="training loss after the steps",
         log_y=True,
         cols=2,
         subplot_titles=("SP", "μP, base width 64"),
-        shared_y=True,
         height=460,
     )
 
@@ -284,11 +286,11 @@ def coordinate_check_explorer(key: jax.Array) -> Explorer:
         [Knob("optimizer", tuple(_OPTIMIZERS), default="SGD")],
         title="Coordinate check: change after one step vs width",
         x_title="width n",
+        # one title per panel (no shared y axis: see transfer_explorer)
         y_title="RMS change after one step",
         log_x=True,
         log_y=True,
         cols=2,
         subplot_titles=("SP", "μP"),
-        shared_y=True,
         height=440,
     )
