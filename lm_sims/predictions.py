@@ -492,7 +492,9 @@ def _etf():
         ok = ok and not tr.diverged and devs[-1] < 0.05 and cvs[-1] < 0.1
     worst = max(devs)
     note = f"keys 0-2; norm variation at most {max(cvs):.3f} (must be < 0.1)"
-    return Outcome(nc.etf_cosine(4), f"worst cosine {worst:.3f} off", worst, ok, note)
+    return Outcome(
+        nc.etf_cosine(4), f"every cosine within {worst:.3f}", worst, ok, note
+    )
 
 
 @_cached
@@ -1132,7 +1134,7 @@ def _p(section, statement, tolerance, why, test, compute, id):
     )
 
 
-#: The registry: every prediction the scorecard runs, in book order.
+#: Every prediction the scorecard runs (the registry), in book order.
 PREDICTIONS: tuple[Prediction, ...] = (
     _p(
         _DEEP_LINEAR,
