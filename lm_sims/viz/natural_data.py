@@ -139,7 +139,7 @@ def natural_spectra_explorer(key: jax.Array) -> Explorer:
         ],
         title="Two power laws of natural data",
         x_title=["word rank r", "principal component k"],
-        y_title=["count (of 64,285 words)", "variance γₖ (tr Σₓₓ = Σγ = 1)"],
+        y_title=["count (of 64,285 words)", "variance γₖ (tr Σₓₓ = 1)"],
         log_x=True,
         log_y=True,
         cols=2,
