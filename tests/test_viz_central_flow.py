@@ -140,3 +140,19 @@ def test_toy_central_flow_is_theory_and_the_plane_keeps_its_geometry():
     assert "scaleanchor" not in layout["yaxis2"]
     for axis in ("yaxis", "yaxis2"):
         assert layout[axis]["title"]["text"], axis
+
+
+def test_toy_colours_are_one_per_quantity_and_match_the_network_figure():
+    # one colour per trajectory, the network figure's (gradient descent blue 0,
+    # central flow green 2, gradient flow pink 4, the edge grey 7), in both
+    # panels; the minima have their own (they shared near-identical oranges with
+    # the central flow); legend names short enough to leave the panels their width
+    panel = vcf.toy_central_flow_explorer().evaluate(edge=5.0)
+    group = {c.id: c.group for c in panel.curves}
+    expected = {"gd": 0, "cf": 2, "gf": 4}
+    for run, g in expected.items():
+        assert group[f"{run} path"] == group[f"{run} S"] == g, run
+    assert group["conserved"] == group["gf final S"] == expected["gf"]
+    assert group["edge curve"] == group["edge"] == 7
+    assert group["minima"] not in {*expected.values(), 7}
+    assert max(len(c.name) for c in panel.curves if c.showlegend) <= 24
