@@ -181,3 +181,19 @@ def test_legends_say_theory_and_use_eta(factory):
             if c.role == "theory" and c.showlegend:
                 assert "(theory)" in c.name or "fit" in c.name, (values, c.name)
         assert not _LR.search(panel.note), (values, panel.note)
+
+
+# Okabe-Ito pairs that read as one colour at line width 2: blue / sky blue and
+# orange / vermilion. The small-eta formula was sky blue beside B = 1's blue, and
+# B_noise vermilion beside B_crit's orange.
+_NEAR = ({0, 5}, {1, 3})
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("factory", FACTORIES, ids=_id)
+def test_different_quantities_in_one_panel_have_distinct_colours(factory):
+    for values, panel in grid(factory):
+        for place in {(c.row, c.col) for c in panel.curves}:
+            groups = {c.group for c in panel.curves if (c.row, c.col) == place}
+            for pair in _NEAR:
+                assert not pair <= groups, (values, place, sorted(groups))

@@ -159,7 +159,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t[[0, -1]],
                 [small, small],
-                "small-η stationary risk ησ² tr H/(4B) (theory)",
+                "small-η formula (theory)",
                 "theory",
                 group=1,
                 id="small-lr",
@@ -189,7 +189,7 @@ def sgd_risk_explorer(key: jax.Array) -> Explorer:
         else:
             exact = sn.stationary_risk(cfg)
             notes.append(
-                f"Stationary risk {exact:.3g}; small-lr formula "
+                f"Stationary risk {exact:.3g}; small-η formula "
                 f"{100 * (1 - small / exact):.0f}% low. η_max = {lr_max:.3g}."
             )
         return Panel(curves, " ".join(notes))
@@ -316,9 +316,10 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             Curve(
                 ratios,
                 small,
-                "small-η formula ησ² tr H/(4B) (theory)",
+                "small-η formula (theory)",
                 "theory",
-                group=5,
+                # pink: group 5's light blue was hard to tell from B = 1's blue
+                group=4,
                 id="small",
             )
         )
@@ -331,7 +332,7 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
             Curve(
                 lx,
                 ly,
-                "stability limit η_max/B (theory)",
+                "limits η_max/B (theory)",
                 "theory",
                 group=7,
                 breaks=True,
@@ -496,13 +497,14 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
                 showlegend=False,
                 id="b_simple theory",
             ),
-            Curve(step[reach], bnoise[reach], "B_noise", group=3, col=2, id="b_noise"),
+            # pink: group 3 (vermilion) was hard to tell from B_crit's orange
+            Curve(step[reach], bnoise[reach], "B_noise", group=4, col=2, id="b_noise"),
             Curve(
                 step[reach],
                 pred.b_noise[reach],
                 "B_noise (theory)",
                 "theory",
-                group=3,
+                group=4,
                 col=2,
                 showlegend=False,
                 id="b_noise theory",
