@@ -176,3 +176,20 @@ def test_left_out_predictions_are_not_in_the_registry():
     statements = {p.statement for p in predictions.PREDICTIONS}
     for o in predictions.LEFT_OUT:
         assert o.reason and o.statement not in statements
+
+
+def test_default_scorecard_is_the_registry_less_the_left_out_entries(monkeypatch):
+    cheap = lambda: predictions.Outcome(0.0, 0.0, 0.0, True)  # noqa: E731
+    entries = tuple(p._replace(compute=cheap) for p in predictions.PREDICTIONS)
+    monkeypatch.setattr(predictions, "PREDICTIONS", entries)
+    monkeypatch.setattr(predictions, "_BY_ID", {p.id: p for p in entries})
+    rows = predictions.scorecard()
+    expected = [p.id for p in entries if not p.left_out]
+    assert [r.id for r in rows] == expected
+    assert 15 <= len(expected) < len(entries)  # some are left out, most are not
+    assert {p.section for p in entries if not p.left_out} >= {
+        str(p.relative_to(ROOT).with_suffix("")) for p in ROOT.glob("chapters/0*/0*.md")
+    }  # every section still has a row on the page
+    # a left-out entry is still computed on demand
+    left = next(p.id for p in entries if p.left_out)
+    assert predictions.run(left).passed
