@@ -156,3 +156,12 @@ def test_toy_colours_are_one_per_quantity_and_match_the_network_figure():
     assert group["edge curve"] == group["edge"] == 7
     assert group["minima"] not in {*expected.values(), 7}
     assert max(len(c.name) for c in panel.curves if c.showlegend) <= 24
+
+
+@pytest.mark.statistical
+def test_network_legend_names_fit_the_legend():
+    # "central flow: prediction L(θ_CF) + σ_osc²/η" ran past the figure's right
+    # edge at 1280 px; the formula is in the page's caption
+    for values, panel in grid(vcf.central_flow_explorer):
+        long = [c.name for c in panel.curves if c.showlegend and len(c.name) > 30]
+        assert not long, (values, long)

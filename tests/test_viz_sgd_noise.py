@@ -197,3 +197,17 @@ def test_different_quantities_in_one_panel_have_distinct_colours(factory):
             groups = {c.group for c in panel.curves if (c.row, c.col) == place}
             for pair in _NEAR:
                 assert not pair <= groups, (values, place, sorted(groups))
+
+
+@pytest.mark.statistical
+@pytest.mark.parametrize("factory", FACTORIES, ids=_id)
+def test_the_legend_fits_beside_the_plots(factory):
+    # the critical-batch legend (seven entries under the style key) was cut off
+    # at the default 420 px. Measured in Chromium: the key's lines ~19 px, an
+    # entry ~29 px; the plot area is the height less 60 px below and a top
+    # margin of 80 px plus 18 px per note line (two here)
+    ex = explorer(factory)
+    for values, panel in grid(factory):
+        entries = sum(c.showlegend for c in panel.curves)
+        needed = 3 * 19 + 29 * entries
+        assert needed <= ex.height - 60 - (80 + 2 * 18), (values, entries, ex.height)

@@ -300,7 +300,8 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t[pred],
                 np.asarray(f.predicted_loss)[pred],
-                "central flow: prediction L(θ_CF) + σ<sub>osc</sub>²/η",
+                # short legend names: the long ones ran past the figure's right edge
+                "central flow: predicted loss",
                 "theory",
                 group=cf_c,
                 id="cf predicted",
@@ -308,7 +309,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.cf_loss),
-                "central flow: its own loss L(θ_CF)",
+                "central flow: L(θ_CF)",
                 "theory",
                 group=cf_c,
                 id="cf loss",
@@ -317,7 +318,7 @@ def central_flow_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 np.asarray(f.gf_loss),
-                "gradient flow: loss L(θ_GF)",
+                "gradient flow: L(θ_GF)",
                 group=gf_c,
                 id="gf loss",
             ),

@@ -56,6 +56,8 @@ SLOW = "slow"  # _stationary_sim's answer for a run over SCALING_MAX_WORK
 # alpha = 2, 0.80 lr_max; within 3.3% below 0.75 lr_max over alpha 0-3).
 SCALING_EDGE = 0.75
 CRIT_RECORDS = 1024  # records of a critical-batch run (one program per B)
+# plot height that fits a legend of nine entries and the style key (~30 px each)
+LEGEND_HEIGHT = 540
 CUT = 10.0  # a diverging curve is cut where the risk exceeds CUT x R_0
 
 
@@ -413,7 +415,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
             Curve(
                 cb.examples,
                 cb.steps,
-                "tuned η, exact recursion (theory)",
+                "recursion, tuned η (theory)",
                 "theory",
                 group=0,
                 mode="lines+markers",
@@ -453,7 +455,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
             Curve(
                 bb * fit_s,
                 fit_s,
-                "fit S = S_min (1 + B_crit/B)",
+                "fit S_min (1 + B_crit/B)",
                 "theory",
                 group=1,
                 id="fit",
@@ -542,4 +544,7 @@ def critical_batch_explorer(key: jax.Array) -> Explorer:
         log_y=[True, True],
         cols=2,
         subplot_titles=["Pareto front", "gradient noise scale"],
+        # room for the legend's nine entries beside the plots (at the default
+        # 420 px the last ones were cut off behind a scroll bar)
+        height=LEGEND_HEIGHT,
     )
