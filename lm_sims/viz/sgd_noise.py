@@ -35,6 +35,8 @@ __all__ = [
 RISK_STEPS = 1000  # steps of the risk-vs-time runs
 RISK_RUNS = 40  # runs per setting (the band)
 SCALING_BATCHES = (1, 4, 16, 64)
+# their colours: blue, orange, green, pink (not vermilion, 3, beside orange)
+SCALING_GROUPS = (0, 1, 2, 4)
 SCALING_RATIOS = (0.05, 0.1, 0.2, 0.8)  # lr / B of the simulated points
 SCALING_RUNS = 32
 CRIT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)  # theory
@@ -279,7 +281,7 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
         curves, limits = [], []
         missing = {"slow": [], "near": [], "diverged": []}
         ratios = np.geomspace(1e-3, 2.0, 80)
-        for g, b in enumerate(SCALING_BATCHES):
+        for g, b in zip(SCALING_GROUPS, SCALING_BATCHES, strict=True):
             cfg = _cfg(noise, alpha, batch_size=b)
             lr_max = sn.max_stable_lr(cfg)
             x = ratios[ratios * b < 0.995 * lr_max]
@@ -320,27 +322,26 @@ def linear_scaling_explorer(key: jax.Array) -> Explorer:
                 small,
                 "small-η formula (theory)",
                 "theory",
-                # pink: group 5's light blue was hard to tell from B = 1's blue
-                group=4,
+                # grey: sky blue (5) was hard to tell from B = 1's blue
+                group=7,
                 id="small",
             )
         )
         top = float(np.nanmax([c.y.max() for c in curves if c.y.size]))
         bottom = float(small[0])
-        lx = np.repeat(limits, 3).astype(float)
-        ly = np.tile([bottom, top, np.nan], len(limits))
-        lx[2::3] = np.nan
-        curves.append(
-            Curve(
-                lx,
-                ly,
-                "limits η_max/B (theory)",
-                "theory",
-                group=7,
-                breaks=True,
-                id="limits",
+        # each batch size's stability limit in its colour (the note lists them)
+        for g, b, lim in zip(SCALING_GROUPS, SCALING_BATCHES, limits, strict=True):
+            curves.append(
+                Curve(
+                    [lim, lim],
+                    [bottom, top],
+                    f"η_max/B, B = {b} (theory)",
+                    "theory",
+                    group=g,
+                    showlegend=False,
+                    id=f"limit {b}",
+                )
             )
-        )
         h_max = sn.spectrum(50, alpha)[0]
         note = (
             "η_max/B (vertical lines): "
