@@ -29,12 +29,8 @@ def test_static_grid_gives_finite_curves_with_theory_and_simulation():
         for c in curves:
             assert np.all(np.isfinite(c.x)) and np.all(np.isfinite(c.y)), c.id
             assert c.y.size >= 2, (values, c.id)
-        for row in (1, 2):  # the heatmap (row 3) has no roles
-            roles = {c.role for c in curves if c.row == row}
-            assert roles == {"simulation", "theory"}, (values, row)
-        # learners never take a component's colour (groups 0-5, modulo the palette)
-        learners = [c for c in curves if c.row == 2]
-        assert all(c.group % len(PALETTE) >= 6 for c in learners), values
+        assert {c.role for c in curves} == {"simulation", "theory"}, values
+        assert all(c.row == 1 for c in curves), values  # the heatmap is row 2
         (heat,) = [c for c in panel.curves if isinstance(c, Heatmap)]
         assert heat.z.shape == (1 + len(lo.ARCHITECTURES), 6)
         assert np.all(np.isfinite(heat.z))
@@ -61,9 +57,37 @@ def test_key_numbers_rank_grid_and_rbf_clock():
             a = res.architectures.index(values["learner"])
             tau = lo.clock(res.times[a], lo.predicted_times(lo.Config()))
             assert f"τ = {tau:.3g} (fit, all)" in panel.note
-        # the exact RBF eigenvalues are drawn beside the ansatz's in column 3
-        (ex,) = [c for c in panel.curves if c.id == "ln2 exact"]
-        np.testing.assert_allclose(ex.y, np.log(2) / res.exact_eigenvalues)
+
+
+@pytest.mark.statistical
+def test_learned_times_one_colour_per_learner_and_exact_theory():
+    # issue 10: in the old three-panel figure the learners shared the two colours
+    # the six components left (ReLU net and RBF kernel yellow; tanh net, ReLU NTK
+    # and the ansatz's line grey). In a figure of their own: four learner colours,
+    # the exact RBF theory in the RBF kernel's colour, the ansatz's line in grey
+    key_data = tuple(
+        int(v) for v in np.asarray(jax.random.key_data(jax.random.key(0))).ravel()
+    )
+    ex = explorer(vlo.learned_times_explorer)
+    for values, panel in grid(vlo.learned_times_explorer):
+        res = vlo._result(key_data, values["seed"])
+        by_id = {c.id: c for c in panel.curves}
+        colour = {i: PALETTE[c.group % len(PALETTE)] for i, c in by_id.items()}
+        learners = [colour[f"times {n}"] for n in res.architectures]
+        assert len(set(learners)) == len(learners), values
+        assert colour["ln2 exact"] == colour["times rbf_kernel"]
+        assert colour["ln2"] not in learners
+        for c in panel.curves:
+            assert (c.role == "theory") == ("(theory)" in c.name), c.name
+            assert np.all(np.isfinite(c.y)) and np.all(c.y > 0), c.id
+        np.testing.assert_allclose(
+            by_id["ln2 exact"].y, np.log(2) / res.exact_eigenvalues
+        )
+        for j, name in enumerate(res.architectures):
+            np.testing.assert_allclose(by_id[f"times {name}"].y, res.times[j])
+        assert "Clock" in panel.note
+    fig = ex._figure_dict(ex.evaluate(seed=0))
+    assert fig["layout"]["yaxis"]["title"]["text"].strip()
 
 
 @pytest.mark.statistical
@@ -82,7 +106,8 @@ def test_knobs_reject_unknown_values():
 
 
 def test_every_panel_has_a_y_axis_title():
-    # issue 10: the rank grid (row 3) had no y-axis title; static spec (the
-    # curves need the statistical-tier training runs)
-    ex = explorer(FACTORY)
-    assert all(t.strip() for row in ex.y_title for t in row), ex.y_title
+    # issue 10: the rank grid had no y-axis title; static spec (the curves need
+    # the statistical-tier training runs)
+    for factory in (FACTORY, vlo.learned_times_explorer):
+        ex = explorer(factory)
+        assert all(t.strip() for row in ex.y_title for t in row), ex.y_title

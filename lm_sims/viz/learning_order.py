@@ -8,12 +8,14 @@
   ``1 - exp(-lambda_k t / tau)`` dashed (``tau = 1`` for the RBF kernel, whose
   eigenvalues the ansatz predicts; for the others ``tau`` is the learner's own
   clock, :func:`lm_sims.learning_order.clock`, a least-squares fit over all
-  components in log time); (2) every learner's learned times against the
+  components in log time); (2) the learning ranks as a grid of learners x
+  components under the predicted ranks. The two panels are stacked (one column), so
+  each is as wide as the book's text column.
+* :func:`learned_times_explorer`: every learner's learned times against the
   predicted eigenvalue (networks: markers joined by a line; kernel flows: markers),
   with ``ln 2 / lambda`` of the ansatz and of the exact RBF eigenvalues (Mehler's
-  formula), dashed; (3) the learning ranks as a grid of learners x components under
-  the predicted ranks. The three panels are stacked (one column), so each is as wide
-  as the book's text column.
+  formula), dashed. A figure of its own, so that each learner has its own colour
+  (the six components take six of the palette's eight).
 
 Every simulation is computed once per seed and cached
 (:func:`lm_sims.learning_order.compare_orders` caches by key and config, so the
@@ -29,7 +31,7 @@ from lm_sims import learning_order as lo
 from lm_sims._config import check_key
 from lm_sims.viz.explorer import Curve, Explorer, Heatmap, Knob, Panel
 
-__all__ = ["learning_order_explorer"]
+__all__ = ["learned_times_explorer", "learning_order_explorer"]
 
 SEEDS = (0, 1)  # static grid: the data/initialisation seeds
 LEARNER_LABELS = {
@@ -40,11 +42,10 @@ LEARNER_LABELS = {
 }
 # the rank grid's row labels: short enough for the figure's left margin
 GRID_LABELS = {**LEARNER_LABELS, "rbf_kernel": "RBF"}
-# the learned-time panel: colour groups 6 (yellow) and 7 (grey), modulo the palette,
-# are the ones the six components (groups 0-5) leave free; groups 8 apart share a
-# colour but not a legend toggle. The ReLU NTK's times lie on the ReLU net's, so it
-# takes the other colour; the RBF kernel shares yellow with its exact theory.
-LEARNER_GROUPS = {"relu_mlp": 6, "tanh_mlp": 7, "relu_ntk": 15, "rbf_kernel": 14}
+# the learned-times figure (its own legend, so its colours are free of the six
+# components'): one colour per learner; the exact RBF theory shares the RBF
+# kernel's colour (the same quantity), the ansatz's ln 2 / lambda is grey (7)
+LEARNER_GROUPS = {"relu_mlp": 0, "tanh_mlp": 1, "relu_ntk": 3, "rbf_kernel": 2}
 LEARNER_MODES = {
     "relu_mlp": "lines+markers",
     "tanh_mlp": "lines+markers",
@@ -106,47 +107,10 @@ def _panel(key_data: tuple, seed: int, learner: str) -> Panel:
             "learning rank",
             x=labels,
             y=rows,
-            row=3,
+            row=2,
             zmin=1.0,
             zmax=float(len(labels)),
             colorbar_title="rank",
-        )
-    )
-    # learned times (row 2): two colours are left by the components, so the mark
-    # tells networks (markers joined by a line) from kernel flows (markers alone)
-    for j, name in enumerate(res.architectures):
-        out.append(
-            Curve(
-                lam,
-                res.times[j],
-                LEARNER_LABELS[name],
-                row=2,
-                mode=LEARNER_MODES[name],
-                group=LEARNER_GROUPS[name],
-                id=f"times {name}",
-            )
-        )
-    out.append(
-        Curve(
-            lam,
-            np.log(2) / lam,
-            "ln 2 / λ, HEA (theory)",
-            role="theory",
-            row=2,
-            group=23,  # grey (23 mod 8), dashed
-            id="ln2",
-        )
-    )
-    exact = res.exact_eigenvalues
-    out.append(
-        Curve(
-            lam,
-            np.log(2) / exact,
-            "ln 2 / λ, exact RBF (theory)",
-            role="theory",
-            row=2,
-            group=22,  # yellow, as the RBF kernel
-            id="ln2 exact",
         )
     )
     rho = ", ".join(
@@ -158,6 +122,90 @@ def _panel(key_data: tuple, seed: int, learner: str) -> Panel:
     if curves.diverged:
         note += f" Diverged at step {curves.diverged_step}."
     return Panel(out, note)
+
+
+def _times_panel(key_data: tuple, seed: int) -> Panel:
+    res = _result(key_data, int(seed))
+    lam = res.predicted_eigenvalues
+    out = []
+    for j, name in enumerate(res.architectures):
+        out.append(
+            Curve(
+                lam,
+                res.times[j],
+                LEARNER_LABELS[name],
+                mode=LEARNER_MODES[name],
+                group=LEARNER_GROUPS[name],
+                id=f"times {name}",
+            )
+        )
+    out.append(
+        Curve(
+            lam,
+            np.log(2) / lam,
+            "ln 2 / λ, HEA (theory)",
+            role="theory",
+            group=7,  # grey, dashed
+            id="ln2",
+        )
+    )
+    out.append(
+        Curve(
+            lam,
+            np.log(2) / res.exact_eigenvalues,
+            "ln 2 / λ, exact RBF (theory)",
+            role="theory",
+            group=LEARNER_GROUPS["rbf_kernel"],  # the RBF kernel's own theory
+            id="ln2 exact",
+        )
+    )
+    exact = np.log(2) / res.exact_eigenvalues
+    clocks = ", ".join(
+        f"{LEARNER_LABELS[n]} {lo.clock(t, exact):.3g}"
+        for n, t in zip(res.architectures, res.times, strict=True)
+    )
+    return Panel(out, f"Clock (times over exact RBF ln 2 / λ): {clocks}.")
+
+
+def learned_times_explorer(key: jax.Array) -> Explorer:
+    """Every learner's learned times against the predicted eigenvalue.
+
+    The time ``t_1/2`` at which each of the six components reaches learnability
+    1/2, for the four learners (networks: markers joined by a line; kernel flows:
+    markers), against the ansatz's eigenvalue ``lambda`` of the RBF kernel, with
+    ``ln 2 / lambda`` of the ansatz and of the exact RBF eigenvalues (Mehler's
+    formula) dashed. The note gives each learner's clock
+    (:func:`lm_sims.learning_order.clock` against the exact RBF times). The runs
+    are those of :func:`learning_order_explorer` (cached).
+
+    Args:
+        key: PRNG key; the seed knob folds into it.
+
+    Returns:
+        An :class:`lm_sims.viz.explorer.Explorer` with the knob ``seed`` (0 or 1).
+
+    Example:
+        >>> import jax
+        >>> ex = learned_times_explorer(jax.random.key(0))
+        >>> [k.name for k in ex.knobs]
+        ['seed']
+    """
+    check_key(key)
+    key_data = tuple(int(v) for v in np.asarray(jax.random.key_data(key)).ravel())
+
+    def panel(seed):
+        return _times_panel(key_data, seed)
+
+    return Explorer(
+        panel,
+        [Knob("seed", SEEDS, label="seed", default=0)],
+        title="Learned times follow ln 2 / λ, each learner on its own clock",
+        x_title="predicted eigenvalue λ (HEA, RBF kernel)",
+        y_title="learned time t₁/₂ (lr × steps, or flow time)",
+        log_x=True,
+        log_y=True,
+        height=480,
+    )
 
 
 def learning_order_explorer(key: jax.Array) -> Explorer:
@@ -194,20 +242,18 @@ def learning_order_explorer(key: jax.Array) -> Explorer:
             ),
         ],
         title="Hermite components are learned in the predicted order",
-        rows=3,
-        height=1000,
+        rows=2,
+        height=760,
         subplot_titles=(
             "learnability of each component",
-            "time to learnability 1/2",
             "learning rank (1 = first)",
         ),
         x_title=(
             "time t (lr × steps, or flow time)",
-            "predicted eigenvalue λ (HEA, RBF kernel)",
             "target component",
         ),
         # every panel has a y-axis title (the rank grid's rows are the learners)
-        y_title=("learnability L_k(t)", "learned time t₁/₂", "learner"),
-        log_x=(True, True, False),
-        log_y=(False, True, False),
+        y_title=("learnability L_k(t)", "learner"),
+        log_x=(True, False),
+        log_y=(False, False),
     )
