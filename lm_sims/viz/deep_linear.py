@@ -7,11 +7,35 @@ import numpy as np
 
 from lm_sims import deep_linear
 from lm_sims._config import check_key
-from lm_sims.viz.explorer import Curve, Explorer, Knob, Panel, paired_curves
+from lm_sims.viz.explorer import PALETTE, Curve, Explorer, Knob, Panel, paired_curves
 
 __all__ = ["balancedness_explorer", "mode_explorer", "random_init_explorer"]
 
 _WIDTHS = (16, 32, 64, 128)
+# at most one mode per colour of the palette (the digits task has 9 modes: the 9th
+# would share mode 1's colour), the strongest ones
+_MAX_MODES = len(PALETTE)
+_LEARNED = 0.99  # a mode is learned when u_i >= 0.99 s_i ...
+_MARGIN = 1.5  # ... and the time axis ends 1.5x after the slowest drawn one is
+_MAX_POINTS = 300  # points per curve drawn (page weight); runs record every step
+
+
+def _t_end(t: np.ndarray, u: np.ndarray, s: np.ndarray) -> float:
+    """End of the time axis: ``_MARGIN`` times the first time at which every mode in
+    ``u`` (records, modes) has reached ``_LEARNED`` of its target ``s``, or the
+    whole run if that never happens (slow learning, divergence)."""
+    done = np.all(u >= _LEARNED * s, axis=1)
+    if not done.any():
+        return float(t[-1])
+    return float(min(t[-1], _MARGIN * t[int(np.argmax(done))]))
+
+
+def _window(t: np.ndarray, t_end: float) -> np.ndarray:
+    """Indices of the records drawn: t <= t_end, at most ``_MAX_POINTS`` of them,
+    evenly strided, the first (t = 0) always included."""
+    idx = np.flatnonzero(t <= t_end)
+    stride = max(1, -(-idx.size // _MAX_POINTS))
+    return idx[::stride]
 
 
 def _note(traj) -> str:
@@ -25,21 +49,23 @@ def _note(traj) -> str:
 
 def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
     traj = deep_linear.train(key, cfg)
-    u0 = np.asarray(traj.u0)
-    labels = [f"mode {i + 1}, s = {s:.2f}" for i, s in enumerate(traj.singular_values)]
-    s = np.asarray(traj.singular_values)
+    m = min(_MAX_MODES, len(traj.singular_values))
+    u0 = np.asarray(traj.u0)[:m]
+    s = np.asarray(traj.singular_values)[:m]
+    t = np.asarray(traj.t)
+    u = np.asarray(traj.mode_strengths)[:, :m]
+    labels = [f"mode {i + 1}, s = {si:.2f}" for i, si in enumerate(s)]
     # theory exists for modes starting below their target (0 < u0 < s); no
     # effective u0 exists for random init at depth > 2 (NaN): those are not drawn
     # (evaluated for every mode with a placeholder u0, so shapes never change and a
     # slider move never compiles)
     ok = np.isfinite(u0) & (u0 > 0) & (u0 < s)
+    keep = _window(t, _t_end(t, u, s))
     theory = np.asarray(
-        deep_linear.predict(s, np.where(ok, u0, s / 2), traj.t, cfg.depth)
+        deep_linear.predict(s, np.where(ok, u0, s / 2), t[keep], cfg.depth)
     )
     theory = np.where(ok, theory, np.nan)
-    return Panel(
-        paired_curves(traj.t, traj.mode_strengths, theory, labels), _note(traj)
-    )
+    return Panel(paired_curves(t[keep], u[keep], theory, labels), _note(traj))
 
 
 def mode_explorer(key: jax.Array) -> Explorer:
@@ -51,7 +77,12 @@ def mode_explorer(key: jax.Array) -> Explorer:
 
     def panel(dataset, depth, lr, init_scale):
         cfg = deep_linear.Config(
-            dataset=dataset, depth=depth, lr=lr, init_scale=init_scale, width=16
+            dataset=dataset,
+            depth=depth,
+            lr=lr,
+            init_scale=init_scale,
+            width=16,
+            record_every=1,
         )
         return _modes_panel(key, cfg)
 
@@ -97,6 +128,7 @@ def random_init_explorer(key: jax.Array) -> Explorer:
             width=width,
             lr=lr,
             steps=3000,
+            record_every=1,
         )
         return _modes_panel(key, cfg)
 
@@ -129,20 +161,38 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
 
     def panel(lr, init_scale, depth):
         cfg = deep_linear.Config(
-            init="random", init_scale=init_scale, lr=lr, depth=depth, width=16
+            init="random",
+            init_scale=init_scale,
+            lr=lr,
+            depth=depth,
+            width=16,
+            record_every=1,
         )
         traj = deep_linear.train(key, cfg)
-        q = np.asarray(traj.balancedness)
         t = np.asarray(traj.t)
-        strength = np.asarray(traj.mode_strengths).sum(axis=1)
-        curves = paired_curves(
-            t,
-            q,
-            np.broadcast_to(q[:1], q.shape),
-            [f"||Q_{i + 1}||" for i in range(q.shape[1])],
-        )
+        u = np.asarray(traj.mode_strengths)
+        # t = 0 is drawn (linear time axis): the simulation starts on the conserved
+        # value and the reader sees where, and how far, it drifts
+        keep = _window(t, _t_end(t, u, np.asarray(traj.singular_values)))
+        q = np.asarray(traj.balancedness)[keep]
+        strength = u[keep].sum(axis=1)
+        curves = []
+        for i in range(q.shape[1]):
+            curves.append(Curve(t[keep], q[:, i], f"||Q_{i + 1}(t)||", group=i))
+            curves.append(
+                Curve(
+                    t[keep],
+                    np.full(keep.size, q[0, i]),
+                    f"||Q_{i + 1}(0)||, conserved (theory)",
+                    "theory",
+                    group=i,
+                    showlegend=False,
+                )
+            )
         rel = q[:, 0] / np.maximum(np.abs(strength), 1e-30)
-        curves.append(Curve(t, rel, "relative imbalance", "simulation", group=5, col=2))
+        curves.append(
+            Curve(t[keep], rel, "relative imbalance", "simulation", group=5, col=2)
+        )
         return Panel(curves, _note(traj))
 
     return Explorer(
@@ -169,7 +219,6 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
         title="Balancedness: conserved by gradient flow, drifting under GD",
         x_title="t = lr × steps",
         y_title=["||Q_l(t)||_F", "||Q_1|| / Σ u_i"],
-        log_x=True,  # the change happens early: t from lr * record_every on
         log_y=[False, True],
         cols=2,
         subplot_titles=["Q(t) and its flow value", "relative imbalance"],
