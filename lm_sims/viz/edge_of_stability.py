@@ -87,7 +87,8 @@ def edge_of_stability_explorer(key: jax.Array) -> Explorer:
             t, loss, sharp, diverged_step = _run(key_data, activation, width, lr)
             name = f"k = {k}"
             curves += [
-                Curve(t, loss, f"lr = 2/({k} S₀)", group=g, id=f"loss {k}"),
+                # named by k: lr = c · 2/(k S0) depends on the knob c too
+                Curve(t, loss, name, group=g, id=f"loss {k}"),
                 Curve(
                     t,
                     sharp,

@@ -98,7 +98,7 @@ def neural_collapse_explorer(key: jax.Array) -> Explorer:
             Curve(
                 t,
                 th.cosine_mean,
-                "simplex ETF: −1/(K−1)",
+                "simplex ETF −1/(K−1) (theory)",
                 "theory",
                 group=1,
                 col=2,
@@ -220,7 +220,8 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
                 colorscale="diverging",
                 zmin=-1.0,
                 zmax=1.0,
-                showscale=False,  # the same scale as the AGOP heatmap's bar
+                showscale=False,  # both maps span -1..1 (caption); a colour bar
+                # between columns 2 and 3 would sit on column 3's tick labels
             ),
             Heatmap(
                 root,
@@ -229,7 +230,7 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
                 colorscale="diverging",
                 zmin=-1.0,
                 zmax=1.0,
-                colorbar_title="entry / max",
+                showscale=False,
             ),
             Curve(t[later], corr[later], "corr(W₁ᵀW₁, AGOP^½)", group=0, col=3),
             Curve(
@@ -240,15 +241,21 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
                 col=3,
             ),
             Curve(
-                t[later], np.ones(later.sum()), "ansatz: 1", "theory", group=2, col=3
+                t[later],
+                np.ones(later.sum()),
+                "ansatz: r = 1 (theory)",
+                "theory",
+                group=2,
+                col=3,
             ),
+            # a measured reference, not theory: thin, in its curve's colour
             Curve(
                 t[later],
                 np.full(later.sum(), corr[0]),
-                "corr(.., AGOP^½) at init",
-                "theory",
+                "corr(W₁ᵀW₁, AGOP^½) at init",
                 group=0,
                 col=3,
+                thin=True,
             ),
         ]
         note = (
@@ -279,10 +286,9 @@ def feature_ansatz_explorer(key: jax.Array) -> Explorer:
         ],
         title="Neural feature ansatz: W₁ᵀW₁ ∝ AGOP^½ (off-diagonal entries)",
         x_title=["input coordinate j", "input coordinate j", "t = lr × steps"],
-        # column 3's y title would sit on the colour bar: its subplot title says it
-        y_title=["input coordinate i", "", ""],
+        y_title=["input coordinate i", "", "off-diagonal Pearson r"],
         log_x=[False, False, True],
         cols=3,
-        subplot_titles=["W₁ᵀW₁ (end)", "AGOP^½ (end)", "off-diagonal Pearson r"],
+        subplot_titles=["W₁ᵀW₁ (end)", "AGOP^½ (end)", "correlation"],
         height=440,
     )

@@ -158,7 +158,13 @@ def kaplan_explorer(key: jax.Array) -> Explorer:
             )
         e_star, _ = _frontier_theory(cfg)
         curves.append(
-            Curve(_DENSE_C, e_star, "compute-optimal frontier", "theory", group=7)
+            Curve(
+                _DENSE_C,
+                e_star,
+                "compute-optimal frontier (theory)",
+                "theory",
+                group=7,
+            )
         )
         data = _data(key_data, alpha, r, noise)
         curves.append(
@@ -176,7 +182,7 @@ def kaplan_explorer(key: jax.Array) -> Explorer:
             Curve(
                 _DENSE_N[_DENSE_N < NUM_MODES],
                 sc.predict_data(cfg, _DENSE_N[_DENSE_N < NUM_MODES]),
-                "eigenlearning",
+                "eigenlearning (theory)",
                 "theory",
                 group=5,
                 col=2,
@@ -198,7 +204,7 @@ def kaplan_explorer(key: jax.Array) -> Explorer:
             Curve(
                 _DENSE_N,
                 sc.predict_width(cfg, _DENSE_N),
-                "deterministic equivalent",
+                "deterministic equivalent (theory)",
                 "theory",
                 group=6,
                 col=3,
@@ -228,11 +234,14 @@ def kaplan_explorer(key: jax.Array) -> Explorer:
         title="Scaling laws of a random-feature model (Kaplan et al. Fig. 1, toy)",
         # short titles: three panels share the text column's width
         x_title=["compute C = N·t", "samples n", "model size N"],
-        y_title=["test MSE", "", ""],
+        # every panel its own y title (shared axes still: one scale)
+        y_title="test MSE",
         log_x=True,
         log_y=True,
         cols=3,
-        subplot_titles=["compute", "data (N, t = ∞)", "parameters (n, t = ∞)"],
+        # short: three 25-character titles fit side by side (the limits, N, t = ∞
+        # and n, t = ∞, are in the figure's caption and the docstring)
+        subplot_titles=["compute", "data", "model size"],
         shared_y=True,
         height=460,
     )
@@ -358,12 +367,13 @@ def learning_curve_explorer(key: jax.Array) -> Explorer:
             Knob("noise", (0.0, 0.1), low=0.0, high=0.5, label="label noise σ"),
         ],
         title="Learning curves along one axis, and where they saturate",
-        x_title="n, N or t = lr × steps (the scaled axis)",
+        # one x title per column, short enough not to run into its neighbour
+        x_title="n, N or t = lr × steps",
         y_title=["test MSE", "local slope d log E / d log x"],
         log_x=True,
         log_y=[True, False],
         cols=2,
-        subplot_titles=["test error", "local exponent (dashed flat: asymptote)"],
+        subplot_titles=["test error", "local exponent"],
         height=440,
     )
 
@@ -454,7 +464,7 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
                 Curve(
                     k[shown],
                     fit.curve(k[shown]),
-                    f"{name} ~ i^{fit.exponent:.2f}",
+                    f"{name}: power-law fit, i^{fit.exponent:.2f}",
                     "theory",
                     group=2 + g,
                     row=2,
@@ -478,7 +488,7 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
             Curve(
                 curve.x,
                 curve.theory,
-                "eigenlearning, measured spectrum",
+                "eigenlearning, measured spectrum (theory)",
                 "theory",
                 group=4,
                 row=2,
@@ -500,7 +510,7 @@ def quanta_digits_explorer(key: jax.Array) -> Explorer:
             "mode index i",
             "training images n",
         ],
-        y_title=["test loss", "", "λ_i, v_i²", "test MSE"],
+        y_title=["test loss", "test loss", "λ_i, v_i²", "test MSE"],
         log_x=True,
         log_y=True,
         cols=2,
