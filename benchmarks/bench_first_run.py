@@ -25,7 +25,7 @@ import tempfile
 CASES = {
     "deep_linear.train (1.1)": (
         "from lm_sims import deep_linear\n"
-        "cfg = deep_linear.Config(depth=2, lr=0.01, steps=3000)\n"
+        "cfg = deep_linear.Config(n_layers=2, lr=0.01, steps=3000)\n"
         "run = lambda: deep_linear.train(jax.random.key(0), cfg).loss"
     ),
     "mlp.train, width 256 (2.3, 3.2)": (

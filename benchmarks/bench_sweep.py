@@ -2,7 +2,8 @@
 
 Three model families of the book, 32 learning rates each (one seed), float32:
 
-- deep linear network (``deep_linear.Config()``: width 16, depth 2, 2,000 steps);
+- deep linear network (``deep_linear.Config()``: width 16, two weight
+  matrices, 2,000 steps);
 - MLP of width 128 and of width 512 (one hidden ReLU layer, d = 64, P = 256,
   200 full-batch GD steps, records every 20).
 

@@ -1,7 +1,8 @@
 """Deep linear networks: exact learning dynamics (Saxe, McClelland & Ganguli 2014).
 
-A depth-L linear network ``f(x) = W_L ... W_1 x`` trained by full-batch gradient
-descent on ``loss = 1/(2P) sum_mu ||y_mu - f(x_mu)||^2`` with whitened inputs
+A linear network with L weight matrices (``n_layers``), ``f(x) = W_L ... W_1 x``,
+trained by full-batch gradient descent on
+``loss = 1/(2P) sum_mu ||y_mu - f(x_mu)||^2`` with whitened inputs
 (``x.T x / P = I``). The dynamics depend on the data only through the input-output
 correlation ``Sigma_yx = U diag(s) V^T``. Each singular mode of the end-to-end map,
 ``u_i = U_i^T (W_L ... W_1) V_i``, is learned along a sigmoid whose time scale is
@@ -12,7 +13,8 @@ balanced, task-aligned initial strength ``u0``,
 
     u(t) = s / (1 + (s/u0 - 1) exp(-2 s t)),     t_half = ln(s/u0 - 1) / (2 s),
 
-and for depth L, eq. (1.2), ``dp/dt = L p^(2 - 2/L) (s - p)``, integrated numerically.
+and for L weight matrices, eq. (1.2), ``dp/dt = L p^(2 - 2/L) (s - p)``, integrated
+numerically.
 
 References:
     Saxe, McClelland & Ganguli, "Exact solutions to the nonlinear dynamics of learning
@@ -70,14 +72,16 @@ INITS = ("aligned", "random")
 NUM_MODES = {"synthetic": 4, "tree": 8, "digits": 9}
 
 
-@config_dataclass(static=("width", "depth", "steps", "record_every", "dataset", "init"))
+@config_dataclass(
+    static=("width", "n_layers", "steps", "record_every", "dataset", "init")
+)
 class Config:
     """A deep linear network run.
 
     Attributes:
         width: hidden width n of every hidden layer (static; >= the number of modes
             of the dataset: 4 synthetic, 8 tree, 9 digits).
-        depth: number of weight matrices L (static; 2..6).
+        n_layers: number of weight matrices L (static; 2..6).
         steps: gradient-descent steps (static; >= 1).
         record_every: record every this many steps (static; divides ``steps``).
         dataset: ``"synthetic"``, ``"tree"`` or ``"digits"`` (static), see
@@ -92,7 +96,7 @@ class Config:
     """
 
     width: int = 16
-    depth: int = 2
+    n_layers: int = 2
     steps: int = 2000
     record_every: int = 10
     dataset: str = "synthetic"
@@ -102,7 +106,7 @@ class Config:
 
     def _validate(self):
         check_int("width", self.width, minimum=1)
-        check_int("depth", self.depth, minimum=2, maximum=6)
+        check_int("n_layers", self.n_layers, minimum=2, maximum=6)
         check_int("steps", self.steps, minimum=1)
         check_int("record_every", self.record_every, minimum=1, maximum=self.steps)
         check_record_every(self.steps, self.record_every)
@@ -118,7 +122,7 @@ class Config:
         check_representable("lr", self.lr)
         check_representable("init_scale", self.init_scale)
         # a = init_scale^(1/L) per layer must be representable too
-        check_representable("init_scale ** (1 / depth)", self.init_scale**0.5)
+        check_representable("init_scale ** (1 / n_layers)", self.init_scale**0.5)
 
     @property
     def num_modes(self) -> int:
@@ -141,14 +145,15 @@ class Trajectory(NamedTuple):
             ``jax_enable_x64``).
         mode_strengths: (records, modes) ``u_i = U_i^T W V_i``, modes by descending s.
         loss: (records,) training loss (1/2 MSE).
-        balancedness: (records, depth - 1) Frobenius norms of
+        balancedness: (records, n_layers - 1) Frobenius norms of
             ``Q_l = W_l W_l^T - W_{l+1}^T W_{l+1}``.
-        balancedness_drift: (records, depth - 1) ``||Q_l(t) - Q_l(0)||_F``; zero
+        balancedness_drift: (records, n_layers - 1) ``||Q_l(t) - Q_l(0)||_F``; zero
             under gradient flow, ``O(lr)`` at fixed ``t`` under gradient descent.
         singular_values: (modes,) the ``s_i`` of ``Sigma_yx``, descending.
         u0: (modes,) effective initial strengths for the theory: ``init_scale`` for
-            aligned init; ``|W_1 V_i + W_2^T U_i|^2 / 4`` for random init at depth 2
-            (the component that grows, see :func:`effective_u0`); NaN otherwise.
+            aligned init; ``|W_1 V_i + W_2^T U_i|^2 / 4`` for random init with two
+            weight matrices (the component that grows, see :func:`effective_u0`);
+            NaN otherwise.
         diverged_step: () int, the first step whose loss blew up, or -1. Records
             after it are NaN.
         observed: what ``train``'s ``observe`` hook recorded (leading axis
@@ -175,7 +180,7 @@ class Trajectory(NamedTuple):
 
 def _dims(task: _data.Task, cfg: Config):
     d_in, d_out = task.x.shape[1], task.y.shape[1]
-    return [d_in] + [cfg.width] * (cfg.depth - 1) + [d_out]
+    return [d_in] + [cfg.width] * (cfg.n_layers - 1) + [d_out]
 
 
 def init(key: jax.Array, cfg: Config, task: _data.Task | None = None) -> Params:
@@ -203,10 +208,10 @@ def init(key: jax.Array, cfg: Config, task: _data.Task | None = None) -> Params:
 
 def _init(key, cfg: Config, task: _data.Task) -> Params:
     dims = _dims(task, cfg)
-    depth = cfg.depth
-    keys = jax.random.split(key, depth)
+    n_layers = cfg.n_layers
+    keys = jax.random.split(key, n_layers)
     if cfg.init == "random":
-        scale = cfg.init_scale ** (1.0 / depth)
+        scale = cfg.init_scale ** (1.0 / n_layers)
         ws = tuple(
             jax.random.normal(k, (dims[i + 1], dims[i]))
             * scale
@@ -216,10 +221,10 @@ def _init(key, cfg: Config, task: _data.Task) -> Params:
         return Params(ws)
     r = cfg.num_modes
     u, _, vt = _data.correlation_svd(task)
-    a = cfg.init_scale ** (1.0 / depth)
-    rs = [_data._orthonormal(k, cfg.width, r) for k in keys[: depth - 1]]
+    a = cfg.init_scale ** (1.0 / n_layers)
+    rs = [_data._orthonormal(k, cfg.width, r) for k in keys[: n_layers - 1]]
     ws = [a * rs[0] @ vt[:r]]
-    for i in range(1, depth - 1):
+    for i in range(1, n_layers - 1):
         ws.append(a * rs[i] @ rs[i - 1].T)
     ws.append(a * u[:, :r] @ rs[-1].T)
     return Params(tuple(ws))
@@ -241,7 +246,7 @@ def _check_params(params, d_in: int, d_out: int):
     ws = params.weights
     if not isinstance(ws, (tuple, list)) or len(ws) < 2:
         raise ValueError(
-            "params.weights must be a tuple of >= 2 matrices (depth >= 2), got "
+            "params.weights must be a tuple of >= 2 matrices (n_layers >= 2), got "
             f"{type(ws).__name__} of length {len(ws) if hasattr(ws, '__len__') else 0}"
         )
     shapes = [tuple(jnp.shape(w)) for w in ws]
@@ -315,7 +320,7 @@ def effective_u0(
     solution with ``u0 = |a + b|^2 / 4``.
 
     Args:
-        params: depth-2 parameters.
+        params: parameters of a network with two weight matrices.
         task: the task (its ``Sigma_yx`` SVD defines the modes).
         num_modes: number of leading modes, an int in [1, min(d_in, d_out)].
 
@@ -323,8 +328,9 @@ def effective_u0(
         (num_modes,) effective initial strengths.
 
     Raises:
-        ValueError: ``params`` is not depth 2 or does not match the task's
-            d_in and d_out, or ``num_modes`` is outside [1, min(d_in, d_out)].
+        ValueError: ``params`` does not hold two weight matrices or does not match
+            the task's d_in and d_out, or ``num_modes`` is outside
+            [1, min(d_in, d_out)].
         TypeError: ``num_modes`` is not an int, or params is not a
             :class:`Params`.
 
@@ -341,7 +347,8 @@ def effective_u0(
     _check_params(params, x.shape[1], y.shape[1])
     if len(params.weights) != 2:
         raise ValueError(
-            f"effective_u0 needs a depth-2 network, got depth={len(params.weights)}"
+            "effective_u0 needs two weight matrices (n_layers=2), got "
+            f"n_layers={len(params.weights)}"
         )
     max_modes = min(x.shape[1], y.shape[1])
     check_int("num_modes", num_modes, minimum=1, maximum=max_modes)
@@ -400,9 +407,9 @@ def train(
     check_budget_arg("max_work", max_work)
     # the end-to-end product and its gradient: ~6 matrix products of width^2 x d
     # with d <= 64 (the datasets' widest side)
-    num_params = cfg.depth * cfg.width**2
+    num_params = cfg.n_layers * cfg.width**2
     check_work(
-        f"steps={cfg.steps} of a width={cfg.width}, depth={cfg.depth} network",
+        f"steps={cfg.steps} of a width={cfg.width}, n_layers={cfg.n_layers} network",
         cfg.steps * (6.0 * num_params * 64 + STEP_OVERHEAD),
         "use fewer steps",
         max_work,
@@ -454,7 +461,7 @@ def _train(key: jax.Array, cfg: Config, observe_fn=None) -> Trajectory:
     step = result.step
     if cfg.init == "aligned":
         u0 = jnp.full((r,), cfg.init_scale, s.dtype)
-    elif cfg.depth == 2:
+    elif cfg.n_layers == 2:
         u0 = effective_u0(params, task, r)
     else:
         u0 = jnp.full((r,), jnp.nan, s.dtype)
@@ -476,13 +483,13 @@ def predict(
     s: Float[Array, " modes"],
     u0: Float[Array, " modes"],
     t: Float[Array, " times"],
-    depth: int = 2,
+    n_layers: int = 2,
     substeps: int = 64,
 ) -> Float[Array, "times modes"]:
     """Theory: mode strengths under gradient flow from balanced, aligned init.
 
-    Depth 2, eq. (1.1): ``u(t) = s / (1 + (s/u0 - 1) exp(-2 s t))`` in closed form.
-    Depth L > 2, eq. (1.2): ``dp/dt = L p^(2-2/L) (s - p)``, integrated with RK4
+    L = 2, eq. (1.1): ``u(t) = s / (1 + (s/u0 - 1) exp(-2 s t))`` in closed form.
+    L > 2, eq. (1.2): ``dp/dt = L p^(2-2/L) (s - p)``, integrated with RK4
     in ``z = log(p / (s - p))`` (where ``dz/dt = L s p^(1-2/L)``: no stiffness at
     convergence), with adaptive steps ``h = 1 / (substeps * |d rhs/dz|)`` set by
     the local time scale of the fastest mode, independently of the grid ``t``:
@@ -493,31 +500,31 @@ def predict(
         u0: (modes,) or scalar initial strengths (0 < u0 < s).
         t: (times,) non-decreasing finite times in units of ``lr * steps``,
             starting >= 0.
-        depth: number of weight matrices L (2..6).
-        substeps: RK4 steps per local time scale for depth > 2 (int >= 1;
+        n_layers: number of weight matrices L (2..6).
+        substeps: RK4 steps per local time scale for n_layers > 2 (int >= 1;
             default 64: relative error < 1e-6 against a fine reference).
 
     Returns:
         (times, modes) predicted mode strengths.
 
     Raises:
-        ValueError: depth outside 2..6; t not 1-D, empty, decreasing, negative
+        ValueError: n_layers outside 2..6; t not 1-D, empty, decreasing, negative
             or not finite; s, u0 not finite or not with 0 < u0 < s.
-        TypeError: s, u0 or t is not an array of real numbers, or depth or
+        TypeError: s, u0 or t is not an array of real numbers, or n_layers or
             substeps is not an integer.
 
     Example:
         >>> import jax.numpy as jnp
         >>> from lm_sims import deep_linear
         >>> u = deep_linear.predict(jnp.array([3.0]), 1e-3,
-        ...                         jnp.array([0.0, 10.0, 100.0]), depth=3)
+        ...                         jnp.array([0.0, 10.0, 100.0]), n_layers=3)
         >>> [round(float(v), 3) for v in u[:, 0]]
         [0.001, 3.0, 3.0]
 
     References:
         Saxe, McClelland & Ganguli, 2014, arXiv:1312.6120, eqs. (6)-(8) and sec. 3.
     """
-    check_int("depth", depth, minimum=2, maximum=6)
+    check_int("n_layers", n_layers, minimum=2, maximum=6)
     check_int("substeps", substeps, minimum=1)
     s, u0 = _check_modes(s, u0)
     t = as_float_array("t", t).astype(s.dtype)
@@ -531,9 +538,9 @@ def predict(
             "t must be a non-empty 1-D array of non-decreasing times >= 0, got "
             f"shape {t.shape}"
         )
-    if depth == 2:
+    if n_layers == 2:
         return s / (1 + (s / u0 - 1) * jnp.exp(-2 * s * t[:, None]))
-    return _predict_deep(s, u0, t, depth, substeps)
+    return _predict_deep(s, u0, t, n_layers, substeps)
 
 
 def _check_modes(s, u0):
@@ -557,13 +564,13 @@ def _check_modes(s, u0):
 
 
 @functools.partial(jax.jit, static_argnums=(3, 4))
-def _predict_deep(s, u0, t, depth, substeps):
+def _predict_deep(s, u0, t, n_layers, substeps):
     # z = log(p / (s - p)), p = s sigmoid(z):  dz/dt = L s p^(1 - 2/L). The rate is
     # bounded and flat at convergence, so steps grow there instead of shrinking.
-    a = 1.0 - 2.0 / depth
+    a = 1.0 - 2.0 / n_layers
 
     def rhs(z):
-        return depth * s * (s * jax.nn.sigmoid(z)) ** a
+        return n_layers * s * (s * jax.nn.sigmoid(z)) ** a
 
     def rate(z):  # |d rhs / dz|: the inverse local time scale of each mode
         return a * rhs(z) * (1.0 - jax.nn.sigmoid(z))
@@ -588,26 +595,26 @@ def _predict_deep(s, u0, t, depth, substeps):
     return out
 
 
-def predict_half_time(s, u0, depth: int = 2):
+def predict_half_time(s, u0, n_layers: int = 2):
     """Theory: time (``lr * steps``) at which a mode reaches half its final strength.
 
-    Depth 2: ``t_half = ln(s/u0 - 1) / (2 s)``. Depth L > 2:
+    L = 2: ``t_half = ln(s/u0 - 1) / (2 s)``. L > 2:
     ``t_half = int_{u0}^{s/2} dp / (L p^(2-2/L) (s - p))`` by the trapezoid rule in
     ``log p`` (2,048 points).
 
     Raises:
-        ValueError: depth outside 2..6; s, u0 not finite or not with
+        ValueError: n_layers outside 2..6; s, u0 not finite or not with
             0 < u0 < s.
-        TypeError: s or u0 is not an array of real numbers, or depth is not an
+        TypeError: s or u0 is not an array of real numbers, or n_layers is not an
             integer.
     """
-    check_int("depth", depth, minimum=2, maximum=6)
+    check_int("n_layers", n_layers, minimum=2, maximum=6)
     s, u0 = _check_modes(s, u0)
-    if depth == 2:
+    if n_layers == 2:
         return jnp.log(s / u0 - 1) / (2 * s)
     x = jnp.linspace(jnp.log(u0), jnp.log(s / 2), 2048)  # (points, modes)
     p = jnp.exp(x)
-    integrand = 1.0 / (depth * p ** (1 - 2 / depth) * (s - p))
+    integrand = 1.0 / (n_layers * p ** (1 - 2 / n_layers) * (s - p))
     return jnp.trapezoid(integrand, x, axis=0)
 
 

@@ -165,17 +165,23 @@ _DEEP_LINEAR = ("chapters/01_solvable/01_deep_linear", "Deep linear networks")
 
 
 @_cached
-def _aligned_error(lr: float, depth: int = 2) -> float:
+def _aligned_error(lr: float, n_layers: int = 2) -> float:
     """``max_t |u_sim - u_theory| / s_1`` of an aligned deep linear run at ``t = 14``
     (key 0, init scale 1e-3, 200 records): Saxe et al.'s solution against GD."""
     from lm_sims import deep_linear
 
     steps = int(round(14.0 / lr))
     cfg = deep_linear.Config(
-        steps=steps, record_every=steps // 200, lr=lr, init_scale=1e-3, depth=depth
+        steps=steps,
+        record_every=steps // 200,
+        lr=lr,
+        init_scale=1e-3,
+        n_layers=n_layers,
     )
     traj = deep_linear.train(jax.random.key(0), cfg)
-    theory = deep_linear.predict(traj.singular_values, traj.u0, traj.t, depth=depth)
+    theory = deep_linear.predict(
+        traj.singular_values, traj.u0, traj.t, n_layers=n_layers
+    )
     err = np.max(np.abs(np.asarray(traj.mode_strengths - theory)))
     return float(err / float(traj.singular_values[0]))
 

@@ -331,14 +331,14 @@ R(
         s=jnp.array([3.0, 1.0]),
         u0=jnp.array([0.01, 0.01]),
         t=jnp.array([0.0, 1.0]),
-        depth=2,
+        n_layers=2,
         substeps=4,
     ),
     valid={"u0": ("one axis fewer",)},  # documented: a scalar u0 for every mode
 )
 R(
     "deep_linear.predict_half_time",
-    lambda: dict(s=jnp.array([3.0, 1.0]), u0=jnp.array([0.01, 0.01]), depth=2),
+    lambda: dict(s=jnp.array([3.0, 1.0]), u0=jnp.array([0.01, 0.01]), n_layers=2),
     kinds={"s": "array", "u0": "array"},
 )
 R("deep_linear.train", lambda: dict(key=KEY, cfg=DL, observe=None))

@@ -40,7 +40,7 @@ class Spec(NamedTuple):
 
 
 def _predict_deep_linear(traj, key, cfg):
-    return deep_linear.predict(traj.singular_values, traj.u0, traj.t, cfg.depth)
+    return deep_linear.predict(traj.singular_values, traj.u0, traj.t, cfg.n_layers)
 
 
 def _predict_lazy_rich(traj, key, cfg):

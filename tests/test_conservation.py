@@ -14,7 +14,7 @@ def test_one_gd_step_changes_balancedness_by_exactly_lr_squared_term():
     with jax.enable_x64(True):
         task = data.synthetic_task(KEY, (3.0, 2.0, 1.0), d_in=6, d_out=5)
         task = data.Task(task.x.astype(jnp.float64), task.y.astype(jnp.float64))
-        cfg = deep_linear.Config(depth=4, width=7, init="random", init_scale=0.8)
+        cfg = deep_linear.Config(n_layers=4, width=7, init="random", init_scale=0.8)
         params = deep_linear.init(KEY, cfg, task)
         params = jax.tree_util.tree_map(lambda w: w.astype(jnp.float64), params)
         grads = jax.grad(deep_linear.loss)(params, task)

@@ -36,10 +36,11 @@ def test_aligned_deep_network_follows_depth_L_ode():
 
 
 def test_depth_two_ode_integrator_equals_closed_form():
-    # The RK4 path (depth > 2) checked on the depth-2 right-hand side it generalises.
+    # The RK4 path (n_layers > 2) checked on the n_layers = 2 right-hand side it
+    # generalises.
     s = jnp.array([3.0, 0.5])
     t = jnp.linspace(0.0, 10.0, 50)
-    closed = deep_linear.predict(s, 1e-3, t, depth=2)
+    closed = deep_linear.predict(s, 1e-3, t, n_layers=2)
     numeric = deep_linear._predict_deep(s, jnp.full(2, 1e-3), t, 2, 256)
     np.testing.assert_allclose(numeric, closed, rtol=2e-4, atol=1e-5)
 
@@ -116,7 +117,7 @@ def test_unstable_lr_is_flagged_not_crashed():
         ("width", 0, ValueError, "width must be >= 1, got width=0"),
         ("width", 2, ValueError, "width must be >= 4"),
         ("width", 8.0, TypeError, "width must be an integer"),
-        ("depth", 1, ValueError, "depth must be >= 2 and <= 6, got depth=1"),
+        ("n_layers", 1, ValueError, "n_layers must be >= 2 and <= 6, got n_layers=1"),
         ("steps", 0, ValueError, "steps must be >= 1, got steps=0"),
         ("lr", -0.1, ValueError, "lr must be > 0, got lr=-0.1"),
         ("lr", float("nan"), ValueError, "lr must be finite"),
@@ -138,8 +139,8 @@ def test_bad_inputs_to_public_functions():
         data.synthetic_task(KEY, (1.0, -1.0))
     with pytest.raises(ValueError, match="d_in must be >= 3"):
         data.synthetic_task(KEY, (1.0, 1.0, 1.0), d_in=2)
-    with pytest.raises(ValueError, match="depth must be >= 2"):
-        deep_linear.predict(jnp.ones(2), 0.1, jnp.ones(3), depth=1)
+    with pytest.raises(ValueError, match="n_layers must be >= 2"):
+        deep_linear.predict(jnp.ones(2), 0.1, jnp.ones(3), n_layers=1)
 
 
 def test_public_boundary_rejects_arrays_keys_and_impossible_theory_inputs():
@@ -156,3 +157,13 @@ def test_public_boundary_rejects_arrays_keys_and_impossible_theory_inputs():
         deep_linear.predict(jnp.ones(4), jnp.full(3, 0.1), jnp.linspace(0, 1, 5))
     with pytest.raises(ValueError, match="non-decreasing times"):
         deep_linear.predict(jnp.ones(2), 0.1, jnp.array([1.0, 0.5]))
+
+
+def test_old_depth_name_is_rejected():
+    # 'depth' means hidden layers of an MLP everywhere else in lm_sims; a deep linear
+    # network is counted by its weight matrices, n_layers (issue 10: notation drift)
+    with pytest.raises(TypeError, match="depth"):
+        deep_linear.Config(depth=3)
+    with pytest.raises(TypeError, match="depth"):
+        deep_linear.predict(jnp.ones(2), 0.1, jnp.ones(3), depth=3)
+    assert deep_linear.Config(n_layers=3).n_layers == 3

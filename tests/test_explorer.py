@@ -156,7 +156,7 @@ def test_live_widget_reports_a_failing_panel_instead_of_crashing():
 def test_diverged_run_is_flagged_in_the_figure_and_plots_no_nan():
     ex = vdl.mode_explorer(KEY)
     panel = ex.evaluate(
-        dataset="synthetic", depth=2, lr=0.5
+        dataset="synthetic", n_layers=2, lr=0.5
     )  # lr > 1/s_1 = 1/3 (0.4 only oscillates)
     assert "Diverged at step" in panel.note
     for c in panel.curves:

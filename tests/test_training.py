@@ -130,7 +130,7 @@ def _old_deep_linear(key, cfg):
     "changes",
     [
         {},
-        {"depth": 3, "init": "random", "init_scale": 0.1},
+        {"n_layers": 3, "init": "random", "init_scale": 0.1},
         {"lr": 0.6, "init_scale": 0.5},  # diverges: the frozen/masked path
     ],
 )

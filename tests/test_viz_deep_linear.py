@@ -80,7 +80,7 @@ def test_balancedness_theory_and_simulation_meet_at_t0():
     # the drifting simulation (issue 10): the axis is linear and starts at t = 0,
     # where the simulation equals the theory
     ex = explorers.balancedness_explorer(KEY)
-    fig = _fig(ex, lr=0.05, init_scale=0.1, depth=2)
+    fig = _fig(ex, lr=0.05, init_scale=0.1, n_layers=2)
     layout = fig["layout"]
     x_axes = [k for k in layout if k.startswith("xaxis")]
     assert x_axes and all(layout[k].get("type") != "log" for k in x_axes)

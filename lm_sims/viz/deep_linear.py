@@ -56,13 +56,13 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
     u = np.asarray(traj.mode_strengths)[:, :m]
     labels = [f"mode {i + 1}, s = {si:.2f}" for i, si in enumerate(s)]
     # theory exists for modes starting below their target (0 < u0 < s); no
-    # effective u0 exists for random init at depth > 2 (NaN): those are not drawn
+    # effective u0 exists for random init with n_layers > 2 (NaN): those are not drawn
     # (evaluated for every mode with a placeholder u0, so shapes never change and a
     # slider move never compiles)
     ok = np.isfinite(u0) & (u0 > 0) & (u0 < s)
     keep = _window(t, _t_end(t, u, s))
     theory = np.asarray(
-        deep_linear.predict(s, np.where(ok, u0, s / 2), t[keep], cfg.depth)
+        deep_linear.predict(s, np.where(ok, u0, s / 2), t[keep], cfg.n_layers)
     )
     theory = np.where(ok, theory, np.nan)
     return Panel(paired_curves(t[keep], u[keep], theory, labels), _note(traj))
@@ -70,15 +70,15 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
 
 def mode_explorer(key: jax.Array) -> Explorer:
     """Mode strengths u_i(t) from balanced, task-aligned init: Saxe et al. (2014)
-    Fig. 3 in miniature. Static grid: dataset x depth x learning rate. The hidden
+    Fig. 3 in miniature. Static grid: dataset x layers L x learning rate. The hidden
     width is fixed at 16: from aligned init the mode dynamics do not depend on it
     (a width knob would be a control that changes nothing)."""
     check_key(key)
 
-    def panel(dataset, depth, lr, init_scale):
+    def panel(dataset, n_layers, lr, init_scale):
         cfg = deep_linear.Config(
             dataset=dataset,
-            depth=depth,
+            n_layers=n_layers,
             lr=lr,
             init_scale=init_scale,
             width=16,
@@ -90,7 +90,7 @@ def mode_explorer(key: jax.Array) -> Explorer:
         panel,
         [
             Knob("dataset", ("synthetic", "tree", "digits"), label="dataset"),
-            Knob("depth", (2, 3, 4), default=2, label="depth L"),
+            Knob("n_layers", (2, 3, 4), default=2, label="layers L"),
             Knob(
                 "lr",
                 (0.005, 0.02, 0.5),
@@ -159,12 +159,12 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
     ``||Q||_F / ||W_1 W_1^T||_F`` that small init drives to zero."""
     check_key(key)
 
-    def panel(lr, init_scale, depth):
+    def panel(lr, init_scale, n_layers):
         cfg = deep_linear.Config(
             init="random",
             init_scale=init_scale,
             lr=lr,
-            depth=depth,
+            n_layers=n_layers,
             width=16,
             record_every=1,
         )
@@ -214,7 +214,7 @@ def balancedness_explorer(key: jax.Array) -> Explorer:
                 log=True,
                 label="init scale",
             ),
-            Knob("depth", (2,), label="depth L", live=(2, 3, 4)),
+            Knob("n_layers", (2,), label="layers L", live=(2, 3, 4)),
         ],
         title="Balancedness: conserved by gradient flow, drifting under GD",
         x_title="t = lr × steps",
