@@ -292,7 +292,7 @@ def learning_curve_explorer(key: jax.Array) -> Explorer:
     out, near ``t ~ n^alpha``). Right: the local slope ``d log E / d log x`` of
     simulation (markers) and theory (dashed), with the asymptotic exponents
     ``-min(r-1, 2 alpha)`` (data), ``-min(r-1, alpha)`` (model size) and
-    ``-(r-1)/alpha`` (time) as dotted levels. A draw on which gradient descent
+    ``-(r-1)/alpha`` (time) as flat dashed levels. A draw on which gradient descent
     diverges (:func:`lm_sims.scaling.predict_divergence`; not met at ``lr = 0.5``
     over the knobs' ranges) is cut at its step and the note gives the step.
     Static grid: axis x alpha in
