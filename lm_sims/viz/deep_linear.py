@@ -17,7 +17,7 @@ _WIDTHS = (16, 32, 64, 128)
 _MAX_MODES = len(PALETTE)
 _LEARNED = 0.99  # a mode is learned when u_i >= 0.99 s_i ...
 _MARGIN = 1.5  # ... and the time axis ends 1.5x after the slowest drawn one is
-_MAX_POINTS = 300  # points per curve drawn (page weight); runs record every step
+_MAX_POINTS = 200  # points per curve drawn (page weight as before); records: every step
 
 
 def _t_end(t: np.ndarray, u: np.ndarray, s: np.ndarray) -> float:
