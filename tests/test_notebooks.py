@@ -153,12 +153,13 @@ BAD_FRONT = "---\njupytext: {text_representation: {format_name: myst}}\n---\n\n"
 def _convert(body, index, page="chapters/01_solvable/01_deep_linear", exercises=()):
     # A synthetic page under a real page's name (its labels resolve), with its own
     # exercise numbers (the real page's are checked against the built book above).
-    saved = index.exercises[page]
-    index.exercises[page] = list(exercises)
+    # Likewise it has no figures of its own.
+    saved = index.exercises[page], index.figures.get(page, [])
+    index.exercises[page], index.figures[page] = list(exercises), []
     try:
         nb = json.loads(sync.notebook_json(BAD_FRONT + body, "x.md", index, page))
     finally:
-        index.exercises[page] = saved
+        index.exercises[page], index.figures[page] = saved
     return nb["cells"]
 
 
