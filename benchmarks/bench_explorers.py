@@ -76,6 +76,7 @@ EXPLORERS = [
     ("5.2 natural spectra", "lm_sims.viz.natural_data", "natural_spectra_explorer"),
     ("5.2 HEA", "lm_sims.viz.natural_data", "hea_explorer"),
     ("5.3 learning order", "lm_sims.viz.learning_order", "learning_order_explorer"),
+    ("5.3 learned times", "lm_sims.viz.learning_order", "learned_times_explorer"),
 ]
 
 

@@ -40,7 +40,7 @@ class Config:
     is, so a finite network and its limit share one config.
 
     Attributes:
-        depth: number of hidden layers L (int >= 1); the network has L + 1 linear
+        depth: number of hidden layers (int >= 1); the network has L = depth + 1 linear
             layers. Static.
         activation: "relu", "erf" or "linear". Static.
         sigma_w2: weight variance sigma_w^2 (> 0). 2.0 (the default) keeps the

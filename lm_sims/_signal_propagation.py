@@ -245,7 +245,7 @@ def signal_propagation_theory(
     Args:
         c0: input cosines in [-1, 1], shape (k,).
         cfg: a kernel config (activation, sigma_w2, sigma_b2 are used).
-        depth: number of hidden layers L (int >= 1).
+        depth: number of hidden layers (int >= 1); L = depth + 1 weight matrices.
 
     Returns:
         ``(q, c)``: float64 NumPy arrays of shapes (L,) and (L, k), layer 1 first.

@@ -161,7 +161,8 @@ class Config:
 
     Attributes:
         width: hidden width n (int >= 1). Static.
-        depth: number of hidden layers L (int >= 1). Static.
+        depth: number of hidden layers (int >= 1); the network has L = depth + 1
+            weight matrices. Static.
         d_in: input dimension (int >= 1). Static.
         d_out: output dimension (int >= 1). Static.
         activation: "relu", "erf" or "linear". Static.

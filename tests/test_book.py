@@ -716,6 +716,68 @@ def test_every_section_states_its_goals_and_summary(doc):
     assert "prediction to remember" in text[summary:], doc
 
 
+def _glossary_terms() -> list[str]:
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    block = re.search(r"^```\{glossary\}\n(.*?)^```", text, re.S | re.M)
+    assert block, "book/glossary.md has no {glossary} directive"
+    return [
+        ln
+        for ln in block.group(1).splitlines()
+        if ln and not ln[0].isspace() and not ln.startswith(":")
+    ]
+
+
+def _prose_only(text: str) -> str:
+    """``text`` with everything but prose blanked, offsets kept: front matter, code
+    cells, math, roles (a {term} link is not a plain use), inline code, headings,
+    directive options and labels."""
+
+    def blank(m):
+        return re.sub(r"[^\n]", " ", m.group(0))
+
+    for pattern, flags in (
+        (r"\A---\n.*?\n---\n", re.S),
+        (r"^```\{code-cell\}.*?^```", re.S | re.M),
+        (r"^```\{math\}.*?^```", re.S | re.M),
+        (r"\$\$.*?\$\$", re.S),
+        (r"\$[^$\n]*\$", 0),
+        (r"\{[\w:-]+\}`[^`]*`", 0),
+        (r"`[^`\n]*`", 0),
+        (r"^#.*$", re.M),
+        (r"^:[\w-]+:.*$", re.M),
+        (r"^\(.*\)=$", re.M),
+    ):
+        text = re.sub(pattern, blank, text, flags=flags)
+    return text
+
+
+_TERM_LINK = re.compile(r"\{term\}`([^`<]*?)\s*(?:<([^>`]*)>)?`")
+
+
+@pytest.mark.parametrize("doc", [f for f in TOC_FILES if f.startswith("chapters/")])
+def test_glossary_terms_link_at_their_first_use_on_each_page(doc):
+    """Issue 10: a glossary term links to its entry where it first appears on a
+    page (prose, captions and boxes; not headings, code or math). A link counts for
+    a term when the term is its target or is in its text ({term}`NTK <NTK
+    parameterisation>` is a first use of the word NTK)."""
+    raw = _page_source(doc)
+    prose = _prose_only(raw)
+    links = [
+        (m.start(), (m.group(1) + " " + (m.group(2) or "")).lower())
+        for m in _TERM_LINK.finditer(raw)
+    ]
+    late = []
+    for term in _glossary_terms():
+        word = re.compile(r"(?<![\w-])" + re.escape(term.lower()) + r"(?![\w-])")
+        plain = word.search(prose.lower())
+        if plain is None:
+            continue
+        first_link = min((p for p, t in links if word.search(t)), default=None)
+        if first_link is None or first_link > plain.start():
+            late.append((term, raw[: plain.start()].count("\n") + 1))
+    assert late == [], f"{doc}: glossary terms first used unlinked (term, line): {late}"
+
+
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?!s)")
 
 

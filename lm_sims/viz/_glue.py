@@ -45,9 +45,9 @@ def _compact(value: Any) -> str:
 def glue(name: str, value: Any, display: bool = False) -> None:
     """Give a computed value to the book's prose (build) or print it (live).
 
-    An :class:`~lm_sims.viz.explorer.Explorer` is a figure: during the build it is stored as
-    its static HTML for the page's ``glue:figure`` directive, which numbers it and
-    gives it a caption; live it is displayed (its widgets) under the cell.
+    An :class:`~lm_sims.viz.explorer.Explorer` is a figure: during the build it is
+    stored as its static HTML for the page's ``glue:figure`` directive, which numbers
+    it and gives it a caption; live it is displayed (its widgets) under the cell.
 
     While the book is built (:func:`lm_sims.viz.explorer.is_static_build` is true, i.e.
     ``LM_SIMS_STATIC=1``) and myst-nb is importable, this is
@@ -61,7 +61,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
             ``_``, ``.``, ``-``; not starting with a digit).
         value: The value. A ``str`` is printed as is; a Python or NumPy/JAX number
             with 6 significant digits; an array compactly; an
-            :class:`~lm_sims.viz.explorer.Explorer` is displayed; anything else by repr.
+            :class:`~lm_sims.viz.explorer.Explorer` is displayed; anything else by
+            repr.
         display: Passed to myst-nb during the build (whether the cell also shows
             the value). Ignored live, where the line is always printed.
 

@@ -120,7 +120,7 @@ def nngp_explorer(key: jax.Array) -> Explorer:
         panel,
         [
             Knob("width", (1, 4, 16, 128), default=4, label="hidden width n"),
-            Knob("depth", (1, 3), label="hidden layers L"),
+            Knob("depth", (1, 3), label="hidden layers"),
             Knob(
                 "sigma_w2",
                 (1.0, 2.0, 4.0),
