@@ -61,9 +61,13 @@ def _modes_panel(key, cfg: deep_linear.Config) -> Panel:
     # slider move never compiles)
     ok = np.isfinite(u0) & (u0 > 0) & (u0 < s)
     keep = _window(t, _t_end(t, u, s))
+    # the theory is evaluated on a fixed-length grid (the drawn times, padded with
+    # the last one): how many are drawn depends on lr, and a new length would
+    # recompile predict at a slider move
+    t_grid = np.concatenate([t[keep], np.full(_MAX_POINTS - keep.size, t[keep][-1])])
     theory = np.asarray(
-        deep_linear.predict(s, np.where(ok, u0, s / 2), t[keep], cfg.n_layers)
-    )
+        deep_linear.predict(s, np.where(ok, u0, s / 2), t_grid, cfg.n_layers)
+    )[: keep.size]
     theory = np.where(ok, theory, np.nan)
     return Panel(paired_curves(t[keep], u[keep], theory, labels), _note(traj))
 
