@@ -147,8 +147,13 @@ def test_the_build_skips_every_venv_the_scripts_create():
 
 @pytest.fixture(scope="session")
 def built_book():
-    """Build the whole book once (every cell executed) into a temporary folder."""
-    with tempfile.TemporaryDirectory(prefix="lm-book-") as out:
+    """Build the whole book once (every cell executed) into a temporary folder, or
+    into ``$LM_TEST_BOOK_DIR`` when set: kept between runs, so a rerun re-executes
+    and rewrites only what changed (Sphinx and jupyter-cache are incremental)."""
+    keep = os.environ.get("LM_TEST_BOOK_DIR")
+    with tempfile.TemporaryDirectory(prefix="lm-book-") as tmp:
+        out = keep or tmp
+        Path(out).mkdir(parents=True, exist_ok=True)
         log = Path(out) / "build.log"
         jb = Path(sys.executable).with_name("jupyter-book")
         cmd = [str(jb), "build", str(ROOT), "--path-output", out]
