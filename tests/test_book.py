@@ -588,6 +588,28 @@ _PANEL_BOXES = """gd => Object.keys(gd._fullLayout)
     return [x._offset, y._offset, x._offset + x._length, y._offset + y._length]; })"""
 
 
+# the legend's box in the same coordinates, and the figure's size
+_LEGEND_BOX = """gd => { const g = gd.querySelector('g.legend');
+  if (!g) { return null; }
+  const r = g.getBoundingClientRect(), o = gd.getBoundingClientRect();
+  return [r.left - o.left, r.top - o.top, r.right - o.left, r.bottom - o.top,
+          o.width, o.height]; }"""
+
+
+def _legend_clear(gd, doc, b, width):
+    """The legend sits inside the figure and over no panel."""
+    box = gd.evaluate(_LEGEND_BOX)
+    if box is None or box[2] - box[0] < 1:
+        return
+    panels = gd.evaluate(_PANEL_BOXES)
+    hit = [p for p in panels if _overlap(box[:4], p)]
+    assert not hit, f"{doc} figure {b} at {width} px: legend {box[:4]} over {hit}"
+    assert box[3] <= box[5] + 1 and box[2] <= box[4] + 1, (
+        f"{doc} figure {b} at {width} px: legend {box[:4]} cut off by the figure "
+        f"({box[4]} x {box[5]})"
+    )
+
+
 def _overlap(a, b) -> bool:
     return a[0] < b[2] - 1 and b[0] < a[2] - 1 and a[1] < b[3] - 1 and b[1] < a[3] - 1
 
@@ -598,7 +620,8 @@ def test_page_reads_at_desktop_and_phone_width(built_book, browser_context, doc)
     """Issue 10: all math typeset, no display equation wider than its box at
     1280 px; every explorer control reached and moved from the keyboard with a
     visible focus ring; at 390 px (a phone) no sideways scrolling and no explorer
-    panels that overlap or shrink below a readable size."""
+    panels that overlap or shrink below a readable size; at both widths every legend
+    inside its figure and over no panel."""
     page = browser_context.new_page()
     page.route(
         "**/*",
@@ -629,6 +652,7 @@ def test_page_reads_at_desktop_and_phone_width(built_book, browser_context, doc)
                     " return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"
                 )
                 assert ring[0] != "none" and ring[1] >= 2, (doc, b, c, ring)
+            _legend_clear(gd, doc, b, 1280)
         page.set_viewport_size({"width": 390, "height": 844})
         page.wait_for_timeout(600)  # the explorers restack after a resize
         scroll = page.evaluate("() => document.documentElement.scrollWidth")
@@ -640,6 +664,7 @@ def test_page_reads_at_desktop_and_phone_width(built_book, browser_context, doc)
                 assert p[2] - p[0] >= 150 and p[3] - p[1] >= 100, (doc, b, panels)
             for i, j in itertools.combinations(range(len(panels)), 2):
                 assert not _overlap(panels[i], panels[j]), (doc, b, panels)
+            _legend_clear(gd, doc, b, 390)
     finally:
         page.close()
 

@@ -1037,11 +1037,65 @@ def test_controls_take_the_keyboard_and_panels_stack_at_phone_width(
             for (_, hi), (lo, _) in itertools.pairwise(spans):
                 assert hi <= lo, f"stacked panels overlap: {spans}"
             assert gd.evaluate("gd => gd.getBoundingClientRect().width") <= 390
+            # the drawing follows the div (a relayout of the height had turned
+            # plotly's autosize off: opened wide, then narrowed, the figure kept
+            # its wide width and the page scrolled sideways)
+            page.wait_for_function(
+                "el => el._fullLayout.width <= 390", arg=gd.element_handle()
+            )
             page.set_viewport_size({"width": 1280, "height": 900})
             page.wait_for_function(
                 "([el, h]) => el._fullLayout.height === h",
                 arg=[gd.element_handle(), wide_h],
                 timeout=10_000,
             )
+            page.wait_for_function(
+                "el => el._fullLayout.width >= 1000", arg=gd.element_handle()
+            )
         finally:
             context.close()
+
+
+def test_side_by_side_panels_put_the_legend_under_the_plots():
+    # issue 10: a legend beside two or three panels took ~180 px of the ~690 px text
+    # column (three panels ~110 px each, the lazy/rich plane ~180 px). Side by side,
+    # the legend goes under the plots, the figure grows by its rows and the plot
+    # area keeps its height; one column keeps it beside; a colour bar on the right
+    # keeps it beside too (under would not free the bar's room)
+    def two(a):
+        names = [f"a fairly long legend entry {i}" for i in range(6)]
+        return Panel(
+            [Curve([0, 1], [a, i], n, col=1 + i % 2) for i, n in enumerate(names)]
+        )
+
+    ex = Explorer(two, [Knob("a", (1.0, 2.0))], cols=2, height=420)
+    spec = _spec(ex.static_html(progress=False))
+    lay = spec["figure"]["layout"]
+    assert lay["legend"]["orientation"] == "h" and lay["legend"]["y"] < 0
+    plot_h = lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
+    assert plot_h == 420 - lay["margin"]["t"] - 60  # the plot area as before
+    # six entries of ~30 characters and the key: at least three rows of ~22 px
+    assert lay["height"] >= 420 + 3 * 22
+    # below the tick labels and the x title, and within the figure
+    assert lay["legend"]["y"] * plot_h <= -60
+    assert spec["wide"]["legend.orientation"] == "h"
+    assert spec["wide"]["height"] == lay["height"]
+    assert spec["wide"]["legend.y"] == lay["legend"]["y"]
+
+    one = Explorer(
+        lambda a: Panel([Curve([0, 1], [a, 1], "c")]), [Knob("a", (1.0, 2.0))]
+    )
+    lay1 = _spec(one.static_html(progress=False))["figure"]["layout"]
+    assert lay1["legend"]["orientation"] == "v" and lay1["height"] == one.height
+
+    def heat(a):
+        return Panel(
+            [
+                Curve([0, 1], [a, 1], "c"),
+                Heatmap([[a, 1], [1, a]], "h", col=2),
+            ]
+        )
+
+    bar = Explorer(heat, [Knob("a", (1.0, 2.0))], cols=2)
+    lay2 = _spec(bar.static_html(progress=False))["figure"]["layout"]
+    assert lay2["legend"]["orientation"] == "v" and lay2["legend"]["x"] > 1

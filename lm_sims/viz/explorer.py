@@ -115,6 +115,24 @@ NARROW_PX = 560
 _NARROW_NOTE = 44  # note characters per line at phone width
 _NARROW_PANEL_PX, _NARROW_GAP_PX = 240, 100  # stacked panel height, gap below it
 _KEY_COLOR = "#888888"  # the legend key's grey, readable on light and dark pages
+#: A figure of two or more panels side by side puts its legend under the plots: a
+#: legend beside them took ~180 px of the ~690 px text column and left each of three
+#: panels ~110 px (an equal-aspect plane ~180 px). Rows of that legend are estimated
+#: for this plot width, an entry ~46 px of symbol and gap plus ~7 px per character.
+_LEGEND_WIDTH_PX = 600
+_LEGEND_ROW_PX = 22
+_LEGEND_GAP_PX = 70  # from the plots' bottom edge to the legend (ticks, x title)
+
+
+def _legend_rows(names: Sequence[str], width: int = _LEGEND_WIDTH_PX) -> int:
+    """Rows a horizontal legend of these entries fills at ``width`` pixels."""
+    rows, used = 0, width
+    for name in names:
+        need = 46 + 7 * len(re.sub(r"<[^>]*>", "", name))
+        if used + need > width:
+            rows, used = rows + 1, 0
+        used += need
+    return rows
 
 
 def _uid(trace_id: str) -> str:
@@ -1405,6 +1423,27 @@ class Explorer:
         right = any(
             s["kind"] == "heatmap" and s["col"] == self.cols for s in styles
         ) or any(self.secondary_y[r][-1] for r in range(self.rows))
+        legend: dict[str, Any] = {
+            "orientation": "v",
+            "bgcolor": "rgba(0,0,0,0)",
+            **({"x": 1.12, "xanchor": "left"} if right else {}),
+        }
+        top, height, bottom = self._top(lines), self.height, 60
+        if self.cols >= 2 and not right:  # under the plots: the panels keep the width
+            names = [
+                s["name"] for s in styles if s["kind"] == "curve" and s["showlegend"]
+            ] + [t["name"] for t in _legend_key(styles)]
+            extra = _LEGEND_GAP_PX - 40 + _LEGEND_ROW_PX * _legend_rows(names)
+            plot_h = max(height - top - bottom, 100)
+            height, bottom = height + extra, bottom + extra
+            legend.update(
+                orientation="h",
+                x=0.0,
+                xanchor="left",
+                y=-_LEGEND_GAP_PX / plot_h,
+                yanchor="top",
+                traceorder="normal",  # entries flow in rows, groups not stacked
+            )
         layout.update(
             {
                 "title": {
@@ -1417,16 +1456,12 @@ class Explorer:
                     "yanchor": "top",
                     "pad": {"t": 12},
                 },
-                "height": self.height,
-                "margin": {"l": 70, "r": 20, "t": self._top(lines), "b": 60},
+                "height": height,
+                "margin": {"l": 70, "r": 20, "t": top, "b": bottom},
                 "paper_bgcolor": "rgba(0,0,0,0)",
                 "plot_bgcolor": "rgba(0,0,0,0)",
                 "font": {"color": "#333333"},
-                "legend": {
-                    "orientation": "v",
-                    "bgcolor": "rgba(0,0,0,0)",
-                    **({"x": 1.12, "xanchor": "left"} if right else {}),
-                },
+                "legend": legend,
                 "hovermode": "closest",
                 "annotations": [
                     self._note_annotation(note, bool(self.subplot_titles)),
@@ -1837,6 +1872,7 @@ class Explorer:
             "legend.xanchor": "left",
             "legend.y": -70 / plot_h,
             "legend.yanchor": "top",
+            "legend.traceorder": "normal",
             "annotations[0].yshift": 6 + _NOTE_LINE_PX * self._title_lines(),
         }
         wide: dict[str, Any] = {
@@ -1846,11 +1882,13 @@ class Explorer:
             "margin.l": layout["margin"]["l"],
             "margin.r": layout["margin"]["r"],
             "title.text": layout["title"]["text"],
-            "legend.orientation": "v",
+            "legend.orientation": layout["legend"]["orientation"],
             "legend.x": layout["legend"].get("x", 1.02),
             "legend.xanchor": layout["legend"].get("xanchor", "left"),
-            "legend.y": 1.0,
-            "legend.yanchor": "auto",
+            "legend.y": layout["legend"].get("y", 1.0),
+            "legend.yanchor": layout["legend"].get("yanchor", "auto"),
+            # plotly's default with legend groups (every trace has one)
+            "legend.traceorder": layout["legend"].get("traceorder", "grouped"),
             "annotations[0].yshift": layout["annotations"][0]["yshift"],
         }
         colorbar = {(s["row"], s["col"]) for s in styles if s["kind"] == "heatmap"}
@@ -2446,10 +2484,12 @@ _JS = r"""
       narrow = now;
       var upd = Object.assign({}, narrow ? spec.narrow : spec.wide);
       upd["annotations[0].text"] = noteText(frame);
-      // the div's own height, else the responsive plot keeps its first height
-      // and the controls below sit over a taller stacked figure
+      // the height goes on the div and the figure is autosized to the div: a
+      // relayout of "height" would turn plotly's autosize off and freeze the
+      // width (a page opened wide then narrowed kept its 700-px figures)
       gd.style.height = upd.height + "px";
-      Plotly.relayout(gd, upd);
+      delete upd.height;
+      Plotly.relayout(gd, upd).then(function () { return Plotly.Plots.resize(gd); });
       var t = spec.narrow_traces;
       if (t.index.length) {
         var v = narrow ? t.narrow : t.wide;
