@@ -5,10 +5,10 @@ import jax
 import numpy as np
 import pytest
 from explorer_grid import explorer, grid
+from figure_checks import figure_defects
 
 from lm_sims import edge_of_stability as eos
 from lm_sims.viz import edge_of_stability as veos
-from lm_sims.viz.explorer import Curve
 
 KEY = jax.random.key(0)
 MAX_PAGE_BYTES = 1_500_000
@@ -118,7 +118,7 @@ def test_static_page_weight(factory):
 def test_quadratic_figure_has_y_titles_and_honest_legend():
     ex = explorer(veos.quadratic_explorer)
     for ratio in (1.95, 2.2):
-        assert _figure_defects(ex, ex.evaluate(lr_times_s=ratio)) == []
+        assert figure_defects(ex, ex.evaluate(lr_times_s=ratio)) == []
 
 
 @pytest.mark.statistical  # three training runs (~2 s warm)
@@ -129,44 +129,4 @@ def test_edge_legend_names_the_run_by_k_whatever_the_lr_scale():
     panel = ex.evaluate(lr_scale=2.0)
     names = {c.name for c in panel.curves if c.showlegend}
     assert names == {"k = 4", "k = 8", "k = 16"}, names
-    assert _figure_defects(ex, panel) == []
-
-
-def _figure_defects(ex, panel):
-    """What a reader would see wrong in the figure dict of ``panel``: a subplot
-    with curves but no y-axis title (a shared row axis counts as titled where its
-    first subplot is), a subplot or x-axis title too long for its column, a
-    theory curve in the legend
-    whose name does not say theory (or fit), two legend entries of different
-    simulated quantities in one colour."""
-    fig = ex._figure_dict(panel)
-    layout, bad = fig["layout"], []
-    for tr in fig["data"]:
-        if tr.get("meta") == "::key" or tr.get("type") != "scatter":
-            continue
-        axis = layout["yaxis" + tr["yaxis"][1:]]
-        title = (axis.get("title") or {}).get("text") or ""
-        if not title and axis.get("matches"):
-            shared = layout["yaxis" + axis["matches"][1:]]
-            title = (shared.get("title") or {}).get("text") or ""
-        if not title:
-            bad.append(f"no y title for {tr['name']!r}")
-    # bold subplot titles: the explorer wraps beyond 37 characters at 2 columns;
-    # at 3 columns beside the legend a panel is ~110 px, ~14 characters (seen:
-    # "data (N, t = ∞)" and "parameters (n, t = ∞)" ran into each other)
-    limit = {1: 75, 2: 37, 3: 14}[ex.cols]
-    for row in ex.subplot_titles or []:
-        bad += [f"long title {t!r}" for t in row if len(t) > limit]
-    # x titles (plain text) of neighbouring columns: 40 characters overlapped at 2
-    for row in ex.x_title if ex.cols > 1 else []:
-        bad += [f"long x title {t!r}" for t in row if len(t) > 75 // ex.cols]
-    colours = {}
-    for c in panel.curves:
-        if not isinstance(c, Curve) or not c.showlegend:
-            continue
-        if c.role == "theory" and not any(w in c.name for w in ("theory", "fit")):
-            bad.append(f"theory curve {c.name!r} does not say so")
-        if c.role == "simulation" and not c.thin:
-            colours.setdefault(c.group, []).append(c.name)
-    bad += [f"one colour for {v}" for v in colours.values() if len(v) > 1]
-    return bad
+    assert figure_defects(ex, panel) == []

@@ -3,12 +3,11 @@ page weight, and the figures against the library's theory. The simulations and
 theory behind them (output samples, pre-activations, signal propagation, the NTK
 width scan) are tested in test_kernels.py."""
 
-import json
-
 import jax
 import numpy as np
 import pytest
 from explorer_grid import explorer, grid
+from figure_checks import steps_that_change_nothing, subplots_without_a_y_title
 
 from lm_sims import kernels
 from lm_sims.viz import kernels as vk
@@ -155,47 +154,14 @@ def test_signal_propagation_panel_starts_on_the_map():
 # -- figure checks (issue 10) -----------------------------------------------------
 
 
-def _drawn(ex, panel):
-    """The figure's traces and note as text: what a reader sees, for comparisons."""
-    fig = ex._figure_dict(panel)
-    return json.dumps(
-        [fig["data"], panel.note], sort_keys=True, default=lambda o: repr(o)
-    )
-
-
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_every_step_of_every_knob_changes_the_figure(factory):
-    # A slider step that changes nothing misleads the reader (issue 10: at P = 4
-    # two NTK targets gave identical curves until the target itself was drawn).
-    # Every pair of grid states that differ in one knob by one step must draw
-    # differently.
-    ex = explorer(factory)
-    drawn = {
-        tuple(values.items()): _drawn(ex, panel) for values, panel in grid(factory)
-    }
-    for values, _ in grid(factory):
-        for knob in ex.knobs:
-            i = knob.values.index(values[knob.name])
-            if i + 1 == len(knob.values):
-                continue
-            step = dict(values, **{knob.name: knob.values[i + 1]})
-            assert drawn[tuple(values.items())] != drawn[tuple(step.items())], (
-                values,
-                knob.name,
-            )
+    assert steps_that_change_nothing(factory) == []
 
 
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_every_subplot_has_a_y_title(factory):
-    # issue 10: right-hand panels without a y-axis title (the legend named the
-    # quantity, the axis did not)
-    ex = explorer(factory)
-    values, panel = grid(factory)[0]
-    layout = ex._figure_dict(panel)["layout"]
-    axes = [k for k in layout if k.startswith("yaxis")]
-    assert len(axes) == ex.rows * ex.cols
-    for k in axes:
-        assert layout[k]["title"]["text"].strip(), (values, k)
+    assert subplots_without_a_y_title(factory) == []
 
 
 def test_ntk_figure_draws_the_target_through_its_training_points():

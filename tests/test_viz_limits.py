@@ -1,12 +1,11 @@
 """Chapter 2 explorers, sections 2.3 and 2.4 (lm_sims.viz.lazy_rich). The science
 behind them is tested in test_lazy_rich_sweep.py and test_feature_learning.py."""
 
-import json
-
 import jax
 import numpy as np
 import pytest
 from explorer_grid import explorer, grid
+from figure_checks import steps_that_change_nothing, subplots_without_a_y_title
 
 from lm_sims import feature_learning as fl
 from lm_sims import lazy_rich, power_law_fit
@@ -122,44 +121,14 @@ def test_invalid_arguments_raise():
 # -- figure checks (issue 10) -----------------------------------------------------
 
 
-def _drawn(ex, panel):
-    """The figure's traces and note as text: what a reader sees, for comparisons."""
-    fig = ex._figure_dict(panel)
-    return json.dumps(
-        [fig["data"], panel.note], sort_keys=True, default=lambda o: repr(o)
-    )
-
-
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_every_step_of_every_knob_changes_the_figure(factory):
-    # every pair of grid states that differ in one knob by one step draws
-    # differently (a slider step that changes nothing misleads the reader)
-    ex = explorer(factory)
-    drawn = {
-        tuple(values.items()): _drawn(ex, panel) for values, panel in grid(factory)
-    }
-    for values, _ in grid(factory):
-        for knob in ex.knobs:
-            i = knob.values.index(values[knob.name])
-            if i + 1 == len(knob.values):
-                continue
-            step = dict(values, **{knob.name: knob.values[i + 1]})
-            assert drawn[tuple(values.items())] != drawn[tuple(step.items())], (
-                values,
-                knob.name,
-            )
+    assert steps_that_change_nothing(factory) == []
 
 
 @pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
 def test_every_subplot_has_a_y_title(factory):
-    # issue 10: right-hand panels without a y-axis title
-    ex = explorer(factory)
-    values, panel = grid(factory)[0]
-    layout = ex._figure_dict(panel)["layout"]
-    axes = [k for k in layout if k.startswith("yaxis")]
-    assert len(axes) == ex.rows * ex.cols
-    for k in axes:
-        assert layout[k]["title"]["text"].strip(), (values, k)
+    assert subplots_without_a_y_title(factory) == []
 
 
 def test_neuron_plane_has_equal_axis_scales():

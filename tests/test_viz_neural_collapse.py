@@ -6,6 +6,7 @@ test_feature_ansatz.py."""
 import numpy as np
 import pytest
 from explorer_grid import explorer, grid
+from figure_checks import figure_defects
 
 from lm_sims.viz import neural_collapse as vnc
 from lm_sims.viz.explorer import Curve, Heatmap
@@ -82,7 +83,7 @@ def test_figure_has_y_titles_and_honest_legend(factory):
     # caught: the ansatz figure's correlation panel had no y title (its colour
     # bar sat there), "ansatz: 1" and the value at init were drawn as theory
     ex = explorer(factory)
-    assert _figure_defects(ex, ex.evaluate()) == []
+    assert figure_defects(ex, ex.evaluate()) == []
 
 
 def test_feature_ansatz_heatmaps_draw_no_colour_bar_over_the_curves():
@@ -90,43 +91,3 @@ def test_feature_ansatz_heatmaps_draw_no_colour_bar_over_the_curves():
     fig = ex._figure_dict(ex.evaluate())
     maps = [t for t in fig["data"] if t.get("type") == "heatmap"]
     assert len(maps) == 2 and not any(t.get("showscale") for t in maps)
-
-
-def _figure_defects(ex, panel):
-    """What a reader would see wrong in the figure dict of ``panel``: a subplot
-    with curves but no y-axis title (a shared row axis counts as titled where its
-    first subplot is), a subplot or x-axis title too long for its column, a
-    theory curve in the legend
-    whose name does not say theory (or fit), two legend entries of different
-    simulated quantities in one colour."""
-    fig = ex._figure_dict(panel)
-    layout, bad = fig["layout"], []
-    for tr in fig["data"]:
-        if tr.get("meta") == "::key" or tr.get("type") != "scatter":
-            continue
-        axis = layout["yaxis" + tr["yaxis"][1:]]
-        title = (axis.get("title") or {}).get("text") or ""
-        if not title and axis.get("matches"):
-            shared = layout["yaxis" + axis["matches"][1:]]
-            title = (shared.get("title") or {}).get("text") or ""
-        if not title:
-            bad.append(f"no y title for {tr['name']!r}")
-    # bold subplot titles: the explorer wraps beyond 37 characters at 2 columns;
-    # at 3 columns beside the legend a panel is ~110 px, ~14 characters (seen:
-    # "data (N, t = ∞)" and "parameters (n, t = ∞)" ran into each other)
-    limit = {1: 75, 2: 37, 3: 14}[ex.cols]
-    for row in ex.subplot_titles or []:
-        bad += [f"long title {t!r}" for t in row if len(t) > limit]
-    # x titles (plain text) of neighbouring columns: 40 characters overlapped at 2
-    for row in ex.x_title if ex.cols > 1 else []:
-        bad += [f"long x title {t!r}" for t in row if len(t) > 75 // ex.cols]
-    colours = {}
-    for c in panel.curves:
-        if not isinstance(c, Curve) or not c.showlegend:
-            continue
-        if c.role == "theory" and not any(w in c.name for w in ("theory", "fit")):
-            bad.append(f"theory curve {c.name!r} does not say so")
-        if c.role == "simulation" and not c.thin:
-            colours.setdefault(c.group, []).append(c.name)
-    bad += [f"one colour for {v}" for v in colours.values() if len(v) > 1]
-    return bad
