@@ -153,6 +153,19 @@ def _band(x: float, low: float, high: float) -> bool:
     return bool(low <= x <= high)
 
 
+def _exponents_outcome(predicted, fitted, what: str, tol: float = 0.15) -> Outcome:
+    """Width exponents fitted against predicted, passing when every one is within
+    ``tol`` (the coordinate checks of 2.4 and 4.1)."""
+    err = float(np.max(np.abs(np.asarray(fitted) - np.asarray(predicted))))
+    return Outcome(
+        ", ".join(f"{v:+.2f}" for v in predicted),
+        ", ".join(f"{v:+.2f}" for v in fitted),
+        err,
+        err <= tol,
+        what,
+    )
+
+
 def _slope(x, y) -> float:
     from lm_sims.fitting import power_law_fit
 
@@ -401,14 +414,8 @@ def _coord(parameterization):
 
         fitted = _coordinate_exponents(parameterization)
         predicted = np.asarray(fl.predicted_exponents(parameterization), np.float64)
-        err = float(np.max(np.abs(fitted - predicted)))
-        fmt = ", ".join
-        return Outcome(
-            fmt(f"{v:+.2f}" for v in predicted),
-            fmt(f"{v:+.2f}" for v in fitted),
-            err,
-            err <= 0.15,
-            "exponents of hidden layer 1, hidden layer 2, output",
+        return _exponents_outcome(
+            predicted, fitted, "exponents of hidden layer 1, hidden layer 2, output"
         )
 
     return compute
@@ -1049,13 +1056,9 @@ def _adam_coordinate_check():
 
     slopes = _transfer_coordinate_slopes("mup", "adam")
     expected = np.asarray(fl.predicted_exponents("mup", optimizer="adam"), np.float64)
-    err = float(np.max(np.abs(slopes - expected)))
-    fmt = ", ".join
-    return Outcome(
-        fmt(f"{v:+.2f}" for v in expected),
-        fmt(f"{v:+.2f}" for v in slopes),
-        err,
-        err <= 0.15,
+    return _exponents_outcome(
+        expected,
+        slopes,
         "exponents of hidden layer 1, hidden layer 2, output (Adam, muP)",
     )
 

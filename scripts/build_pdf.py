@@ -16,6 +16,7 @@ checks the result.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -33,9 +34,19 @@ def build_single_html(build: Path) -> Path:
     cmd = [str(jb), "build", str(ROOT), "--builder", "singlehtml", "--keep-going"]
     cmd += ["--path-output", str(build.parent)]
     subprocess.run(cmd, cwd=ROOT, check=True)
-    page = build / "singlehtml" / "index.html"
-    if not page.is_file():
-        raise FileNotFoundError(f"the singlehtml build wrote no {page}")
+    out = build / "singlehtml"
+    index = out / "index.html"
+    if not index.is_file():
+        raise FileNotFoundError(f"the singlehtml build wrote no {index}")
+    # Jupyter Book writes the single page under the root document's name
+    # (book/intro.html) and index.html redirects there, but the page's links to
+    # _static/ and _images/ are written as from the output's top folder: read
+    # where it was, that page loads no style sheet, script or MathJax. Printed
+    # from the top folder, every link resolves.
+    target = re.search(r'url=([^"\s]+)"', index.read_text(encoding="utf-8"))
+    single = out / target.group(1) if target else index
+    page = out / "learning-mechanics.html"
+    page.write_text(single.read_text(encoding="utf-8"), encoding="utf-8")
     return page
 
 

@@ -185,11 +185,31 @@ def _skip_namedtuple_aliases(app, what, name, obj, skip, options):
     return None
 
 
+def _html_visitors_for_singlehtml(app: Sphinx) -> None:
+    """Give the singlehtml builder (the PDF's source) every html node visitor.
+
+    Sphinx looks up node visitors by builder name and falls back to the format
+    (``html``) only when no extension registered any for that name. sphinx-exercise
+    registers its own for ``singlehtml``, so the nodes other extensions register for
+    ``html`` alone (myst-nb's folded code cells, ...) had none there and the
+    singlehtml build stopped ("departing unknown node type: HideCodeCellNode").
+    """
+    builder = app.builder
+    handlers = app.registry.translation_handlers
+    if builder.format != "html" or builder.name == "html":
+        return
+    if builder.name not in handlers:  # the fallback to html applies
+        return
+    for node, visitors in handlers.get("html", {}).items():
+        handlers[builder.name].setdefault(node, visitors)
+
+
 def setup(app: Sphinx) -> dict:
     os.environ["LM_SIMS_STATIC"] = "1"
     _register_author_year_style()
     app.connect("builder-inited", _set_explorer_cache)
     app.connect("builder-inited", _add_plotly_js)
+    app.connect("builder-inited", _html_visitors_for_singlehtml)
     app.connect("autodoc-skip-member", _skip_namedtuple_aliases)
     app.connect("build-finished", _copy_plotly_js)
     app.connect("build-finished", _write_search_text)
