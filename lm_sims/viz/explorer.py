@@ -115,10 +115,10 @@ NARROW_PX = 560
 _NARROW_NOTE = 44  # note characters per line at phone width
 _NARROW_PANEL_PX, _NARROW_GAP_PX = 240, 100  # stacked panel height, gap below it
 _KEY_COLOR = "#888888"  # the legend key's grey, readable on light and dark pages
-#: A figure of two or more panels side by side puts its legend under the plots: a
-#: legend beside them took ~180 px of the ~690 px text column and left each of three
-#: panels ~110 px (an equal-aspect plane ~180 px). Rows of that legend are estimated
-#: for this plot width, an entry ~46 px of symbol and gap plus ~7 px per character.
+# A figure of two or more panels side by side puts its legend under the plots (a
+# legend beside them took ~180 px of the ~690 px text column and left each of three
+# panels ~110 px, an equal-aspect plane ~180 px). Rows of that legend are estimated
+# for this plot width, an entry ~46 px of symbol and gap plus ~7 px per character.
 _LEGEND_WIDTH_PX = 600
 _LEGEND_ROW_PX = 22
 _LEGEND_GAP_PX = 70  # from the plots' bottom edge to the legend (ticks, x title)
