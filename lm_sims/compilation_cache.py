@@ -49,7 +49,8 @@ __all__ = [
 #: cache).
 ENV_VAR = "LM_SIMS_JAX_CACHE_DIR"
 
-#: Where the cache lives unless ``LM_SIMS_JAX_CACHE_DIR`` says otherwise.
+#: Where the cache lives unless ``LM_SIMS_JAX_CACHE_DIR`` says otherwise:
+#: ``~/.cache/lm_sims/jax_compilation_cache`` in the user's home folder.
 DEFAULT_DIR = Path.home() / ".cache" / "lm_sims" / "jax_compilation_cache"
 
 #: Bound on the folder (2 GiB). Beyond it, :func:`prune` removes the oldest

@@ -220,6 +220,19 @@ def test_launch_buttons_open_the_paired_notebook(built_book, page):
 
 
 @pytest.mark.slow
+def test_no_page_shows_the_build_machine_paths(built_book):
+    """The API page once printed a default folder's value as built:
+    ``PosixPath('/root/.cache/...')``. No page names the builder's home folder or
+    checkout."""
+    private = {str(Path.home()), str(ROOT)}
+    leaks = []
+    for page in (built_book / "html").rglob("*.html"):
+        text = page.read_text(encoding="utf-8", errors="replace")
+        leaks += [(page.name, p) for p in private if p + "/" in text]
+    assert leaks == [], leaks
+
+
+@pytest.mark.slow
 def test_plotly_js_is_local_and_loaded_once(built_book):
     static = built_book / "html" / "_static" / "plotly.min.js"
     assert static.stat().st_size > 1_000_000
