@@ -1433,6 +1433,8 @@ class Explorer:
             names = [
                 s["name"] for s in styles if s["kind"] == "curve" and s["showlegend"]
             ] + [t["name"] for t in _legend_key(styles)]
+            # the bottom margin grows from 60 px (ticks and x title) to the gap,
+            # the legend's rows and ~30 px to spare
             extra = _LEGEND_GAP_PX - 40 + _LEGEND_ROW_PX * _legend_rows(names)
             plot_h = max(height - top - bottom, 100)
             height, bottom = height + extra, bottom + extra
