@@ -1861,7 +1861,7 @@ class Explorer:
         entries = sum(
             1 for t in data if t.get("type") == "scatter" and t.get("showlegend")
         )
-        bottom = 70 + 22 * math.ceil(entries / 2)
+        bottom = _LEGEND_GAP_PX + _LEGEND_ROW_PX * math.ceil(entries / 2)
         narrow: dict[str, Any] = {
             "height": top + plot_h + bottom,
             "margin.t": top,
@@ -1872,7 +1872,7 @@ class Explorer:
             "legend.orientation": "h",
             "legend.x": 0.0,
             "legend.xanchor": "left",
-            "legend.y": -70 / plot_h,
+            "legend.y": -_LEGEND_GAP_PX / plot_h,
             "legend.yanchor": "top",
             "legend.traceorder": "normal",
             "annotations[0].yshift": 6 + _NOTE_LINE_PX * self._title_lines(),
